@@ -1,0 +1,16 @@
+import { UploadPanel } from '@/components/upload-panel'
+
+export default function HomePage() {
+  return (
+    <main className="mx-auto flex max-w-3xl flex-col gap-6 px-4 py-8 sm:py-12">
+      <header>
+        <h1 className="text-3xl font-semibold tracking-tight">Sluice</h1>
+        <p className="mt-1 text-slate-600 dark:text-slate-400">
+          Drop CSV files of any size. They stream to the server in resumable pieces: a dropped connection or a
+          reloaded tab costs nothing.
+        </p>
+      </header>
+      <UploadPanel />
+    </main>
+  )
+}

@@ -1,0 +1,105 @@
+'use client'
+
+import { formatBytes, formatDuration } from '@/lib/format'
+import type { UploadItem } from './use-uploads'
+
+const button =
+  'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40'
+
+/** One file's upload: name, size, a progress bar with percent, rate and time left, and its controls. */
+export function UploadCard({
+  item,
+  onPause,
+  onResume,
+  onCancel,
+}: {
+  item: UploadItem
+  onPause: () => void
+  onResume: () => void
+  onCancel: () => void
+}) {
+  const { state, size } = item
+  const sent = 'sent' in state ? state.sent : state.phase === 'done' ? size : 0
+  const percent = size === 0 ? 100 : Math.floor((sent / size) * 1000) / 10
+  const rate = 'bytesPerSecond' in state ? state.bytesPerSecond : null
+  const active = state.phase === 'starting' || state.phase === 'uploading' || state.phase === 'retrying'
+  const finished = state.phase === 'done' || state.phase === 'cancelled'
+
+  return (
+    <article
+      aria-label={item.name}
+      data-testid="upload-card"
+      data-phase={state.phase}
+      className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900"
+    >
+      <div className="flex flex-wrap items-baseline justify-between gap-x-4 gap-y-1">
+        <h2 className="min-w-0 truncate font-medium" title={item.name}>
+          {item.name}
+        </h2>
+        <span className="text-sm text-slate-500 tabular-nums dark:text-slate-400">{formatBytes(size)}</span>
+      </div>
+
+      <div
+        role="progressbar"
+        aria-label={`Upload of ${item.name}`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        className="mt-3 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
+      >
+        <div
+          className={`h-full rounded-full transition-[width] ${state.phase === 'failed' ? 'bg-red-500' : state.phase === 'done' ? 'bg-emerald-500' : 'bg-sky-500'}`}
+          style={{ width: `${percent}%` }}
+        />
+      </div>
+
+      <div className="mt-2 flex flex-wrap items-center justify-between gap-x-4 gap-y-2 text-sm">
+        <p className="tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite" data-testid="upload-status">
+          {describe(item, percent, rate)}
+        </p>
+        {!finished && (
+          <div className="flex gap-2">
+            {state.phase === 'paused' || state.phase === 'failed' ? (
+              <button type="button" className={`${button} border-sky-600 text-sky-700 dark:text-sky-300`} onClick={onResume}>
+                Resume
+              </button>
+            ) : (
+              <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onPause} disabled={!active}>
+                Pause
+              </button>
+            )}
+            <button type="button" className={`${button} border-red-300 text-red-700 dark:border-red-800 dark:text-red-300`} onClick={onCancel}>
+              Cancel
+            </button>
+          </div>
+        )}
+      </div>
+      {item.resumedFrom !== null && item.resumedFrom > 0 && state.phase !== 'done' && (
+        <p className="mt-1 text-xs text-slate-500 dark:text-slate-400" data-testid="resumed-from" data-offset={item.resumedFrom}>
+          Continued from {formatBytes(item.resumedFrom)} already on the server
+        </p>
+      )}
+    </article>
+  )
+}
+
+function describe({ state, size }: UploadItem, percent: number, rate: number | null): string {
+  switch (state.phase) {
+    case 'starting':
+      return 'Starting…'
+    case 'uploading': {
+      const speed = rate ? ` · ${(rate / 1e6).toFixed(1)} MB/s · ${formatDuration((size - state.sent) / rate)} left` : ''
+      return `${percent}%${speed}`
+    }
+    case 'paused':
+      return `Paused at ${percent}%`
+    case 'retrying':
+      return `Connection lost at ${percent}%, retrying…`
+    case 'failed':
+      return `Failed: ${state.message}`
+    case 'done':
+      return 'Uploaded'
+    case 'cancelled':
+      return 'Cancelled'
+  }
+}

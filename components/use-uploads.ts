@@ -1,0 +1,159 @@
+'use client'
+
+import { useCallback, useEffect, useRef, useState } from 'react'
+import * as tus from 'tus-js-client'
+
+/** Where one file's upload stands, as the card shows it. */
+export type UploadState =
+  | { phase: 'starting' }
+  | { phase: 'uploading' | 'paused' | 'retrying'; sent: number; bytesPerSecond: number | null }
+  | { phase: 'done' }
+  | { phase: 'failed'; sent: number; message: string }
+  | { phase: 'cancelled' }
+
+export type UploadItem = {
+  key: string
+  name: string
+  size: number
+  state: UploadState
+  /** The server's offset when this upload picked up an earlier one (a reload, a re-chosen file). */
+  resumedFrom: number | null
+}
+
+// Backoff between retries after a dropped connection: quick at first, then every 30 s for
+// about ten minutes, so a laptop that sleeps or changes network still finishes on its own.
+const RETRY_DELAYS = [0, 1_000, 3_000, 5_000, 10_000, 20_000, ...Array<number>(20).fill(30_000)]
+
+// React re-renders a card at most this often; progress events arrive far faster.
+const RENDER_INTERVAL_MS = 200
+// Rate and time left are averaged over this window, so they don't jitter with every event.
+const RATE_WINDOW_MS = 3_000
+
+/** Starts, pauses, resumes and cancels tus uploads, and tracks their progress for the page. */
+export function useUploads() {
+  const [items, setItems] = useState<UploadItem[]>([])
+  const uploads = useRef(new Map<string, tus.Upload>())
+
+  const update = useCallback((key: string, patch: Partial<UploadItem>) => {
+    setItems((all) => all.map((it) => (it.key === key ? { ...it, ...patch } : it)))
+  }, [])
+
+  const add = useCallback(
+    async (files: File[]) => {
+      for (const file of files) {
+        const key = crypto.randomUUID()
+        setItems((all) => [{ key, name: file.name, size: file.size, state: { phase: 'starting' }, resumedFrom: null }, ...all])
+        const rate = rateMeter()
+        let lastRender = 0
+        let sent = 0
+        const upload = new tus.Upload(file, {
+          endpoint: '/api/uploads',
+          metadata: { filename: file.name, filetype: file.type || 'text/csv' },
+          retryDelays: RETRY_DELAYS,
+          removeFingerprintOnSuccess: true,
+          onAfterResponse(req, res) {
+            // A HEAD answers where the server stopped: that is where a resumed upload continues.
+            if (req.getMethod() === 'HEAD' && res.getStatus() === 200) {
+              update(key, { resumedFrom: Number(res.getHeader('Upload-Offset')) })
+            }
+          },
+          onProgress(bytesSent) {
+            sent = bytesSent
+            const now = performance.now()
+            rate.add(now, bytesSent)
+            if (now - lastRender < RENDER_INTERVAL_MS) return
+            lastRender = now
+            update(key, { state: { phase: 'uploading', sent, bytesPerSecond: rate.perSecond() } })
+          },
+          onShouldRetry(_err, attempt) {
+            update(key, { state: { phase: 'retrying', sent, bytesPerSecond: null } })
+            return attempt < RETRY_DELAYS.length
+          },
+          onSuccess() {
+            uploads.current.delete(key)
+            update(key, { state: { phase: 'done' } })
+          },
+          onError(error) {
+            update(key, { state: { phase: 'failed', sent, message: describeError(error) } })
+          },
+        })
+        uploads.current.set(key, upload)
+        // tus-js-client remembers unfinished uploads in localStorage by the file's fingerprint
+        // (name, type, size, modification time): the same file chosen again continues there.
+        const previous = await upload.findPreviousUploads()
+        const latest = previous.sort((a, b) => b.creationTime.localeCompare(a.creationTime))[0]
+        if (latest) upload.resumeFromPreviousUpload(latest)
+        upload.start()
+      }
+    },
+    [update],
+  )
+
+  const pause = useCallback(
+    (key: string) => {
+      const upload = uploads.current.get(key)
+      if (!upload) return
+      void upload.abort()
+      setItems((all) =>
+        all.map((it) =>
+          it.key === key && 'sent' in it.state ? { ...it, state: { phase: 'paused', sent: it.state.sent, bytesPerSecond: null } } : it,
+        ),
+      )
+    },
+    [],
+  )
+
+  const resume = useCallback((key: string) => {
+    const upload = uploads.current.get(key)
+    if (!upload) return
+    setItems((all) =>
+      all.map((it) =>
+        it.key === key && 'sent' in it.state ? { ...it, state: { phase: 'uploading', sent: it.state.sent, bytesPerSecond: null } } : it,
+      ),
+    )
+    upload.start()
+  }, [])
+
+  const cancel = useCallback(
+    async (key: string) => {
+      const upload = uploads.current.get(key)
+      if (!upload) return
+      uploads.current.delete(key)
+      // Terminates the upload on the server (tus termination) and forgets its fingerprint.
+      await upload.abort(true).catch(() => {})
+      update(key, { state: { phase: 'cancelled' } })
+    },
+    [update],
+  )
+
+  useEffect(() => {
+    const all = uploads.current
+    return () => all.forEach((u) => void u.abort())
+  }, [])
+
+  return { items, add, pause, resume, cancel }
+}
+
+function rateMeter() {
+  const samples: { at: number; bytes: number }[] = []
+  return {
+    add(at: number, bytes: number) {
+      samples.push({ at, bytes })
+      while (samples.length > 2 && at - samples[0]!.at > RATE_WINDOW_MS) samples.shift()
+    },
+    perSecond(): number | null {
+      const first = samples[0]
+      const last = samples[samples.length - 1]
+      if (!first || !last || last.at - first.at < 250) return null
+      return ((last.bytes - first.bytes) * 1000) / (last.at - first.at)
+    },
+  }
+}
+
+function describeError(error: Error): string {
+  const res = error instanceof tus.DetailedError ? error.originalResponse : null
+  const body = res?.getBody()?.trim()
+  if (res && body) return body
+  if (res) return `The server answered ${res.getStatus()}`
+  return 'The connection to the server was lost'
+}

@@ -1,0 +1,41 @@
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, parseConfig } from './config'
+
+describe('parseConfig', () => {
+  it('uses the documented defaults', () => {
+    expect(parseConfig({})).toEqual({
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: path.resolve('.data'),
+      maxUploadBytes: 10 * 1024 ** 3,
+    })
+  })
+
+  it('reads every setting', () => {
+    expect(
+      parseConfig({ PORT: '8080', DATABASE_URL: 'postgresql://u:p@db:5432/sluice', DATA_DIR: '/srv/sluice', MAX_UPLOAD_BYTES: '1048576' }),
+    ).toEqual({ port: 8080, databaseUrl: 'postgresql://u:p@db:5432/sluice', dataDir: '/srv/sluice', maxUploadBytes: 1_048_576 })
+  })
+
+  it('treats an empty variable as unset', () => {
+    expect(parseConfig({ PORT: '', DATABASE_URL: ' ' }).port).toBe(3000)
+  })
+
+  it('names every bad value in one message', () => {
+    const bad = () => parseConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', MAX_UPLOAD_BYTES: '-5' })
+    expect(bad).toThrow(ConfigError)
+    expect(bad).toThrow(
+      [
+        'Invalid settings:',
+        '  PORT="eighty": PORT must be a whole number',
+        '  DATABASE_URL="mysql://x": DATABASE_URL must be a postgres:// or postgresql:// URL',
+        '  MAX_UPLOAD_BYTES="-5": MAX_UPLOAD_BYTES must be a whole number',
+      ].join('\n'),
+    )
+  })
+
+  it('refuses a port out of range', () => {
+    expect(() => parseConfig({ PORT: '70000' })).toThrow('PORT="70000": PORT must be between 1 and 65535')
+  })
+})

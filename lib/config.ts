@@ -1,0 +1,64 @@
+import path from 'node:path'
+import { z } from 'zod'
+
+const GiB = 1024 ** 3
+
+const integer = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => Number.isSafeInteger(n) && n >= min && n <= max, `${name} must be between ${min} and ${max}`)
+
+const Settings = z.object({
+  PORT: integer('PORT', 1, 65_535).default(3000),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^postgres(ql)?:\/\/./.test(v) && URL.canParse(v), 'DATABASE_URL must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATA_DIR: z.string().trim().min(1, 'DATA_DIR must not be empty').default('.data'),
+  MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER).default(10 * GiB),
+})
+
+export type Config = {
+  port: number
+  /** Set when the user brings their own PostgreSQL; unset means the embedded one. */
+  databaseUrl: string | undefined
+  /** Absolute path; holds `postgres/` (embedded database) and `uploads/` (tus files). */
+  dataDir: string
+  maxUploadBytes: number
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates Sluice's settings; throws one ConfigError that names every bad value. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable (`PORT=`) means "not set", as in most shells' intent.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''))
+  const result = Settings.safeParse(present)
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = String(issue.path[0])
+      return `  ${key}=${JSON.stringify(env[key])}: ${issue.message}`
+    })
+    throw new ConfigError(`Invalid settings:\n${lines.join('\n')}`)
+  }
+  const s = result.data
+  return {
+    port: s.PORT,
+    databaseUrl: s.DATABASE_URL,
+    dataDir: path.resolve(s.DATA_DIR),
+    maxUploadBytes: s.MAX_UPLOAD_BYTES,
+  }
+}
+
+let cached: Config | undefined
+/** The settings of this process, parsed once from `process.env`. */
+export function config(): Config {
+  cached ??= parseConfig(process.env)
+  return cached
+}
+
+export const uploadsDir = () => path.join(config().dataDir, 'uploads')

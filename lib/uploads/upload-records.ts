@@ -1,0 +1,46 @@
+import { prisma } from '../db/pool'
+
+/**
+ * The database row of each tus upload follows its life:
+ * CREATED → RECEIVING → FINISHED, or TERMINATED (client cancelled) or EXPIRED (left unfinished).
+ * Every write is guarded by the statuses it may leave, so a late progress event can never
+ * move a finished upload backwards.
+ */
+
+export async function recordUploadCreated(u: { id: string; fileName: string; fileType: string | null; size: number }) {
+  await prisma().upload.create({ data: { id: u.id, fileName: u.fileName, fileType: u.fileType, size: BigInt(u.size) } })
+}
+
+export async function recordBytesReceived(id: string, offset: number) {
+  await prisma().upload.updateMany({
+    where: { id, status: { in: ['CREATED', 'RECEIVING'] }, bytesReceived: { lt: BigInt(offset) } },
+    data: { status: 'RECEIVING', bytesReceived: BigInt(offset) },
+  })
+}
+
+export async function recordUploadFinished(id: string, size: number) {
+  await prisma().upload.updateMany({
+    where: { id, status: { in: ['CREATED', 'RECEIVING'] } },
+    data: { status: 'FINISHED', bytesReceived: BigInt(size), finishedAt: new Date() },
+  })
+}
+
+export async function recordUploadTerminated(id: string) {
+  await prisma().upload.updateMany({
+    where: { id, status: { in: ['CREATED', 'RECEIVING', 'FINISHED'] } },
+    data: { status: 'TERMINATED' },
+  })
+}
+
+/** Marks unfinished uploads older than `maxAgeMs` as EXPIRED (their files were removed by the store). */
+export async function recordUploadsExpired(maxAgeMs: number): Promise<number> {
+  const { count } = await prisma().upload.updateMany({
+    where: { status: { in: ['CREATED', 'RECEIVING'] }, createdAt: { lt: new Date(Date.now() - maxAgeMs) } },
+    data: { status: 'EXPIRED' },
+  })
+  return count
+}
+
+export function findUpload(id: string) {
+  return prisma().upload.findUnique({ where: { id } })
+}

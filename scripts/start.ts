@@ -1,0 +1,73 @@
+// `npm start`: settings → database (embedded unless DATABASE_URL) → migrations → build if
+// stale → serve. One process, so a SIGINT or SIGTERM stops the web server and the database.
+import fs from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import next from 'next'
+import { ConfigError, parseConfig } from '../lib/config'
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded-postgres'
+import { migrate } from '../lib/db/migrate'
+import { buildApp, buildIsStale } from '../lib/server/build'
+import { claimPidFile, releasePidFile } from '../lib/server/pid-file'
+
+const root = path.resolve(import.meta.dirname, '..')
+process.env.NEXT_TELEMETRY_DISABLED = '1'
+
+async function main() {
+  const config = parseConfig(process.env)
+  fs.mkdirSync(config.dataDir, { recursive: true })
+  const pidFile = path.join(config.dataDir, 'sluice.pid')
+  claimPidFile(pidFile)
+
+  let db: EmbeddedDatabase | undefined
+  let server: http.Server | undefined
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    console.log(`\n${signal}: stopping Sluice`)
+    releasePidFile(pidFile)
+    server?.close()
+    server?.closeIdleConnections()
+    await db?.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+
+  let databaseUrl = config.databaseUrl
+  if (!databaseUrl) {
+    const dataDir = path.join(config.dataDir, 'postgres')
+    db = await startEmbeddedPostgres({ dataDir, log: (line) => process.env.SLUICE_DEBUG && console.log(`[postgres] ${line}`) })
+    databaseUrl = db.url
+    console.log(`PostgreSQL is running with its data in ${dataDir}`)
+  }
+  const applied = await migrate(databaseUrl, path.join(root, 'prisma', 'migrations'))
+  if (applied.length) console.log(`Applied migrations: ${applied.join(', ')}`)
+  process.env.DATABASE_URL = databaseUrl
+
+  if (buildIsStale(root)) {
+    console.log('Building the app (first start, or the code changed)…')
+    buildApp(root)
+  }
+
+  const app = next({ dev: false, dir: root, port: config.port })
+  await app.prepare()
+  const handleRequest = app.getRequestHandler()
+  server = http.createServer((req, res) => void handleRequest(req, res))
+  // Large uploads stream for minutes in one request; Node's default 5-minute request timeout would cut them.
+  server.requestTimeout = 0
+  await new Promise<void>((resolve, reject) => {
+    server!.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new Error(`Port ${config.port} is in use: set PORT to another port`) : e),
+    )
+    server!.listen(config.port, resolve)
+  })
+  console.log(`Sluice is ready on http://localhost:${config.port} (data in ${config.dataDir})`)
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof ConfigError || error instanceof Error ? error.message : error)
+  if (process.env.SLUICE_DEBUG && error instanceof Error) console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,21 @@
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { startEmbeddedPostgres } from '../lib/db/embedded-postgres'
+import { migrate } from '../lib/db/migrate'
+
+// Starts a throwaway embedded PostgreSQL in a temporary folder, applies the migrations and
+// hands its URL to the tests through the environment (test workers start after this runs).
+export default async function setup() {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-test-'))
+  await fs.chmod(dir, 0o755) // the server runs as the OS user postgres when tests run as root
+  const db = await startEmbeddedPostgres({ dataDir: path.join(dir, 'postgres') })
+  await migrate(db.url)
+  process.env.DATABASE_URL = db.url
+  process.env.DATA_DIR = path.join(dir, 'data')
+  process.env.MAX_UPLOAD_BYTES = String(1024 * 1024)
+  return async () => {
+    await db.stop()
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+}
