@@ -1,4 +1,4 @@
-import { EVENTS, Server, type Upload } from '@tus/server'
+import { ERRORS, EVENTS, Server, type Upload } from '@tus/server'
 import { FileStore } from '@tus/file-store'
 import { config, uploadsDir } from '../config'
 import { formatBytes } from '../format'
@@ -6,8 +6,9 @@ import {
   recordBytesReceived,
   recordUploadCreated,
   recordUploadFinished,
+  findUnfinishedUploadsCreatedBefore,
+  recordUploadExpired,
   recordUploadTerminated,
-  recordUploadsExpired,
 } from './upload-records'
 
 export const UPLOADS_PATH = '/api/uploads'
@@ -26,7 +27,8 @@ const reject = (status_code: number, body: string) => ({ status_code, body })
 
 function createTusServer(): Server {
   const datastore = new FileStore({ directory: uploadsDir(), expirationPeriodInMilliseconds: UPLOAD_EXPIRY_MS })
-  // Sluice refuses deferred lengths (see onUploadCreate), so it must not advertise them.
+  // Sluice needs each upload's size up front (the 413 check, progress, the import that
+  // follows), so it does not offer deferred lengths; tus then answers such a creation 501.
   datastore.extensions = datastore.extensions.filter((e) => e !== 'creation-defer-length')
   const server = new Server({
     path: UPLOADS_PATH,
@@ -40,8 +42,8 @@ function createTusServer(): Server {
       const fileName = upload.metadata?.filename?.trim()
       if (!fileName) throw reject(400, 'Upload-Metadata must include a non-empty "filename"')
       if (fileName.length > MAX_FILENAME_LENGTH) throw reject(400, `"filename" is longer than ${MAX_FILENAME_LENGTH} characters`)
-      // Sluice needs the size up front (for the 413 check, progress and the import that follows).
-      if (upload.size === undefined) throw reject(400, 'Upload-Length is required: deferred lengths are not supported')
+      // Unreachable while creation-defer-length is not offered (tus answers 501 first).
+      if (upload.size === undefined) throw reject(400, 'Upload-Length is required')
       await recordUploadCreated({ id: upload.id, fileName, fileType: upload.metadata?.filetype ?? null, size: upload.size })
       return {}
     },
@@ -70,17 +72,32 @@ const tus = () => (globals.sluiceTus ??= createTusServer())
 /** Answers one tus request (creation, HEAD, PATCH, DELETE, OPTIONS). */
 export async function handleUploadRequest(req: Request): Promise<Response> {
   const res = await tus().handleWeb(req)
-  // @tus/server emits POST_TERMINATE without awaiting listeners; recording the termination
-  // here means the row says TERMINATED by the time the client hears 204.
-  if (req.method === 'DELETE' && res.status === 204) {
-    await recordUploadTerminated(new URL(req.url).pathname.split('/').pop() ?? '')
-  }
+  if (!res.ok) return res
+  const id = (res.headers.get('Location') ?? new URL(req.url).pathname).split('/').pop() ?? ''
+  // @tus/server reports progress only on a timer (and emits POST_TERMINATE without awaiting
+  // listeners); recording the outcome here means the row agrees with what the client was told
+  // by the time it hears the answer.
+  const offset = res.headers.get('Upload-Offset')
+  if (offset !== null && (req.method === 'PATCH' || req.method === 'POST')) await recordBytesReceived(id, Number(offset))
+  if (req.method === 'DELETE') await recordUploadTerminated(id)
   return res
 }
 
-/** Removes the files of expired unfinished uploads and marks their rows; returns how many files went. */
-export async function removeExpiredUploads(): Promise<number> {
-  const removed = await tus().cleanUpExpiredUploads()
-  await recordUploadsExpired(UPLOAD_EXPIRY_MS)
-  return removed
+/**
+ * Removes the files of unfinished uploads older than the expiry and marks their rows EXPIRED;
+ * returns how many it removed. Driven by Sluice's own rows rather than @tus/server's
+ * cleanUpExpiredUploads(): FileStore.deleteExpired compares the size with the offset saved at
+ * creation (always 0), so it would delete finished uploads too, files an import still needs.
+ */
+export async function removeExpiredUploads(now = new Date()): Promise<number> {
+  const expired = await findUnfinishedUploadsCreatedBefore(new Date(now.getTime() - UPLOAD_EXPIRY_MS))
+  for (const { id } of expired) {
+    await tus()
+      .datastore.remove(id)
+      .catch((e: unknown) => {
+        if (e !== ERRORS.FILE_NO_LONGER_EXISTS) throw e
+      })
+    await recordUploadExpired(id)
+  }
+  return expired.length
 }

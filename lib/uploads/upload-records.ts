@@ -32,15 +32,13 @@ export async function recordUploadTerminated(id: string) {
   })
 }
 
-/** Marks unfinished uploads older than `maxAgeMs` as EXPIRED (their files were removed by the store). */
-export async function recordUploadsExpired(maxAgeMs: number): Promise<number> {
-  const { count } = await prisma().upload.updateMany({
-    where: { status: { in: ['CREATED', 'RECEIVING'] }, createdAt: { lt: new Date(Date.now() - maxAgeMs) } },
-    data: { status: 'EXPIRED' },
-  })
-  return count
+export async function recordUploadExpired(id: string) {
+  await prisma().upload.updateMany({ where: { id, status: { in: ['CREATED', 'RECEIVING'] } }, data: { status: 'EXPIRED' } })
 }
 
-export function findUpload(id: string) {
-  return prisma().upload.findUnique({ where: { id } })
+export function findUnfinishedUploadsCreatedBefore(cutoff: Date) {
+  return prisma().upload.findMany({
+    where: { status: { in: ['CREATED', 'RECEIVING'] }, createdAt: { lt: cutoff } },
+    select: { id: true },
+  })
 }
