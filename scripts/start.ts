@@ -13,20 +13,22 @@ import { claimPidFile, releasePidFile } from '../lib/server/pid-file'
 const root = path.resolve(import.meta.dirname, '..')
 process.env.NEXT_TELEMETRY_DISABLED = '1'
 
+let db: EmbeddedDatabase | undefined
+let pidFile: string | undefined
+
 async function main() {
   const config = parseConfig(process.env)
   fs.mkdirSync(config.dataDir, { recursive: true })
-  const pidFile = path.join(config.dataDir, 'sluice.pid')
+  pidFile = path.join(config.dataDir, 'sluice.pid')
   claimPidFile(pidFile)
 
-  let db: EmbeddedDatabase | undefined
   let server: http.Server | undefined
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     console.log(`\n${signal}: stopping Sluice`)
-    releasePidFile(pidFile)
+    releasePidFile(pidFile!)
     server?.close()
     server?.closeIdleConnections()
     await db?.stop()
@@ -69,5 +71,7 @@ async function main() {
 main().catch(async (error: unknown) => {
   console.error(error instanceof ConfigError || error instanceof Error ? error.message : error)
   if (process.env.SLUICE_DEBUG && error instanceof Error) console.error(error)
+  await db?.stop()
+  if (pidFile) releasePidFile(pidFile)
   process.exit(1)
 })
