@@ -1,0 +1,60 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { test as base, expect, type APIRequestContext } from '@playwright/test'
+import { generateCsv } from '../lib/csv/generate'
+import { fixturesDir, SERVER_URL } from './run-dir'
+import { startThrottleProxy, type ThrottleProxy } from './throttle-proxy'
+
+export type CsvFixture = { path: string; size: number; sha256: string }
+
+/** Streams a file through SHA-256; the hex digest. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256')
+  await pipeline(fs.createReadStream(file), hash)
+  return hash.digest('hex')
+}
+
+async function makeCsv(name: string, bytes: number, seed: number): Promise<CsvFixture> {
+  const file = path.join(fixturesDir(), name)
+  const { bytes: size } = await generateCsv({ out: file, bytes, seed })
+  return { path: file, size, sha256: await sha256File(file) }
+}
+
+/** The server's offset for an upload (tus HEAD), or its status when it has none (404/410). */
+export async function serverOffset(request: APIRequestContext, uploadUrl: string): Promise<number | { status: number }> {
+  const res = await request.head(uploadUrl, { headers: { 'Tus-Resumable': '1.0.0' } })
+  if (res.status() !== 200) return { status: res.status() }
+  return Number(res.headers()['upload-offset'])
+}
+
+/** `serverOffset` for an upload that must exist. */
+export async function offsetOf(request: APIRequestContext, uploadUrl: string): Promise<number> {
+  const offset = await serverOffset(request, uploadUrl)
+  if (typeof offset !== 'number') throw new Error(`HEAD ${uploadUrl} answered ${offset.status}`)
+  return offset
+}
+
+const MiB = 1024 * 1024
+
+export const test = base.extend<
+  { throttledProxy: (bytesPerSecond: number) => Promise<ThrottleProxy> },
+  { bigCsv: CsvFixture; smallCsv: CsvFixture }
+>({
+  // Generated once per worker (about 12 s for the big one), under the run's temporary folder.
+  bigCsv: [async ({}, use) => use(await makeCsv('big.csv', 200 * MiB, 1)), { scope: 'worker', timeout: 90_000 }],
+  smallCsv: [async ({}, use) => use(await makeCsv('small.csv', 8 * MiB, 2)), { scope: 'worker' }],
+  // Proxies live in the test's own process and close when the test ends.
+  throttledProxy: async ({}, use) => {
+    const open: ThrottleProxy[] = []
+    await use(async (bytesPerSecond) => {
+      const proxy = await startThrottleProxy({ target: SERVER_URL, bytesPerSecond })
+      open.push(proxy)
+      return proxy
+    })
+    await Promise.all(open.map((p) => p.close()))
+  },
+})
+
+export { expect }

@@ -1,0 +1,126 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { APIRequestContext, Locator, Page, Request } from '@playwright/test'
+import { expect, offsetOf, serverOffset, sha256File, test } from './fixtures'
+import { dataDir, SERVER_URL } from './run-dir'
+
+const MB = 1_000_000
+const UPLOADS_PATH = '/api/uploads'
+
+const isCreation = (r: Request) => r.method() === 'POST' && new URL(r.url()).pathname === UPLOADS_PATH
+const isPatch = (r: Request) => r.method() === 'PATCH' && new URL(r.url()).pathname.startsWith(`${UPLOADS_PATH}/`)
+
+/** Resolves with the new upload's URL on the server itself (the page talks to it through the proxy). */
+async function createdUploadUrl(page: Page): Promise<string> {
+  const res = await page.waitForResponse((r) => isCreation(r.request()))
+  expect(res.status()).toBe(201)
+  const location = await res.headerValue('location')
+  expect(location).toMatch(new RegExp(`^${UPLOADS_PATH}/[^/]+$`)) // relativeLocation: true
+  return new URL(location!, SERVER_URL).href
+}
+
+/** The card's progress in percent, as its progress bar announces it. */
+const percentOf = (card: Locator) => async () => Number(await card.getByRole('progressbar').getAttribute('aria-valuenow'))
+
+/** The server's offset once it has stopped moving (two HEADs half a second apart agree). */
+async function settledOffset(request: APIRequestContext, uploadUrl: string): Promise<number> {
+  let previous = -1
+  let settled = -1
+  await expect
+    .poll(
+      async () => {
+        const now = await offsetOf(request, uploadUrl)
+        settled = now === previous ? now : -1
+        previous = now
+        return settled
+      },
+      { intervals: [500], timeout: 10_000, message: 'the server offset kept moving' },
+    )
+    .toBeGreaterThanOrEqual(0)
+  return settled
+}
+
+test('a 200 MB upload survives pause, resume and a page reload, and lands byte for byte', async ({
+  page,
+  request,
+  bigCsv,
+  throttledProxy,
+}) => {
+  test.setTimeout(120_000)
+  // About 10 s for the whole file: slow enough to act mid-way, fast enough for a short run.
+  const proxy = await throttledProxy(20 * MB)
+  const sent: Request[] = []
+  page.on('request', (r) => sent.push(r))
+
+  // 1. Choose the file.
+  await page.goto(proxy.url)
+  const card = page.getByTestId('upload-card')
+  const created = createdUploadUrl(page)
+  await page.getByTestId('file-input').setInputFiles(bigCsv.path)
+  const uploadUrl = await created
+  const uploadId = new URL(uploadUrl).pathname.split('/').pop()!
+  await expect(card).toHaveCount(1)
+  await expect(card).toHaveAttribute('data-phase', 'uploading')
+
+  // 2. Pause mid-way: nothing more reaches the server.
+  await expect.poll(percentOf(card), { timeout: 30_000 }).toBeGreaterThan(15)
+  await card.getByRole('button', { name: 'Pause' }).click()
+  await expect(card).toHaveAttribute('data-phase', 'paused')
+  await expect(card.getByTestId('upload-status')).toContainText('Paused at')
+  const pausedAt = await offsetOf(request, uploadUrl)
+  const patchesWhenPaused = sent.filter(isPatch).length
+  await page.waitForTimeout(1_000)
+  expect(await offsetOf(request, uploadUrl)).toBe(pausedAt)
+  expect(pausedAt).toBeGreaterThan(0)
+  expect(pausedAt).toBeLessThan(bigCsv.size)
+  expect(sent.filter(isPatch).length).toBe(patchesWhenPaused)
+
+  // 3. Resume: it goes on from where the server stopped.
+  await card.getByRole('button', { name: 'Resume' }).click()
+  await expect(card).toHaveAttribute('data-phase', 'uploading')
+  await expect.poll(percentOf(card), { timeout: 30_000 }).toBeGreaterThan(40)
+
+  // 4. Reload mid-way and choose the same file again: it continues at the server's offset.
+  const sentBeforeReload = sent.length
+  await page.reload()
+  const offset = await settledOffset(request, uploadUrl)
+  expect(offset).toBeGreaterThan(pausedAt)
+  expect(offset).toBeLessThan(bigCsv.size)
+  const firstPatch = page.waitForRequest(isPatch)
+  await page.getByTestId('file-input').setInputFiles(bigCsv.path)
+  expect((await firstPatch).headers()['upload-offset']).toBe(String(offset))
+  await expect(card).toHaveCount(1)
+  await expect(card.getByTestId('resumed-from')).toHaveAttribute('data-offset', String(offset))
+
+  // 5. It finishes, as one upload, with the source's exact bytes.
+  await expect(card).toHaveAttribute('data-phase', 'done', { timeout: 60_000 })
+  await expect(card.getByTestId('upload-status')).toHaveText('Uploaded')
+  expect(sent.slice(sentBeforeReload).filter(isCreation)).toHaveLength(0)
+  expect(sent.filter(isCreation)).toHaveLength(1)
+  expect(await offsetOf(request, uploadUrl)).toBe(bigCsv.size)
+  const stored = path.join(dataDir(), 'uploads', uploadId)
+  expect(fs.statSync(stored).size).toBe(bigCsv.size)
+  expect(await sha256File(stored)).toBe(bigCsv.sha256)
+})
+
+test('cancel stops the upload and removes it from the server', async ({ page, request, smallCsv, throttledProxy }) => {
+  // 8 MiB at 1 MB/s: several seconds, so Cancel lands while bytes are still flowing.
+  const proxy = await throttledProxy(1 * MB)
+  await page.goto(proxy.url)
+  const card = page.getByTestId('upload-card')
+  const created = createdUploadUrl(page)
+  await page.getByTestId('file-input').setInputFiles(smallCsv.path)
+  const uploadUrl = await created
+  const uploadId = new URL(uploadUrl).pathname.split('/').pop()!
+  await expect.poll(percentOf(card), { timeout: 15_000 }).toBeGreaterThan(5)
+  await expect(card).toHaveAttribute('data-phase', 'uploading')
+
+  await card.getByRole('button', { name: 'Cancel' }).click()
+  await expect(card).toHaveAttribute('data-phase', 'cancelled')
+  await expect(card.getByTestId('upload-status')).toHaveText('Cancelled')
+  await expect(card.getByRole('button')).toHaveCount(0)
+  // tus termination: the server forgets the upload (404, or 410 where it tracks removed ones).
+  const answer = await serverOffset(request, uploadUrl)
+  expect([{ status: 404 }, { status: 410 }]).toContainEqual(answer)
+  expect(fs.existsSync(path.join(dataDir(), 'uploads', uploadId))).toBe(false)
+})
