@@ -1,12 +1,13 @@
 'use client'
 
 import { useRef, useState } from 'react'
+import { formatBytes } from '@/lib/format'
 import { UploadCard } from './upload-card'
 import { useUploads } from './use-uploads'
 
 /** The drop zone and one card per file. */
 export function UploadPanel() {
-  const { items, add, pause, resume, cancel } = useUploads()
+  const { items, earlier, add, pause, resume, cancel, discard } = useUploads()
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
 
@@ -57,6 +58,37 @@ export function UploadPanel() {
           }}
         />
       </div>
+
+      {earlier.length > 0 && (
+        <section
+          aria-labelledby="earlier-heading"
+          data-testid="earlier-uploads"
+          className="rounded-xl border border-amber-300 bg-amber-50 p-4 text-sm dark:border-amber-800 dark:bg-amber-950"
+        >
+          <h2 id="earlier-heading" className="font-medium">
+            Unfinished uploads from an earlier visit
+          </h2>
+          <p className="mt-1 text-slate-600 dark:text-slate-300">Choose the same file again to continue where it stopped.</p>
+          <ul className="mt-2 flex flex-col gap-1">
+            {earlier.map((e) => (
+              <li key={e.urlStorageKey} className="flex flex-wrap items-center justify-between gap-2">
+                <span className="min-w-0 truncate">
+                  {e.metadata.filename ?? 'unnamed file'}
+                  {e.size !== null && <span className="text-slate-500 dark:text-slate-400"> · {formatBytes(e.size)}</span>}
+                </span>
+                <button
+                  type="button"
+                  onClick={() => void discard(e)}
+                  aria-label={`Discard the unfinished upload of ${e.metadata.filename ?? 'unnamed file'}`}
+                  className="rounded-md border border-slate-300 px-2 py-1 text-xs font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:border-slate-700"
+                >
+                  Discard
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
 
       {items.length > 0 && (
         <ul className="flex flex-col gap-3">

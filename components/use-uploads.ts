@@ -11,6 +11,9 @@ export type UploadState =
   | { phase: 'failed'; sent: number; message: string }
   | { phase: 'cancelled' }
 
+/** An unfinished upload that tus-js-client remembers from an earlier visit (localStorage). */
+export type EarlierUpload = Awaited<ReturnType<tus.Upload['findPreviousUploads']>>[number]
+
 export type UploadItem = {
   key: string
   name: string
@@ -28,11 +31,18 @@ const RETRY_DELAYS = [0, 1_000, 3_000, 5_000, 10_000, 20_000, ...Array<number>(2
 const RENDER_INTERVAL_MS = 200
 // Rate and time left are averaged over this window, so they don't jitter with every event.
 const RATE_WINDOW_MS = 3_000
+// The server removes unfinished uploads after 24 h (tus expiration); older local entries are dead.
+const EARLIER_UPLOAD_LIFETIME_MS = 24 * 60 * 60 * 1000
 
 /** Starts, pauses, resumes and cancels tus uploads, and tracks their progress for the page. */
 export function useUploads() {
   const [items, setItems] = useState<UploadItem[]>([])
+  const [earlier, setEarlier] = useState<EarlierUpload[]>([])
   const uploads = useRef(new Map<string, tus.Upload>())
+
+  useEffect(() => {
+    void findEarlierUploads().then(setEarlier)
+  }, [])
 
   const update = useCallback((key: string, patch: Partial<UploadItem>) => {
     setItems((all) => all.map((it) => (it.key === key ? { ...it, ...patch } : it)))
@@ -41,6 +51,7 @@ export function useUploads() {
   const add = useCallback(
     async (files: File[]) => {
       for (const file of files) {
+        setEarlier((all) => all.filter((e) => !(e.metadata.filename === file.name && e.size === file.size)))
         const key = crypto.randomUUID()
         setItems((all) => [{ key, name: file.name, size: file.size, state: { phase: 'starting' }, resumedFrom: null }, ...all])
         const rate = rateMeter()
@@ -126,12 +137,32 @@ export function useUploads() {
     [update],
   )
 
+  /** Gives up an upload from an earlier visit: removed on the server and forgotten here. */
+  const discard = useCallback(async (upload: EarlierUpload) => {
+    setEarlier((all) => all.filter((e) => e.urlStorageKey !== upload.urlStorageKey))
+    if (upload.uploadUrl) await tus.Upload.terminate(upload.uploadUrl).catch(() => {}) // already gone: fine
+    await tus.defaultOptions.urlStorage.removeUpload(upload.urlStorageKey)
+  }, [])
+
   useEffect(() => {
     const all = uploads.current
     return () => all.forEach((u) => void u.abort())
   }, [])
 
-  return { items, add, pause, resume, cancel }
+  return { items, earlier, add, pause, resume, cancel, discard }
+}
+
+/** The unfinished uploads this browser remembers, newest first; expired ones are forgotten. */
+async function findEarlierUploads(): Promise<EarlierUpload[]> {
+  const storage = tus.defaultOptions.urlStorage
+  const all = await storage.findAllUploads()
+  const live: EarlierUpload[] = []
+  for (const upload of all) {
+    const age = Date.now() - Date.parse(upload.creationTime)
+    if (upload.uploadUrl && age < EARLIER_UPLOAD_LIFETIME_MS) live.push(upload)
+    else await storage.removeUpload(upload.urlStorageKey)
+  }
+  return live.sort((a, b) => b.creationTime.localeCompare(a.creationTime))
 }
 
 function rateMeter() {

@@ -83,6 +83,10 @@ test('a 200 MB upload survives pause, resume and a page reload, and lands byte f
   // 4. Reload mid-way and choose the same file again: it continues at the server's offset.
   const sentBeforeReload = sent.length
   await page.reload()
+  // The page remembers the unfinished upload and says how to continue it.
+  const earlier = page.getByTestId('earlier-uploads')
+  await expect(earlier).toContainText('big.csv')
+  await expect(earlier).toContainText('Choose the same file again to continue')
   const offset = await settledOffset(request, uploadUrl)
   expect(offset).toBeGreaterThan(pausedAt)
   expect(offset).toBeLessThan(bigCsv.size)
@@ -91,6 +95,7 @@ test('a 200 MB upload survives pause, resume and a page reload, and lands byte f
   expect((await firstPatch).headers()['upload-offset']).toBe(String(offset))
   await expect(card).toHaveCount(1)
   await expect(card.getByTestId('resumed-from')).toHaveAttribute('data-offset', String(offset))
+  await expect(earlier).toHaveCount(0)
 
   // 5. It finishes, as one upload, with the source's exact bytes.
   await expect(card).toHaveAttribute('data-phase', 'done', { timeout: 60_000 })
@@ -123,4 +128,25 @@ test('cancel stops the upload and removes it from the server', async ({ page, re
   const answer = await serverOffset(request, uploadUrl)
   expect([{ status: 404 }, { status: 410 }]).toContainEqual(answer)
   expect(fs.existsSync(path.join(dataDir(), 'uploads', uploadId))).toBe(false)
+})
+
+test('an unfinished upload from before a reload can be discarded', async ({ page, request, smallCsv, throttledProxy }) => {
+  const proxy = await throttledProxy(1 * MB)
+  await page.goto(proxy.url)
+  const created = createdUploadUrl(page)
+  await page.getByTestId('file-input').setInputFiles(smallCsv.path)
+  const uploadUrl = await created
+  await expect.poll(percentOf(page.getByTestId('upload-card')), { timeout: 15_000 }).toBeGreaterThan(5)
+
+  await page.reload()
+  const earlier = page.getByTestId('earlier-uploads')
+  await expect(earlier).toContainText('small.csv')
+  await earlier.getByRole('button', { name: 'Discard the unfinished upload of small.csv' }).click()
+  await expect(earlier).toHaveCount(0)
+  await expect.poll(() => serverOffset(request, uploadUrl)).toEqual({ status: 404 })
+
+  // Forgotten for good: a later visit does not offer it again.
+  await page.reload()
+  await expect(page.getByRole('button', { name: 'Choose files…' })).toBeVisible()
+  await expect(earlier).toHaveCount(0)
 })
