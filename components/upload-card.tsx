@@ -12,11 +12,13 @@ export function UploadCard({
   onPause,
   onResume,
   onCancel,
+  onDismiss,
 }: {
   item: UploadItem
   onPause: () => void
   onResume: () => void
   onCancel: () => void
+  onDismiss: () => void
 }) {
   const { state, size } = item
   const sent = 'sent' in state ? state.sent : state.phase === 'done' ? size : 0
@@ -57,7 +59,12 @@ export function UploadCard({
         <p className="tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite" data-testid="upload-status">
           {describe(item, percent, rate)}
         </p>
-        {!finished && (
+        {state.phase === 'failed' && !state.canRetry && (
+          <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onDismiss}>
+            Dismiss
+          </button>
+        )}
+        {!finished && !(state.phase === 'failed' && !state.canRetry) && (
           <div className="flex gap-2">
             {state.phase === 'paused' || state.phase === 'failed' ? (
               <button type="button" className={`${button} border-sky-600 text-sky-700 dark:text-sky-300`} onClick={onResume}>

@@ -7,7 +7,7 @@ import { useUploads } from './use-uploads'
 
 /** The drop zone and one card per file. */
 export function UploadPanel() {
-  const { items, earlier, add, pause, resume, cancel, discard } = useUploads()
+  const { items, earlier, add, pause, resume, cancel, dismiss, discard } = useUploads()
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
 
@@ -99,6 +99,7 @@ export function UploadPanel() {
                 onPause={() => pause(item.key)}
                 onResume={() => resume(item.key)}
                 onCancel={() => void cancel(item.key)}
+                onDismiss={() => dismiss(item.key)}
               />
             </li>
           ))}

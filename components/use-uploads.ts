@@ -8,7 +8,7 @@ export type UploadState =
   | { phase: 'starting' }
   | { phase: 'uploading' | 'paused' | 'retrying'; sent: number; bytesPerSecond: number | null }
   | { phase: 'done' }
-  | { phase: 'failed'; sent: number; message: string }
+  | { phase: 'failed'; sent: number; message: string; canRetry: boolean }
   | { phase: 'cancelled' }
 
 /** An unfinished upload that tus-js-client remembers from an earlier visit (localStorage). */
@@ -76,16 +76,24 @@ export function useUploads() {
             lastRender = now
             update(key, { state: { phase: 'uploading', sent, bytesPerSecond: rate.perSecond() } })
           },
-          onShouldRetry(_err, attempt) {
-            update(key, { state: { phase: 'retrying', sent, bytesPerSecond: null } })
-            return attempt < RETRY_DELAYS.length
+          onShouldRetry(error) {
+            // Retry what a new attempt can cure: no answer at all (the network dropped, even
+            // if the browser says it is offline), a server error, or a conflict over the offset
+            // or the lock. A refusal (400, 413) stays a refusal: the card shows its message.
+            const status = error.originalResponse?.getStatus() ?? 0
+            const retry = status === 0 || status >= 500 || status === 409 || status === 423
+            if (retry) update(key, { state: { phase: 'retrying', sent, bytesPerSecond: null } })
+            return retry
           },
           onSuccess() {
             uploads.current.delete(key)
             update(key, { state: { phase: 'done' } })
           },
           onError(error) {
-            update(key, { state: { phase: 'failed', sent, message: describeError(error) } })
+            // A refusal (a 4xx: too large, bad metadata) would only be refused again.
+            const status = error instanceof tus.DetailedError ? (error.originalResponse?.getStatus() ?? 0) : 0
+            const canRetry = status < 400 || status >= 500
+            update(key, { state: { phase: 'failed', sent, message: describeError(error), canRetry } })
           },
         })
         uploads.current.set(key, upload)
@@ -137,6 +145,12 @@ export function useUploads() {
     [update],
   )
 
+  /** Removes a card whose upload cannot go on. */
+  const dismiss = useCallback((key: string) => {
+    uploads.current.delete(key)
+    setItems((all) => all.filter((it) => it.key !== key))
+  }, [])
+
   /** Gives up an upload from an earlier visit: removed on the server and forgotten here. */
   const discard = useCallback(async (upload: EarlierUpload) => {
     setEarlier((all) => all.filter((e) => e.urlStorageKey !== upload.urlStorageKey))
@@ -149,7 +163,7 @@ export function useUploads() {
     return () => all.forEach((u) => void u.abort())
   }, [])
 
-  return { items, earlier, add, pause, resume, cancel, discard }
+  return { items, earlier, add, pause, resume, cancel, dismiss, discard }
 }
 
 /** The unfinished uploads this browser remembers, newest first; expired ones are forgotten. */

@@ -6,7 +6,12 @@ import { Transform } from 'node:stream'
 const MAX_CATCH_UP_MS = 50
 
 /** A TCP proxy in front of the app whose client → server direction runs at a set rate. */
-export type ThrottleProxy = { url: string; close: () => Promise<void> }
+export type ThrottleProxy = {
+  url: string
+  /** Breaks every open connection and refuses new ones for `ms`: the network drops, then returns. */
+  cut: (ms: number) => void
+  close: () => Promise<void>
+}
 
 /**
  * Listens on a free port of 127.0.0.1 and forwards each connection to `target`, letting the bytes
@@ -20,6 +25,7 @@ export type ThrottleProxy = { url: string; close: () => Promise<void> }
  */
 export async function startThrottleProxy({ target, bytesPerSecond }: { target: URL; bytesPerSecond: number }): Promise<ThrottleProxy> {
   const sockets = new Set<net.Socket>()
+  let downUntil = 0
   // When the link is free again; each chunk occupies it for chunk.length / bytesPerSecond.
   let linkFreeAt = performance.now()
 
@@ -35,6 +41,7 @@ export async function startThrottleProxy({ target, bytesPerSecond }: { target: U
     })
 
   const server = net.createServer((client) => {
+    if (performance.now() < downUntil) return void client.destroy()
     const upstream = net.connect(Number(target.port), target.hostname)
     const slow = throttle()
     sockets.add(client).add(upstream)
@@ -62,6 +69,10 @@ export async function startThrottleProxy({ target, bytesPerSecond }: { target: U
   const { port } = server.address() as net.AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
+    cut: (ms) => {
+      downUntil = performance.now() + ms
+      for (const socket of sockets) socket.destroy()
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy()

@@ -150,3 +150,50 @@ test('an unfinished upload from before a reload can be discarded', async ({ page
   await expect(page.getByRole('button', { name: 'Choose files…' })).toBeVisible()
   await expect(earlier).toHaveCount(0)
 })
+
+test('a dropped connection is retried by itself and the upload continues where it was', async ({ page, smallCsv, throttledProxy }) => {
+  const proxy = await throttledProxy(2 * MB)
+  const sent: Request[] = []
+  page.on('request', (r) => sent.push(r))
+  await page.goto(proxy.url)
+  const card = page.getByTestId('upload-card')
+  const created = createdUploadUrl(page)
+  await page.getByTestId('file-input').setInputFiles(smallCsv.path)
+  const uploadId = new URL(await created).pathname.split('/').pop()!
+  await expect.poll(percentOf(card), { timeout: 15_000 }).toBeGreaterThan(20)
+
+  proxy.cut(3_000)
+  await expect(card).toHaveAttribute('data-phase', 'retrying')
+  await expect(card.getByTestId('upload-status')).toContainText('retrying')
+
+  await expect(card).toHaveAttribute('data-phase', 'done', { timeout: 30_000 })
+  expect(sent.filter(isCreation)).toHaveLength(1)
+  // It asked the server where it stopped (HEAD) and went on from there, not from zero.
+  const resumedAt = sent.filter(isPatch).slice(1).map((r) => Number(r.headers()['upload-offset']))
+  expect(resumedAt.length).toBeGreaterThan(0)
+  expect(Math.min(...resumedAt)).toBeGreaterThan(0)
+  const stored = path.join(dataDir(), 'uploads', uploadId)
+  expect(await sha256File(stored)).toBe(smallCsv.sha256)
+})
+
+test('a file over the size limit is refused with a message, and nothing is retried', async ({ page }, testInfo) => {
+  // A sparse file: 11 GiB to the browser and the server's limit (10 GiB), no disk used.
+  const huge = testInfo.outputPath('huge.csv')
+  fs.writeFileSync(huge, 'a,b\n')
+  fs.truncateSync(huge, 11 * 1024 ** 3)
+  const sent: Request[] = []
+  page.on('request', (r) => sent.push(r))
+  await page.goto(SERVER_URL.href)
+  const answer = page.waitForResponse((r) => isCreation(r.request()))
+  await page.getByTestId('file-input').setInputFiles(huge)
+  expect((await answer).status()).toBe(413)
+  const card = page.getByTestId('upload-card')
+  await expect(card).toHaveAttribute('data-phase', 'failed')
+  await expect(card.getByTestId('upload-status')).toHaveText('Failed: File is larger than the limit of 10.0 GiB (MAX_UPLOAD_BYTES)')
+  await expect(card.getByRole('button')).toHaveText(['Dismiss'])
+  await page.waitForTimeout(1_500)
+  expect(sent.filter(isCreation)).toHaveLength(1)
+  expect(sent.filter(isPatch)).toHaveLength(0)
+  await card.getByRole('button', { name: 'Dismiss' }).click()
+  await expect(card).toHaveCount(0)
+})
