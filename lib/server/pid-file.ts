@@ -20,7 +20,8 @@ export function releasePidFile(file: string) {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, but belongs to another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
