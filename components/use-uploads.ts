@@ -108,30 +108,32 @@ export function useUploads() {
     [update],
   )
 
+  /** Moves a card to paused or uploading, keeping the bytes it had sent. */
+  const setRunning = useCallback((key: string, phase: 'paused' | 'uploading') => {
+    setItems((all) =>
+      all.map((it) => (it.key === key ? { ...it, state: { phase, sent: 'sent' in it.state ? it.state.sent : 0, bytesPerSecond: null } } : it)),
+    )
+  }, [])
+
   const pause = useCallback(
     (key: string) => {
       const upload = uploads.current.get(key)
       if (!upload) return
       void upload.abort()
-      setItems((all) =>
-        all.map((it) =>
-          it.key === key && 'sent' in it.state ? { ...it, state: { phase: 'paused', sent: it.state.sent, bytesPerSecond: null } } : it,
-        ),
-      )
+      setRunning(key, 'paused')
     },
-    [],
+    [setRunning],
   )
 
-  const resume = useCallback((key: string) => {
-    const upload = uploads.current.get(key)
-    if (!upload) return
-    setItems((all) =>
-      all.map((it) =>
-        it.key === key && 'sent' in it.state ? { ...it, state: { phase: 'uploading', sent: it.state.sent, bytesPerSecond: null } } : it,
-      ),
-    )
-    upload.start()
-  }, [])
+  const resume = useCallback(
+    (key: string) => {
+      const upload = uploads.current.get(key)
+      if (!upload) return
+      setRunning(key, 'uploading')
+      upload.start()
+    },
+    [setRunning],
+  )
 
   const cancel = useCallback(
     async (key: string) => {
@@ -183,6 +185,9 @@ function rateMeter() {
   const samples: { at: number; bytes: number }[] = []
   return {
     add(at: number, bytes: number) {
+      // A gap (a pause, a retry) starts a new window, so the rate is not diluted by idle time.
+      const last = samples[samples.length - 1]
+      if (last && at - last.at > 1_000) samples.length = 0
       samples.push({ at, bytes })
       while (samples.length > 2 && at - samples[0]!.at > RATE_WINDOW_MS) samples.shift()
     },

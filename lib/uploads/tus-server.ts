@@ -20,7 +20,8 @@ export const UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000
 // polls the upload, rare enough that a 1 GB upload costs a handful of UPDATEs, not thousands.
 const PROGRESS_INTERVAL_MS = 1000
 
-const MAX_FILENAME_LENGTH = 1024
+// Far beyond any real file name or media type; keeps a hostile header out of the database.
+const MAX_METADATA_LENGTH = 1024
 
 /** What the tus hooks throw: @tus/server sends it as the response status and plain-text body. */
 const reject = (status_code: number, body: string) => ({ status_code, body })
@@ -41,10 +42,13 @@ function createTusServer(): Server {
     async onUploadCreate(_req, upload) {
       const fileName = upload.metadata?.filename?.trim()
       if (!fileName) throw reject(400, 'Upload-Metadata must include a non-empty "filename"')
-      if (fileName.length > MAX_FILENAME_LENGTH) throw reject(400, `"filename" is longer than ${MAX_FILENAME_LENGTH} characters`)
+      const fileType = upload.metadata?.filetype?.trim() || null
+      for (const [key, value] of Object.entries({ filename: fileName, filetype: fileType })) {
+        if (value && value.length > MAX_METADATA_LENGTH) throw reject(400, `"${key}" is longer than ${MAX_METADATA_LENGTH} characters`)
+      }
       // Unreachable while creation-defer-length is not offered (tus answers 501 first).
       if (upload.size === undefined) throw reject(400, 'Upload-Length is required')
-      await recordUploadCreated({ id: upload.id, fileName, fileType: upload.metadata?.filetype ?? null, size: upload.size })
+      await recordUploadCreated({ id: upload.id, fileName, fileType, size: upload.size })
       return {}
     },
     async onUploadFinish(_req, upload) {

@@ -137,6 +137,15 @@ describe('tus protocol at /api/uploads', () => {
     expect(await prisma().upload.count()).toBe(before)
   })
 
+  it('refuses metadata values longer than 1024 characters with 400', async () => {
+    const long = create(10, `filename ${b64('a'.repeat(1025))}`)
+    expect((await long).status).toBe(400)
+    expect(await (await long).text()).toBe('"filename" is longer than 1024 characters')
+    const longType = await create(10, `filename ${b64('a.csv')},filetype ${b64('t'.repeat(1025))}`)
+    expect(longType.status).toBe(400)
+    expect(await longType.text()).toBe('"filetype" is longer than 1024 characters')
+  })
+
   it('stores a path-like filename as data, never as a path', async () => {
     const res = await create(3, `filename ${b64('../../etc/passwd')}`)
     expect(res.status).toBe(201)
