@@ -137,6 +137,14 @@ describe('tus protocol at /api/uploads', () => {
     expect(await prisma().upload.count()).toBe(before)
   })
 
+  it('finishes an empty file at creation', async () => {
+    const res = await create(0)
+    expect(res.status).toBe(201)
+    const id = idOf(res.headers.get('Location')!)
+    expect(await row(id)).toMatchObject({ size: 0n, bytesReceived: 0n, status: 'FINISHED' })
+    expect((await fs.stat(path.join(uploadsDir(), id))).size).toBe(0)
+  })
+
   it('refuses metadata values longer than 1024 characters with 400', async () => {
     const long = create(10, `filename ${b64('a'.repeat(1025))}`)
     expect((await long).status).toBe(400)
