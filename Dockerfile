@@ -6,7 +6,9 @@ ENV NEXT_TELEMETRY_DISABLED=1
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts/prisma-generate.mjs scripts/
 COPY prisma prisma
-RUN npm ci
+# Not `npm ci`: the lock file was made where only linux-x64 builds of the native optional
+# packages could be fetched, and `npm ci` refuses a lock file that lacks the others.
+RUN npm install --no-audit --no-fund
 COPY . .
 RUN npm run build
 
