@@ -1,6 +1,6 @@
 'use client'
 
-import { useRef, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { formatBytes } from '@/lib/format'
 import { UploadCard } from './upload-card'
 import { useUploads } from './use-uploads'
@@ -11,30 +11,49 @@ export function UploadPanel() {
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
 
-  const choose = (files: FileList | null) => {
+  const choose = (files: FileList | null | undefined) => {
     if (files?.length) void add(Array.from(files))
   }
+
+  // The whole page takes the drop: a file dropped beside the zone would otherwise make the
+  // browser open it in place of the page, and every upload on the page would stop.
+  useEffect(() => {
+    const carriesFiles = (e: DragEvent) => e.dataTransfer?.types.includes('Files') ?? false
+    const over = (e: DragEvent) => {
+      if (!carriesFiles(e)) return
+      e.preventDefault()
+      setDragging(true)
+    }
+    const leave = (e: DragEvent) => {
+      if (e.relatedTarget === null) setDragging(false) // left the window, not just a child element
+    }
+    const drop = (e: DragEvent) => {
+      if (!carriesFiles(e)) return
+      e.preventDefault()
+      setDragging(false)
+      if (e.dataTransfer?.files.length) void add(Array.from(e.dataTransfer.files))
+    }
+    window.addEventListener('dragover', over)
+    window.addEventListener('dragleave', leave)
+    window.addEventListener('drop', drop)
+    return () => {
+      window.removeEventListener('dragover', over)
+      window.removeEventListener('dragleave', leave)
+      window.removeEventListener('drop', drop)
+    }
+  }, [add])
 
   return (
     <section className="flex flex-col gap-4" aria-label="Uploads">
       <div
-        onDragOver={(e) => {
-          e.preventDefault()
-          setDragging(true)
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={(e) => {
-          e.preventDefault()
-          setDragging(false)
-          choose(e.dataTransfer.files)
-        }}
+        data-testid="drop-zone"
         className={`flex flex-col items-center gap-3 rounded-xl border-2 border-dashed px-6 py-10 text-center transition-colors ${
           dragging
             ? 'border-sky-500 bg-sky-50 dark:bg-sky-950'
             : 'border-slate-300 bg-white dark:border-slate-700 dark:bg-slate-900'
         }`}
       >
-        <p className="text-lg font-medium">Drop CSV files here</p>
+        <p className="text-lg font-medium">{dragging ? 'Drop to upload' : 'Drop CSV files here'}</p>
         <p className="text-sm text-slate-500 dark:text-slate-400">One or many, of any size. Or</p>
         <button
           type="button"

@@ -197,3 +197,33 @@ test('a file over the size limit is refused with a message, and nothing is retri
   await card.getByRole('button', { name: 'Dismiss' }).click()
   await expect(card).toHaveCount(0)
 })
+
+test('files dragged onto the page upload, each with its own card', async ({ page }) => {
+  await page.goto(SERVER_URL.href)
+  const sent: Request[] = []
+  page.on('request', (r) => sent.push(r))
+  // A drag from the desktop, as the page sees it: a DataTransfer holding two files.
+  const files = { 'one.csv': 'id,name\n1,Ada\n', 'two.csv': 'id,city\n1,Oslo\n2,Lima\n' }
+  const dataTransfer = await page.evaluateHandle((contents) => {
+    const dt = new DataTransfer()
+    for (const [name, text] of Object.entries(contents)) dt.items.add(new File([text], name, { type: 'text/csv' }))
+    return dt
+  }, files)
+  const zone = page.getByTestId('drop-zone')
+  await zone.dispatchEvent('dragover', { dataTransfer })
+  await expect(zone).toContainText('Drop to upload')
+  await zone.dispatchEvent('drop', { dataTransfer })
+
+  const cards = page.getByTestId('upload-card')
+  await expect(cards).toHaveCount(2)
+  for (const name of Object.keys(files)) {
+    await expect(page.getByRole('article', { name })).toHaveAttribute('data-phase', 'done')
+  }
+  await expect(zone).toContainText('Drop CSV files here')
+  // What landed on the server is exactly what was dropped.
+  const created = await Promise.all(
+    sent.filter(isCreation).map(async (r) => new URL((await r.response())!.headers()['location']!, SERVER_URL).pathname.split('/').pop()!),
+  )
+  const stored = created.map((id) => fs.readFileSync(path.join(dataDir(), 'uploads', id), 'utf8')).sort()
+  expect(stored).toEqual(Object.values(files).sort())
+})
