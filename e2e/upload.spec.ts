@@ -227,3 +227,23 @@ test('files dragged onto the page upload, each with its own card', async ({ page
   const stored = created.map((id) => fs.readFileSync(path.join(dataDir(), 'uploads', id), 'utf8')).sort()
   expect(stored).toEqual(Object.values(files).sort())
 })
+
+test('works from the keyboard: choose a file, then pause and resume it', async ({ page, smallCsv, throttledProxy }) => {
+  const proxy = await throttledProxy(1 * MB)
+  await page.goto(proxy.url)
+  await page.keyboard.press('Tab')
+  await expect(page.getByRole('button', { name: 'Choose files…' })).toBeFocused()
+  const chooser = page.waitForEvent('filechooser')
+  await page.keyboard.press('Enter')
+  await (await chooser).setFiles(smallCsv.path)
+
+  const card = page.getByTestId('upload-card')
+  await expect(card).toHaveAttribute('data-phase', 'uploading')
+  await page.keyboard.press('Tab')
+  await expect(card.getByRole('button', { name: 'Pause' })).toBeFocused()
+  await page.keyboard.press('Enter')
+  await expect(card).toHaveAttribute('data-phase', 'paused')
+  await expect(card.getByRole('button', { name: 'Resume' })).toBeFocused()
+  await page.keyboard.press('Enter')
+  await expect(card).toHaveAttribute('data-phase', 'uploading')
+})
