@@ -57,8 +57,9 @@ function createTusServer(): Server {
     },
     onResponseError(_req, err) {
       if (err instanceof Error) console.error('tus request failed:', err)
-      // A size over the limit is refused with a message a person can act on.
-      if (!(err instanceof Error) && err.status_code === 413) {
+      // A size over the limit is refused with a message a person can act on. (Not every 413:
+      // a PATCH beyond the declared Upload-Length is a client bug, and keeps tus's own words.)
+      if (!(err instanceof Error) && err.body === ERRORS.ERR_MAX_SIZE_EXCEEDED.body) {
         return { status_code: 413, body: `File is larger than the limit of ${formatBytes(config().maxUploadBytes)} (MAX_UPLOAD_BYTES)\n` }
       }
       return undefined

@@ -58,6 +58,10 @@ describe('tus protocol at /api/uploads', () => {
     const wrong = await patch(location, 3, 'xx')
     expect(wrong.status).toBe(409)
 
+    const beyondLength = await patch(location, 5, 'way past the declared ten bytes')
+    expect(beyondLength.status).toBe(413)
+    expect(await beyondLength.text()).not.toContain('MAX_UPLOAD_BYTES')
+
     const head = await HEAD(new Request(new URL(location, BASE), { method: 'HEAD', headers: TUS }))
     expect(head.status).toBe(200)
     expect(head.headers.get('Upload-Offset')).toBe('5')
