@@ -2,10 +2,10 @@
 //
 // How fast does a big CSV reach the disk through Sluice's tus endpoint, compared with the
 // least a Node server can do (a plain PUT piped into a file)? One run starts the real app as
-// a user does (scripts/start.ts), uploads the same file both ways, alternating, and prints
+// a user does (scripts/start.ts), fresh for each run, uploads the same file both ways, and prints
 // both rates, their ratio and the app's peak memory. Compare ratios, not rates: the rates
 // move with the machine and whatever else runs on it.
-import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -67,30 +67,31 @@ async function main() {
   const rawDir = path.join(runDir, 'raw') // same disk as DATA_DIR/uploads, so both sides write alike
   await fsp.mkdir(rawDir)
   const appLog = path.join(runDir, 'app.log')
+  const uploadsDir = path.join(dataDir, 'uploads')
 
   try {
-    console.log('Starting Sluice (scripts/start.ts builds the app first if the build is stale)…')
-    const app = await startApp({ dataDir, logFile: appLog, maxUploadBytes: Math.max(size * 2, 10 * 2 ** 30) })
-    console.log(`Sluice is up on port ${app.port}; its server process is pid ${app.serverPid}`)
     const sink = await startRawSink(rawDir)
-    const tusEndpoint = `http://localhost:${app.port}/api/uploads`
     const rawUrl = (name: string) => `http://localhost:${sink.port}/${name}`
-    const uploadsDir = path.join(dataDir, 'uploads')
-
-    // The first request to a route loads its module and builds the tus server; that is start-up, not upload speed.
     const warmup = path.join(runDir, 'warmup.csv')
     await generateCsv({ out: warmup, rows: 1000 })
-    await removeTusUpload(uploadsDir, (await uploadWithTus(tusEndpoint, warmup, options.chunkSize)).id)
     await putRaw(rawUrl('warmup.csv'), warmup)
 
-    console.log(`\nUploading ${formatBytes(size)} ${options.runs}× each way; tus chunk size ${describeChunk(options.chunkSize)}`)
+    console.log(`Uploading ${formatBytes(size)} ${options.runs}× each way; tus chunk size ${describeChunk(options.chunkSize)}`)
+    // Each run starts a fresh app: the same code has run here at two speeds in different
+    // server processes (about 3 s or about 7 s of server CPU per GiB, the slow one in a storm
+    // of full garbage collections), so one process's figure would mislead.
     // CPU: seconds the receiving process (all its threads) spent on one upload; steadier than
     // rates on a shared machine, and it shows what the tus path costs the server.
     printRow('run', 'raw MB/s', 'tus MB/s', 'tus/raw', 'CPU s raw/tus', 'server RSS MB before→peak (VmHWM)')
     const results: RunResult[] = []
     for (let run = 1; run <= options.runs; run++) {
+      const app = await startApp({ dataDir, logFile: appLog, maxUploadBytes: Math.max(size * 2, 10 * 2 ** 30) })
+      const tusEndpoint = `http://localhost:${app.port}/api/uploads`
+      // The first request to a route loads its module and builds the tus server; that is start-up, not upload speed.
+      await removeTusUpload(uploadsDir, (await uploadWithTus(tusEndpoint, warmup, options.chunkSize)).id)
       const raw = await measureRaw(rawUrl('upload.csv'), sink.pid, csv, path.join(rawDir, 'upload.csv'), size)
       const viaTus = await measureTus(tusEndpoint, app.serverPid, csv, options.chunkSize, uploadsDir, size)
+      await app.stop()
       results.push({ raw, tus: viaTus })
       printRow(
         String(run),
@@ -164,7 +165,7 @@ async function ensureCsv(bytes: number): Promise<string> {
 
 // ── the app ──────────────────────────────────────────────────────────────────────────────
 
-type App = { port: number; serverPid: number }
+type App = { port: number; serverPid: number; stop: () => Promise<void> }
 
 /** Starts Sluice as `npm start` does, in its own DATA_DIR, and resolves once /api/health says ok. */
 async function startApp(opts: { dataDir: string; logFile: string; maxUploadBytes: number }): Promise<App> {
@@ -186,9 +187,10 @@ async function startApp(opts: { dataDir: string; logFile: string; maxUploadBytes
     stdio: ['ignore', log, log], // to a file: the build's output would bury the results
   })
   fs.closeSync(log)
-  cleanups.push(() => stopApp(child, opts.dataDir))
+  const stop = () => stopApp(child, opts.dataDir)
+  cleanups.push(stop)
   await waitUntilHealthy(`http://localhost:${port}/api/health`, child)
-  return { port, serverPid: child.pid! }
+  return { port, serverPid: child.pid!, stop }
 }
 
 async function waitUntilHealthy(url: string, child: ChildProcess) {
@@ -300,6 +302,7 @@ async function putRaw(url: string, file: string): Promise<number> {
 }
 
 async function measureRaw(url: string, sinkPid: number, csv: string, stored: string, size: number): Promise<RawRun> {
+  settleDisk()
   const cpuBefore = readCpuSeconds(sinkPid)
   const seconds = await putRaw(url, csv)
   const serverCpuSeconds = readCpuSeconds(sinkPid) - cpuBefore
@@ -339,6 +342,7 @@ async function measureTus(
   uploadsDir: string,
   size: number,
 ): Promise<TusRun> {
+  settleDisk()
   const hwmIsPerRun = resetPeakRss(serverPid)
   const rssBeforeBytes = readStatusBytes(serverPid, 'VmRSS') ?? 0
   const cpuBefore = readCpuSeconds(serverPid)
@@ -365,6 +369,14 @@ async function removeTusUpload(uploadsDir: string, id: string) {
 async function expectFileSize(file: string, size: number) {
   const actual = (await fsp.stat(file)).size
   if (actual !== size) throw new Error(`${file} holds ${actual} bytes, expected ${size}`)
+}
+
+/**
+ * Flushes the previous upload's dirty pages before the next one starts, so neither side
+ * pays for the other's writeback (a gigabyte waits in the page cache after each upload).
+ */
+function settleDisk() {
+  execFileSync('sync')
 }
 
 // ── output ───────────────────────────────────────────────────────────────────────────────
