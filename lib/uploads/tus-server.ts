@@ -56,9 +56,9 @@ function createTusServer(): Server {
       return {}
     },
     onResponseError(_req, err) {
-      // Refusals (4xx) are the client's business; only what broke on our side is logged.
-      const status = 'status_code' in err ? Number(err.status_code) : 500
-      if (status >= 500) console.error('tus request failed:', err)
+      // Refusals (4xx, or 501 for an extension not offered) are the client's business; only
+      // what broke on our side (a plain exception, or tus's catch-all 500) is logged.
+      if (!('status_code' in err) || Number(err.status_code) === 500) console.error('tus request failed:', err)
       // A size over the limit is refused with a message a person can act on. (Not every 413:
       // a PATCH beyond the declared Upload-Length is a client bug, and keeps tus's own words.)
       if (!(err instanceof Error) && err.body === ERRORS.ERR_MAX_SIZE_EXCEEDED.body) {
