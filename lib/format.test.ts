@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatBytes, formatDuration } from './format'
+import { formatBytes, formatDuration, parseSize } from './format'
 
 describe('formatBytes', () => {
   it.each([
@@ -18,4 +18,18 @@ describe('formatDuration', () => {
     [3725, '1 h 2 min'],
     [Infinity, '—'],
   ])('%d → %s', (s, text) => expect(formatDuration(s)).toBe(text))
+})
+
+describe('parseSize', () => {
+  it.each([
+    ['5000', 5000],
+    ['200MB', 200_000_000],
+    ['64MiB', 64 * 2 ** 20],
+    ['1GiB', 2 ** 30],
+    ['1.5 kb', 1500],
+  ])('%s → %d', (text, n) => expect(parseSize(text)).toBe(n))
+
+  it('refuses what is not a size', () => {
+    expect(() => parseSize('lots')).toThrow('not a size: lots')
+  })
 })

@@ -17,3 +17,11 @@ export function formatDuration(seconds: number): string {
   if (minutes < 60) return `${minutes} min`
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`
 }
+
+/** "200MB" → 200e6, "1GiB" → 2^30, "5000" → 5000; throws on anything else. For command-line flags. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(|B|KB|MB|GB|KiB|MiB|GiB)$/i.exec(text.trim())
+  if (!m) throw new Error(`not a size: ${text} (examples: 5000, 100MB, 64MiB, 1GiB)`)
+  const unit = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 }[m[2]!.toLowerCase()]!
+  return Math.round(Number(m[1]) * unit)
+}

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import * as tus from 'tus-js-client'
 import { generateCsv } from '../lib/csv/generate'
-import { formatBytes } from '../lib/format'
+import { formatBytes, parseSize } from '../lib/format'
 import { stopOrphanedPostgres } from '../lib/db/orphaned-postgres'
 import { freePort } from '../lib/server/free-port'
 
@@ -122,22 +122,23 @@ function parseOptions(): Options {
   })()
   const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs)
   if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1, not ${values.runs}`)
-  const bytes = values.size === undefined ? DEFAULT_SIZE : parseSize(values.size)
+  const bytes = values.size === undefined ? DEFAULT_SIZE : parseSizeFlag(values.size)
   if (!Number.isFinite(bytes) || bytes < 1) throw new UsageError(`--size must be a finite size, not ${values.size}`)
-  const chunkSize = values.chunk === undefined ? DEFAULT_CHUNK : parseSize(values.chunk)
+  const chunkSize = values.chunk === undefined ? DEFAULT_CHUNK : parseSizeFlag(values.chunk)
   if (chunkSize < 1) throw new UsageError(`--chunk must be at least 1 byte`)
   return { bytes, runs, chunkSize }
 }
 
 class UsageError extends Error {}
 
-/** "100MiB" → 104857600, "1GB" → 1e9, "5000" → 5000, "Infinity" → Infinity. */
-function parseSize(text: string): number {
+/** A size flag, or "Infinity" (one PATCH for the whole file) for the chunk size. */
+function parseSizeFlag(text: string): number {
   if (/^(infinity|unbounded)$/i.test(text.trim())) return Infinity
-  const m = /^(\d+(?:\.\d+)?)\s*(|B|KB|MB|GB|KiB|MiB|GiB)$/i.exec(text.trim())
-  if (!m) throw new UsageError(`not a size: ${text} (examples: 5000, 100MB, 64MiB, 1GiB, Infinity)`)
-  const unit = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 }[m[2]!.toLowerCase()]!
-  return Math.round(Number(m[1]) * unit)
+  try {
+    return parseSize(text)
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
 }
 
 const describeChunk = (chunkSize: number) =>
