@@ -145,7 +145,8 @@ test('an unfinished upload from before a reload can be discarded', async ({ page
   await expect(earlier).toHaveCount(0)
   await expect.poll(() => serverOffset(request, uploadUrl)).toEqual({ status: 404 })
 
-  // Forgotten for good: a later visit does not offer it again.
+  // Forgotten for good: tus-js-client's fingerprint is gone, so no later visit offers it again.
+  expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')))).toEqual([])
   await page.reload()
   await expect(page.getByRole('button', { name: 'Choose files…' })).toBeVisible()
   await expect(earlier).toHaveCount(0)
