@@ -9,13 +9,32 @@ describe('parseConfig', () => {
       databaseUrl: undefined,
       dataDir: path.resolve('.data'),
       maxUploadBytes: 10 * 1024 ** 3,
+      pauseTimeoutSeconds: 300,
+      importBatchBytes: 16 * 1024 ** 2,
+      importWorkers: 2,
     })
   })
 
   it('reads every setting', () => {
     expect(
-      parseConfig({ PORT: '8080', DATABASE_URL: 'postgresql://u:p@db:5432/sluice', DATA_DIR: '/srv/sluice', MAX_UPLOAD_BYTES: '1048576' }),
-    ).toEqual({ port: 8080, databaseUrl: 'postgresql://u:p@db:5432/sluice', dataDir: '/srv/sluice', maxUploadBytes: 1_048_576 })
+      parseConfig({
+        PORT: '8080',
+        DATABASE_URL: 'postgresql://u:p@db:5432/sluice',
+        DATA_DIR: '/srv/sluice',
+        MAX_UPLOAD_BYTES: '1048576',
+        PAUSE_TIMEOUT_SECONDS: '0',
+        IMPORT_BATCH_BYTES: '65536',
+        IMPORT_WORKERS: '0',
+      }),
+    ).toEqual({
+      port: 8080,
+      databaseUrl: 'postgresql://u:p@db:5432/sluice',
+      dataDir: '/srv/sluice',
+      maxUploadBytes: 1_048_576,
+      pauseTimeoutSeconds: 0,
+      importBatchBytes: 65_536,
+      importWorkers: 0,
+    })
   })
 
   it('treats an empty variable as unset', () => {

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { z } from 'zod'
 
+const MiB = 1024 ** 2
 const GiB = 1024 ** 3
 
 const integer = (name: string, min: number, max: number) =>
@@ -20,6 +21,11 @@ const Settings = z.object({
     .optional(),
   DATA_DIR: z.string().trim().min(1, 'DATA_DIR must not be empty').default('.data'),
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER).default(10 * GiB),
+  PAUSE_TIMEOUT_SECONDS: integer('PAUSE_TIMEOUT_SECONDS', 0, 365 * 24 * 3600).default(300),
+  // 16 MiB: PostgreSQL copies it in about a quarter of a second here, so a batch boundary (and
+  // a checkpoint) comes several times a second, while the commit per batch costs next to nothing.
+  IMPORT_BATCH_BYTES: integer('IMPORT_BATCH_BYTES', 64 * 1024, 1024 * MiB).default(16 * MiB),
+  IMPORT_WORKERS: integer('IMPORT_WORKERS', 0, 64).default(2),
 })
 
 export type Config = {
@@ -29,6 +35,12 @@ export type Config = {
   /** Absolute path; holds `postgres/` (embedded database) and `uploads/` (tus files). */
   dataDir: string
   maxUploadBytes: number
+  /** A pause longer than this stops the import; 0 means never. */
+  pauseTimeoutSeconds: number
+  /** Bytes of the file read, scanned and copied per transaction. */
+  importBatchBytes: number
+  /** Imports this process runs at once; 0 leaves the work to `npm run worker` processes. */
+  importWorkers: number
 }
 
 export class ConfigError extends Error {}
@@ -51,6 +63,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: s.DATABASE_URL,
     dataDir: path.resolve(s.DATA_DIR),
     maxUploadBytes: s.MAX_UPLOAD_BYTES,
+    pauseTimeoutSeconds: s.PAUSE_TIMEOUT_SECONDS,
+    importBatchBytes: s.IMPORT_BATCH_BYTES,
+    importWorkers: s.IMPORT_WORKERS,
   }
 }
 

@@ -7,6 +7,7 @@ import next from 'next'
 import { ConfigError, parseConfig } from '../lib/config'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded-postgres'
 import { migrate } from '../lib/db/migrate'
+import { databaseUrlFile } from '../lib/db/database-url-file'
 import { buildApp, buildIsStale } from '../lib/server/build'
 import { claimPidFile, releasePidFile } from '../lib/server/pid-file'
 
@@ -31,6 +32,8 @@ async function main() {
     releasePidFile(pidFile!)
     server?.close()
     server?.closeIdleConnections()
+    // Set by instrumentation.ts: hands running imports back to the queue at their checkpoint.
+    await (globalThis as { sluiceBeforeExit?: () => Promise<void> }).sluiceBeforeExit?.().catch((e: unknown) => console.error(e))
     await db?.stop()
     process.exit(0)
   }
@@ -42,6 +45,7 @@ async function main() {
     const dataDir = path.join(config.dataDir, 'postgres')
     db = await startEmbeddedPostgres({ dataDir, log: (line) => process.env.SLUICE_DEBUG && console.log(`[postgres] ${line}`) })
     databaseUrl = db.url
+    fs.writeFileSync(databaseUrlFile(config.dataDir), `${db.url}\n`, { mode: 0o600 })
     console.log(`PostgreSQL is running with its data in ${dataDir}`)
   }
   const applied = await migrate(databaseUrl, path.join(root, 'prisma', 'migrations'))

@@ -1,8 +1,10 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import { startEmbeddedPostgres } from '../lib/db/embedded-postgres'
 import { migrate } from '../lib/db/migrate'
+import { installJobQueue } from '../lib/imports/import-worker'
 
 // Starts a throwaway embedded PostgreSQL in a temporary folder, applies the migrations and
 // hands its URL to the tests through the environment (test workers start after this runs).
@@ -11,6 +13,9 @@ export default async function setup() {
   await fs.chmod(dir, 0o755) // the server runs as the OS user postgres when tests run as root
   const db = await startEmbeddedPostgres({ dataDir: path.join(dir, 'postgres') })
   await migrate(db.url)
+  const pgPool = new pg.Pool({ connectionString: db.url })
+  await installJobQueue(pgPool)
+  await pgPool.end()
   process.env.DATABASE_URL = db.url
   process.env.DATA_DIR = path.join(dir, 'data')
   process.env.MAX_UPLOAD_BYTES = String(1024 * 1024)

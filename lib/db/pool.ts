@@ -12,7 +12,15 @@ const globals = globalThis as unknown as { sluicePool?: pg.Pool; sluicePrisma?: 
 export function pool(): pg.Pool {
   const url = process.env.DATABASE_URL
   if (!url) throw new Error('DATABASE_URL is not set: start Sluice with `npm start`, which sets it')
-  globals.sluicePool ??= new pg.Pool({ connectionString: url, max: 10 })
+  if (!globals.sluicePool) {
+    const created = new pg.Pool({ connectionString: url, max: 10 })
+    // An idle connection that breaks (the database restarted) must not crash the process;
+    // the next query gets a fresh connection and reports any lasting failure itself.
+    const report = (e: Error) => console.error('database connection lost:', e.message)
+    created.on('error', report)
+    created.on('connect', (client) => client.on('error', report))
+    globals.sluicePool = created
+  }
   return globals.sluicePool
 }
 

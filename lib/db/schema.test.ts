@@ -94,6 +94,7 @@ describe('the migrated database matches schema.prisma', () => {
       const table = m.dbName ?? m.name
       const column = (name: string) => m.fields.find((f) => f.name === name)!.dbName ?? name
       const ids = m.fields.filter((f) => f.isId).map((f) => ({ table, columns: [column(f.name)], primary: true, unique: true }))
+      if (m.primaryKey) ids.push({ table, columns: m.primaryKey.fields.map(column), primary: true, unique: true })
       const uniques = m.fields.filter((f) => f.isUnique).map((f) => ({ table, columns: [column(f.name)], primary: false, unique: true }))
       const indexes = dmmf.datamodel.indexes
         .filter((i) => i.model === m.name && (i.type === 'normal' || i.type === 'unique'))

@@ -2,6 +2,7 @@ import { ERRORS, EVENTS, Server, type Upload } from '@tus/server'
 import { FileStore } from '@tus/file-store'
 import { config, uploadsDir } from '../config'
 import { formatBytes } from '../format'
+import { startImportForUpload } from '../imports/imports'
 import {
   recordBytesReceived,
   recordUploadCreated,
@@ -52,7 +53,9 @@ function createTusServer(): Server {
       return {}
     },
     async onUploadFinish(_req, upload) {
-      await recordUploadFinished(upload.id, upload.size ?? upload.offset)
+      const size = upload.size ?? upload.offset
+      await recordUploadFinished(upload.id, size)
+      await startImportForUpload({ id: upload.id, fileName: upload.metadata?.filename?.trim() ?? upload.id, size })
       return {}
     },
     onResponseError(_req, err) {

@@ -1,0 +1,53 @@
+/** A column of an imported table: its safe name and the header it came from. */
+export type ImportColumn = { name: string; header: string }
+
+/** Holds each row's position in the file, so exports and previews keep the file's order. */
+export const ROW_NUMBER_COLUMN = '_sluice_row'
+
+// PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); names are cut before that so
+// that two long headers cannot silently become the same column.
+const MAX_IDENTIFIER_BYTES = 63
+
+function cutToBytes(s: string, max: number): string {
+  let out = ''
+  for (const ch of s) {
+    if (Buffer.byteLength(out + ch) > max) break
+    out += ch
+  }
+  return out
+}
+
+/** Lower-case letters, digits and underscores (any script), no leading digit, at most `max` bytes. */
+function slug(text: string, max: number): string {
+  const s = text
+    .normalize('NFC')
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, '_')
+    .replace(/^_+|_+$/g, '')
+  return cutToBytes(/^\p{N}/u.test(s) ? `_${s}` : s, max).replace(/_+$/, '')
+}
+
+/**
+ * Safe column names for a header row: trimmed, readable in SQL without quoting, unique, and
+ * never empty (an empty header becomes `column_<n>`). Every name still reaches SQL quoted.
+ */
+export function columnsFromHeaders(headers: readonly string[]): ImportColumn[] {
+  const taken = new Set<string>([ROW_NUMBER_COLUMN])
+  return headers.map((header, i) => {
+    const base = slug(header, MAX_IDENTIFIER_BYTES - 6) || `column_${i + 1}`
+    let name = base
+    for (let n = 2; taken.has(name); n++) name = `${base}_${n}`
+    taken.add(name)
+    return { name, header }
+  })
+}
+
+/** The name of an import's table: readable from the file name, unique by the import's id. */
+export function tableNameFor(fileName: string, importId: string): string {
+  const stem = slug(fileName.replace(/\.[^.]*$/, ''), 40) || 'import'
+  return `${stem}_${importId.replace(/-/g, '').slice(0, 8)}`
+}
+
+/** Quotes an identifier for SQL: "name", with embedded quotes doubled. */
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`

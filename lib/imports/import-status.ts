@@ -1,0 +1,23 @@
+import type { ImportStatus } from '../db/generated/client'
+
+export type { ImportStatus }
+
+/** The import state machine (design.md): where each status may go next. */
+export const NEXT = {
+  QUEUED: ['PROCESSING', 'STOPPED'],
+  // Not a person's command, so not listed: PROCESSING → QUEUED when its worker dies or shuts down.
+  PROCESSING: ['PAUSED', 'PROCESSED', 'FAILED', 'STOPPED', 'KILLED'],
+  PAUSED: ['QUEUED', 'STOPPED', 'KILLED'], // resume re-queues from the checkpoint
+  KILLED: ['QUEUED', 'STOPPED'],
+  FAILED: ['QUEUED'],
+  PROCESSED: [],
+  STOPPED: [],
+} as const satisfies Record<ImportStatus, readonly ImportStatus[]>
+
+/** Every status that may move to `to`: the guard of a transition's UPDATE. */
+export function sourcesOf(to: ImportStatus): ImportStatus[] {
+  return (Object.keys(NEXT) as ImportStatus[]).filter((from) => (NEXT[from] as readonly ImportStatus[]).includes(to))
+}
+
+/** Statuses in which nothing will change without a person's command. */
+export const SETTLED: readonly ImportStatus[] = ['PROCESSED', 'STOPPED', 'KILLED', 'FAILED', 'PAUSED']

@@ -1,0 +1,66 @@
+import { Logger, run, runMigrations, type TaskList } from 'graphile-worker'
+import type pg from 'pg'
+import { z } from 'zod'
+import { pool } from '../db/pool'
+import { REQUEUE_ORPHANED_IMPORTS } from './import-connection'
+import { stopImportIfPausedTooLong } from './imports'
+import { ADD_RUN_IMPORT_JOB, TASK_PAUSE_TIMEOUT, TASK_RUN_IMPORT } from './job-queue'
+import { runImport } from './run-import'
+
+// How often a worker looks for imports whose worker died (SIGKILL, a lost machine): a crashed
+// import resumes within seconds, not when graphile-worker unlocks its job hours later.
+const RECOVERY_INTERVAL_MS = 5000
+// Jobs due later (the pause timeout) are found by polling; a second keeps that timeout precise.
+const POLL_INTERVAL_MS = 1000
+
+const JobPayload = z.object({ importId: z.uuid() })
+
+// graphile-worker reports every job at "info"; only what needs a person's eye is printed.
+const logger = new Logger(() => (level, message) => {
+  if (level === 'error' || level === 'warning') console.error(`[worker] ${message}`)
+})
+
+/** Creates or updates graphile-worker's schema; needed before any job can be added. */
+export async function installJobQueue(pgPool: pg.Pool = pool()): Promise<void> {
+  await runMigrations({ pgPool, logger })
+}
+
+export type ImportWorker = { stop(): Promise<void> }
+
+/** Runs up to `concurrency` imports at once from the queue, and recovers imports of dead workers. */
+export async function startImportWorker({ concurrency }: { concurrency: number }): Promise<ImportWorker> {
+  const shutdown = new AbortController()
+  const taskList: TaskList = {
+    [TASK_RUN_IMPORT]: async (payload) => runImport(JobPayload.parse(payload).importId, shutdown.signal),
+    [TASK_PAUSE_TIMEOUT]: async (payload) => void (await stopImportIfPausedTooLong(JobPayload.parse(payload).importId)),
+  }
+  await installJobQueue()
+  await requeueImports({ includeQueued: true })
+  const runner = await run({ pgPool: pool(), concurrency, noHandleSignals: true, pollInterval: POLL_INTERVAL_MS, taskList, logger })
+  const timer = setInterval(() => {
+    requeueImports({ includeQueued: false }).catch((e) => console.error('import recovery failed:', e))
+  }, RECOVERY_INTERVAL_MS)
+  timer.unref()
+  return {
+    async stop() {
+      clearInterval(timer)
+      shutdown.abort() // running imports go back to the queue at their checkpoint
+      await runner.stop()
+    },
+  }
+}
+
+/**
+ * Puts imports whose worker died back on the queue; at start also re-adds a job for every
+ * QUEUED import (a job can be lost with a worker that was shut down mid-import).
+ */
+async function requeueImports({ includeQueued }: { includeQueued: boolean }) {
+  const orphaned = await pool().query<{ id: string }>(REQUEUE_ORPHANED_IMPORTS)
+  const ids = new Set(orphaned.rows.map((r) => r.id))
+  if (includeQueued) {
+    const queued = await pool().query<{ id: string }>(`SELECT id FROM imports WHERE status = 'QUEUED'`)
+    for (const r of queued.rows) ids.add(r.id)
+  }
+  for (const id of ids) await pool().query(ADD_RUN_IMPORT_JOB, [id])
+  if (orphaned.rowCount) console.log(`Resuming ${orphaned.rowCount} import(s) whose worker stopped mid-way`)
+}

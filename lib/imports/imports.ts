@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import { config } from '../config'
+import { pool, prisma } from '../db/pool'
+import type { Import } from '../db/generated/client'
+import { SluiceError } from '../http/errors'
+import { deleteUploadFile, sameFileContent } from '../uploads/upload-files'
+import { quoteIdent, ROW_NUMBER_COLUMN, tableNameFor, type ImportColumn } from './column-names'
+import { cancelImportBatch } from './import-connection'
+import { sourcesOf, type ImportStatus } from './import-status'
+import { addPauseTimeoutJob, addRunImportJob } from './job-queue'
+import { IMPORTED_SCHEMA } from './run-import'
+import type { ImportDto, RejectDto, RowsPage } from './schemas'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** The import as the API answers it. */
+export function toImportDto(imp: Import): ImportDto {
+  const timeout = config().pauseTimeoutSeconds
+  const iso = (d: Date | null) => d?.toISOString() ?? null
+  return {
+    id: imp.id,
+    uploadId: imp.uploadId,
+    fileName: imp.fileName,
+    status: imp.status,
+    rowsImported: Number(imp.rowsImported),
+    rowsRejected: Number(imp.rowsRejected),
+    bytesProcessed: Number(imp.bytesProcessed),
+    totalBytes: Number(imp.totalBytes),
+    columns: (imp.columns as ImportColumn[] | null) ?? [],
+    tableName: `${IMPORTED_SCHEMA}.${imp.tableName}`,
+    error: imp.error,
+    createdAt: imp.createdAt.toISOString(),
+    startedAt: iso(imp.startedAt),
+    pausedAt: iso(imp.pausedAt),
+    pauseExpiresAt: imp.status === 'PAUSED' && imp.pausedAt && timeout > 0 ? iso(new Date(imp.pausedAt.getTime() + timeout * 1000)) : null,
+    finishedAt: iso(imp.finishedAt),
+  }
+}
+
+/** One import; NOT_FOUND when there is none with that id. */
+export async function getImport(id: string): Promise<Import> {
+  const imp = UUID.test(id) ? await prisma().import.findUnique({ where: { id } }) : null
+  if (!imp) throw new SluiceError('NOT_FOUND', `No import with id ${id}`)
+  return imp
+}
+
+/** Imports, newest first; only those of one upload when `uploadId` is given. */
+export function listImports(filter: { uploadId?: string | undefined } = {}): Promise<Import[]> {
+  return prisma().import.findMany({
+    where: filter.uploadId ? { uploadId: filter.uploadId } : {},
+    orderBy: { createdAt: 'desc' },
+    take: 200,
+  })
+}
+
+/**
+ * Called when an upload has every byte: queues its import. When the same file (same name,
+ * size and bytes) was imported before and that import was KILLED, that import resumes from its
+ * recovery point on the new upload's file instead, so no row is imported twice.
+ */
+export async function startImportForUpload(upload: { id: string; fileName: string; size: number }): Promise<Import> {
+  const killed = await prisma().import.findMany({
+    where: { status: 'KILLED', fileName: upload.fileName, totalBytes: BigInt(upload.size) },
+    orderBy: { createdAt: 'desc' },
+  })
+  for (const candidate of killed) {
+    if (!(await sameFileContent(candidate.uploadId, upload.id).catch(() => false))) continue
+    const resumed = await prisma().$transaction(async (tx) => {
+      const [imp] = await tx.import.updateManyAndReturn({
+        where: { id: candidate.id, status: 'KILLED' },
+        data: { status: 'QUEUED', uploadId: upload.id, error: null },
+      })
+      if (imp) await addRunImportJob(tx, imp.id)
+      return imp
+    })
+    if (!resumed) continue
+    await deleteUploadFile(candidate.uploadId)
+    await prisma().upload.updateMany({ where: { id: candidate.uploadId }, data: { status: 'TERMINATED' } })
+    return resumed
+  }
+  const id = randomUUID()
+  return prisma().$transaction(async (tx) => {
+    const imp = await tx.import.create({
+      data: { id, uploadId: upload.id, fileName: upload.fileName, totalBytes: BigInt(upload.size), tableName: tableNameFor(upload.fileName, id) },
+    })
+    await addRunImportJob(tx, id)
+    return imp
+  })
+}
+
+type Tx = Parameters<Parameters<ReturnType<typeof prisma>['$transaction']>[0]>[0]
+
+/**
+ * Moves the import to `to` if the state machine allows it from its current status, in one
+ * guarded UPDATE (so two commands cannot both win), with `then` in the same transaction;
+ * 404 or 409 with the reason otherwise.
+ */
+async function transition(id: string, to: ImportStatus, data: Record<string, unknown>, then?: (tx: Tx) => Promise<unknown>) {
+  await getImport(id)
+  const imp = await prisma().$transaction(async (tx) => {
+    const [updated] = await tx.import.updateManyAndReturn({ where: { id, status: { in: sourcesOf(to) } }, data: { status: to, ...data } })
+    if (updated && then) await then(tx)
+    return updated
+  })
+  if (!imp) throw await refusal(id, to)
+  return imp
+}
+
+const VERB: Partial<Record<ImportStatus, string>> = { PAUSED: 'pause', QUEUED: 'resume', STOPPED: 'stop', KILLED: 'kill' }
+const ALLOWED_FROM: Partial<Record<ImportStatus, string>> = {
+  PAUSED: 'only a processing import can be paused',
+  QUEUED: 'only a paused, killed or failed import can be resumed',
+  STOPPED: 'only a queued, processing, paused or killed import can be stopped',
+  KILLED: 'only a processing or paused import can be killed',
+}
+
+async function refusal(id: string, to: ImportStatus): Promise<SluiceError> {
+  const now = await getImport(id)
+  return new SluiceError('INVALID_TRANSITION', `Cannot ${VERB[to]} this import: it is ${now.status.toLowerCase()}, and ${ALLOWED_FROM[to]}`)
+}
+
+/** PROCESSING → PAUSED: the batch in flight is cancelled, so the row count holds from this answer on. */
+export async function pauseImport(id: string): Promise<Import> {
+  const timeout = config().pauseTimeoutSeconds
+  const imp = await transition(id, 'PAUSED', { pausedAt: new Date() }, async (tx) => {
+    if (timeout > 0) await addPauseTimeoutJob(tx, id, timeout)
+  })
+  await cancelImportBatch(id, imp.backendPid)
+  return imp
+}
+
+/** PAUSED, KILLED or FAILED → QUEUED: a worker continues from the checkpoint. */
+export async function resumeImport(id: string): Promise<Import> {
+  return transition(id, 'QUEUED', { pausedAt: null, error: null, finishedAt: null }, (tx) => addRunImportJob(tx, id))
+}
+
+/** PROCESSING or PAUSED → KILLED: the batch in flight is aborted at once; committed rows stay. */
+export async function killImport(id: string): Promise<Import> {
+  const imp = await transition(id, 'KILLED', { pausedAt: null })
+  await cancelImportBatch(id, imp.backendPid)
+  return imp
+}
+
+/** → STOPPED: every row is removed (its table dropped, in constant time) and the uploaded file deleted. */
+export async function stopImport(id: string): Promise<Import> {
+  const imp = await transition(id, 'STOPPED', { pausedAt: null, finishedAt: new Date() })
+  await cancelImportBatch(id, imp.backendPid)
+  return removeImportData(imp)
+}
+
+/** Stops the import if it is still paused after the pause timeout (the pause-timeout job). */
+export async function stopImportIfPausedTooLong(id: string): Promise<Import | null> {
+  const timeout = config().pauseTimeoutSeconds
+  if (timeout === 0) return null
+  const [imp] = await prisma().import.updateManyAndReturn({
+    where: { id, status: 'PAUSED', pausedAt: { lte: new Date(Date.now() - timeout * 1000) } },
+    data: { status: 'STOPPED', pausedAt: null, finishedAt: new Date(), error: `Stopped after a pause of more than ${timeout} s (PAUSE_TIMEOUT_SECONDS)` },
+  })
+  return imp ? removeImportData(imp) : null
+}
+
+async function removeImportData(imp: Import): Promise<Import> {
+  // The worker's transaction (cancelled above) holds a lock on the table until it rolls back;
+  // DROP waits for it. The status is already STOPPED, so no later batch can commit.
+  await pool().query(`DROP TABLE IF EXISTS ${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(imp.tableName)}`)
+  await prisma().importReject.deleteMany({ where: { importId: imp.id } })
+  await deleteUploadFile(imp.uploadId)
+  await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })
+  return prisma().import.update({ where: { id: imp.id }, data: { rowsImported: 0, rowsRejected: 0, bytesProcessed: 0 } })
+}
+
+/** A page of an import's rows in file order, keyed by column name; empty before its first batch and after stop. */
+export async function listRows(id: string, page: { limit: number; offset: number }): Promise<RowsPage> {
+  const imp = await getImport(id)
+  const columns = (imp.columns as ImportColumn[] | null) ?? []
+  const base = { columns, limit: page.limit, offset: page.offset }
+  if (!columns.length || imp.status === 'STOPPED') return { ...base, rows: [] }
+  const names = columns.map((c) => quoteIdent(c.name)).join(', ')
+  const { rows } = await pool().query({
+    text: `SELECT ${names} FROM ${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(imp.tableName)}
+           ORDER BY ${quoteIdent(ROW_NUMBER_COLUMN)} LIMIT $1 OFFSET $2`,
+    values: [page.limit, page.offset],
+  })
+  return { ...base, rows }
+}
+
+/** An import's rejected records, in file order. */
+export async function listRejects(id: string, page: { limit: number; offset: number }): Promise<RejectDto[]> {
+  const rejects = await prisma().importReject.findMany({
+    where: { importId: id },
+    orderBy: { line: 'asc' },
+    take: page.limit,
+    skip: page.offset,
+  })
+  return rejects.map((r) => ({ line: Number(r.line), reason: r.reason, record: r.record }))
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod'
+
+const STATUSES = ['QUEUED', 'PROCESSING', 'PAUSED', 'PROCESSED', 'STOPPED', 'KILLED', 'FAILED'] as const
+
+export const ImportColumnSchema = z.object({
+  name: z.string().describe('Column name in the table (safe, unique)'),
+  header: z.string().describe('The header as it was in the file'),
+})
+
+/** An import as the API answers it. */
+export const ImportSchema = z.object({
+  id: z.uuid(),
+  uploadId: z.string(),
+  fileName: z.string(),
+  status: z.enum(STATUSES),
+  rowsImported: z.number().int(),
+  rowsRejected: z.number().int(),
+  bytesProcessed: z.number().int().describe('Byte offset of the next unread record: the checkpoint'),
+  totalBytes: z.number().int(),
+  columns: z.array(ImportColumnSchema),
+  tableName: z.string().describe('Schema-qualified table that holds the rows, e.g. imported.sales_3f9a1c2e'),
+  error: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().nullable(),
+  pausedAt: z.iso.datetime().nullable(),
+  pauseExpiresAt: z.iso.datetime().nullable().describe('When the pause timeout will stop this paused import'),
+  finishedAt: z.iso.datetime().nullable(),
+})
+export type ImportDto = z.infer<typeof ImportSchema>
+
+export const ImportParams = z.object({ id: z.string() })
+
+export const ImportListQuery = z.object({ upload: z.string().min(1).optional() })
+
+export const RowsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+})
+
+export const RejectSchema = z.object({ line: z.number().int(), reason: z.string(), record: z.string() })
+export type RejectDto = z.infer<typeof RejectSchema>
+
+export const RowsPageSchema = z.object({
+  columns: z.array(ImportColumnSchema),
+  rows: z.array(z.record(z.string(), z.string().nullable())),
+  limit: z.number().int(),
+  offset: z.number().int(),
+})
+export type RowsPage = z.infer<typeof RowsPageSchema>
+
+export const IMPORT_COMMANDS = ['pause', 'resume', 'stop', 'kill'] as const
+export const ImportCommandParams = z.object({ id: z.string(), action: z.string() })
