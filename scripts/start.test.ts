@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs/promises'
 import { existsSync } from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freePort } from '../lib/server/free-port'
+import { health as appHealth, startApp, tempDir } from '../test/app-process'
 
 // Drives `npm start` the way a person does: a process, its environment, its signals.
 // As package.json's start script runs it: one node process (tsx's CLI would add a wrapper process).
@@ -17,33 +17,18 @@ afterEach(async () => {
 })
 
 async function tempDataDir() {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-start-'))
-  await fs.chmod(dir, 0o755)
+  const dir = await tempDir('sluice-start-')
   dirs.push(dir)
   return dir
 }
 
 function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    env: { ...process.env, DATABASE_URL: '', DATA_DIR: '', PORT: '', MAX_UPLOAD_BYTES: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.push(child)
-  let output = ''
-  child.stdout!.on('data', (d) => (output += d))
-  child.stderr!.on('data', (d) => (output += d))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return { child, exited, output: () => output }
+  const app = startApp(env)
+  children.push(app.child)
+  return app
 }
 
-async function health(port: number): Promise<unknown> {
-  for (let i = 0; i < 600; i++) {
-    const body = await fetch(`http://localhost:${port}/api/health`).then((r) => r.json(), () => null)
-    if (body) return body
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error('the app did not answer within 60 s')
-}
+const health = (port: number) => appHealth(`http://localhost:${port}`)
 
 const postmasterPid = async (dataDir: string) =>
   Number((await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0])

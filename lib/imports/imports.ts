@@ -143,9 +143,10 @@ export async function killImport(id: string): Promise<Import> {
 
 /** → STOPPED: every row is removed (its table dropped, in constant time) and the uploaded file deleted. */
 export async function stopImport(id: string): Promise<Import> {
-  const imp = await transition(id, 'STOPPED', { pausedAt: null, finishedAt: new Date() })
+  const imp = await transition(id, 'STOPPED', { ...STOPPED_DATA, finishedAt: new Date() })
   await cancelImportBatch(id, imp.backendPid)
-  return removeImportData(imp)
+  await removeImportData(imp)
+  return imp
 }
 
 /** Stops the import if it is still paused after the pause timeout (the pause-timeout job). */
@@ -154,19 +155,28 @@ export async function stopImportIfPausedTooLong(id: string): Promise<Import | nu
   if (timeout === 0) return null
   const [imp] = await prisma().import.updateManyAndReturn({
     where: { id, status: 'PAUSED', pausedAt: { lte: new Date(Date.now() - timeout * 1000) } },
-    data: { status: 'STOPPED', pausedAt: null, finishedAt: new Date(), error: `Stopped after a pause of more than ${timeout} s (PAUSE_TIMEOUT_SECONDS)` },
+    data: {
+      ...STOPPED_DATA,
+      status: 'STOPPED',
+      finishedAt: new Date(),
+      error: `Stopped after a pause of more than ${timeout} s (PAUSE_TIMEOUT_SECONDS)`,
+    },
   })
-  return imp ? removeImportData(imp) : null
+  if (imp) await removeImportData(imp)
+  return imp ?? null
 }
 
-async function removeImportData(imp: Import): Promise<Import> {
+// A stopped import has no rows: its counts go to zero in the same UPDATE as its status, so no
+// reader ever sees STOPPED with rows; the table is dropped right after.
+const STOPPED_DATA = { pausedAt: null, rowsImported: 0, rowsRejected: 0, bytesProcessed: 0 }
+
+async function removeImportData(imp: Import): Promise<void> {
   // The worker's transaction (cancelled above) holds a lock on the table until it rolls back;
   // DROP waits for it. The status is already STOPPED, so no later batch can commit.
   await pool().query(`DROP TABLE IF EXISTS ${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(imp.tableName)}`)
   await prisma().importReject.deleteMany({ where: { importId: imp.id } })
   await deleteUploadFile(imp.uploadId)
   await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })
-  return prisma().import.update({ where: { id: imp.id }, data: { rowsImported: 0, rowsRejected: 0, bytesProcessed: 0 } })
 }
 
 /** A page of an import's rows in file order, keyed by column name; empty before its first batch and after stop. */
