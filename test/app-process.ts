@@ -21,9 +21,12 @@ export type AppProcess = {
 
 const root = path.resolve(import.meta.dirname, '..')
 
-/** Starts the app as package.json's start script does: one node process (tsx's CLI would add a wrapper). */
-export function startApp(env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+/**
+ * Starts the app as package.json's start script does (or `script`, e.g. the worker's): one node
+ * process, since tsx's CLI would add a wrapper process between the test and the app.
+ */
+export function startApp(env: Record<string, string>, script = 'scripts/start.ts'): AppProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: '', DATA_DIR: '', PORT: '', MAX_UPLOAD_BYTES: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

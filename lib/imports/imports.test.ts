@@ -80,6 +80,10 @@ async function countRows(tableName: string) {
   return rows[0] as { rows: number; ids: number; max: number }
 }
 
+async function getImportFromDatabase(id: string) {
+  return (await db.query('SELECT status, rows_imported FROM imports WHERE id = $1', [id])).rows[0] as { status: string; rows_imported: string }
+}
+
 async function tableExists(tableName: string) {
   const { rows } = await db.query('SELECT to_regclass($1) IS NOT NULL AS exists', [tableName])
   return rows[0].exists as boolean
@@ -99,6 +103,7 @@ describe('imports over HTTP', () => {
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS, rowsRejected: 0, bytesProcessed: done.totalBytes, error: null })
     expect(done.columns.map((c) => c.header)).toEqual(['id', 'created_on', 'updated_at', 'customer', 'amount', 'category', 'note'])
     expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+    expect(existsSync(path.join(env.DATA_DIR!, 'uploads', uploadId))).toBe(false) // its disk space is back
 
     // The first records, as csv-parse reads the file, come back value for value.
     const { parse } = await import('csv-parse/sync')
@@ -151,6 +156,10 @@ describe('imports over HTTP', () => {
     await sleep(500)
     expect(await getImport(imp.id)).toMatchObject({ status: 'KILLED', rowsImported: kept })
     expect((await countRows(imp.tableName)).rows).toBe(kept)
+    // Its file is still needed, so tus termination is refused.
+    const deleted = await fetch(`${app.url}/api/uploads/${imp.uploadId}`, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' } })
+    expect(deleted.status).toBe(409)
+    expect(await deleted.text()).toBe(`This upload is being imported (import ${imp.id} is killed): stop the import to remove it\n`)
 
     expect((await api('POST', `/api/imports/${imp.id}/resume`)).status).toBe(200)
     const done = await waitFor(imp.id, settled)
@@ -247,6 +256,21 @@ describe('imports over HTTP', () => {
     expect(failed).toMatchObject({ status: 'FAILED', error: 'The file is empty: there is no header and no data', rowsImported: 0 })
   })
 
+  it('a server stopped with SIGTERM mid-import hands it back to the queue, and the next start finishes it', async () => {
+    const imp = await uploadAndStart('sigterm.csv')
+    app.child.kill('SIGTERM')
+    expect(await app.exited).toBe(0)
+    const handedBack = await getImportFromDatabase(imp.id)
+    expect(handedBack.status).toBe('QUEUED')
+    expect((await countRows(imp.tableName)).rows).toBe(Number(handedBack.rows_imported))
+
+    app = startApp(env)
+    expect(await health(app.url)).toEqual({ ok: true })
+    const done = await waitFor(imp.id, settled)
+    expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
+    expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+  }, 120_000)
+
   it('after a SIGKILL of the server mid-import, the next start finishes it with every row once', async () => {
     const imp = await uploadAndStart('crash.csv')
     app.child.kill('SIGKILL')
@@ -260,5 +284,28 @@ describe('imports over HTTP', () => {
     const done = await waitFor(imp.id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
     expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+  }, 120_000)
+
+  it('runs imports in a separate `npm run worker` process, and kill reaches its batch there', async () => {
+    app.child.kill('SIGTERM')
+    await app.exited
+    app = startApp({ ...env, IMPORT_WORKERS: '0' })
+    expect(await health(app.url)).toEqual({ ok: true })
+    const worker = startApp({ DATABASE_URL: databaseUrl, DATA_DIR: env.DATA_DIR!, IMPORT_BATCH_BYTES: env.IMPORT_BATCH_BYTES! }, 'scripts/worker.ts')
+    try {
+      const imp = await uploadAndStart('worker.csv')
+      const killed = await api('POST', `/api/imports/${imp.id}/kill`)
+      expect(killed.body.status).toBe('KILLED')
+      await sleep(500)
+      expect((await countRows(imp.tableName)).rows).toBe(killed.body.rowsImported)
+      expect((await api('POST', `/api/imports/${imp.id}/resume`)).status).toBe(200)
+      const done = await waitFor(imp.id, settled)
+      expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
+      expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+      expect(worker.output()).toContain('Sluice worker is running 2 import(s) at a time')
+    } finally {
+      worker.child.kill('SIGTERM')
+      expect(await worker.exited).toBe(0)
+    }
   }, 120_000)
 })

@@ -204,3 +204,14 @@ export async function listRejects(id: string, page: { limit: number; offset: num
   })
   return rejects.map((r) => ({ line: Number(r.line), reason: r.reason, record: r.record }))
 }
+
+/**
+ * Why the upload's file may not be removed (tus termination), or null: an import that may
+ * still read it (queued, running, paused, killed or failed) needs it. Stop the import instead.
+ */
+export async function whyUploadIsInUse(uploadId: string): Promise<string | null> {
+  const imp = await prisma().import.findFirst({
+    where: { uploadId, status: { in: ['QUEUED', 'PROCESSING', 'PAUSED', 'KILLED', 'FAILED'] } },
+  })
+  return imp ? `This upload is being imported (import ${imp.id} is ${imp.status.toLowerCase()}): stop the import to remove it` : null
+}

@@ -6,7 +6,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { parse as parseCsv } from 'csv-parse/sync'
 import { config } from '../config'
 import { formatBytes } from '../format'
-import { uploadFilePath } from '../uploads/upload-files'
+import { deleteUploadFile, uploadFilePath } from '../uploads/upload-files'
 import { columnsFromHeaders, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
@@ -134,6 +134,12 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
       const done = final && scan.end === chunk.length
       const committed = await commitBatch(client, imp, { chunk, scan, header, columns: cols, nextOffset: offset + headerBytes + scan.end, done })
       if (!committed) return
+      if (done) {
+        // The rows are in the database now; the upload's file is not needed again (a resume
+        // only ever follows a pause, kill or failure), so its disk space goes back at once.
+        await deleteUploadFile(imp.uploadId)
+        return
+      }
       columns = cols
       offset += headerBytes + scan.end
       line = scan.nextLine
@@ -143,7 +149,7 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
   }
 }
 
-/** Copies one batch and writes its checkpoint in one transaction; false when the import is no longer ours. */
+/** Copies one batch and writes its checkpoint (PROCESSED for the last) in one transaction; false when the import is no longer ours. */
 async function commitBatch(
   client: pg.Client,
   imp: ClaimedImport,
@@ -191,7 +197,7 @@ async function commitBatch(
       return false
     }
     await client.query('COMMIT')
-    return !batch.done
+    return true
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {})
     throw error

@@ -2,7 +2,7 @@ import { ERRORS, EVENTS, Server, type Upload } from '@tus/server'
 import { FileStore } from '@tus/file-store'
 import { config, uploadsDir } from '../config'
 import { formatBytes } from '../format'
-import { startImportForUpload } from '../imports/imports'
+import { startImportForUpload, whyUploadIsInUse } from '../imports/imports'
 import {
   recordBytesReceived,
   recordUploadCreated,
@@ -81,6 +81,10 @@ const tus = () => (globals.sluiceTus ??= createTusServer())
 
 /** Answers one tus request (creation, HEAD, PATCH, DELETE, OPTIONS). */
 export async function handleUploadRequest(req: Request): Promise<Response> {
+  if (req.method === 'DELETE') {
+    const inUse = await whyUploadIsInUse(new URL(req.url).pathname.split('/').pop() ?? '')
+    if (inUse) return new Response(`${inUse}\n`, { status: 409, headers: { 'Tus-Resumable': '1.0.0' } })
+  }
   const res = await tus().handleWeb(req)
   if (!res.ok) return res
   const id = (res.headers.get('Location') ?? new URL(req.url).pathname).split('/').pop() ?? ''
