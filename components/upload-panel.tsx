@@ -1,15 +1,20 @@
 'use client'
 
-import { useEffect, useRef, useState } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { formatBytes } from '@/lib/format'
+import { EarlierImports } from './earlier-imports'
 import { UploadCard } from './upload-card'
 import { useUploads } from './use-uploads'
 
-/** The drop zone and one card per file. */
+/** The drop zone, one card per file (an upload, then its import), and the imports of earlier visits. */
 export function UploadPanel() {
   const { items, earlier, add, pause, resume, cancel, dismiss, discard } = useUploads()
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
+  const liveUploadIds = useMemo(
+    () => new Set(items.flatMap((it) => (it.state.phase === 'done' ? [it.state.uploadId] : []))),
+    [items],
+  )
 
   const choose = (files: FileList | null | undefined) => {
     if (files?.length) void add(Array.from(files))
@@ -124,6 +129,8 @@ export function UploadPanel() {
           ))}
         </ul>
       )}
+
+      <EarlierImports liveUploadIds={liveUploadIds} />
     </section>
   )
 }

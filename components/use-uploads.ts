@@ -8,7 +8,8 @@ import { createRateMeter } from '@/lib/rate-meter'
 export type UploadState =
   | { phase: 'starting' }
   | { phase: 'uploading' | 'paused' | 'retrying'; sent: number; bytesPerSecond: number | null }
-  | { phase: 'done' }
+  /** `uploadId` is the tus id (the upload URL's last segment): its import is found by it. */
+  | { phase: 'done'; uploadId: string }
   | { phase: 'failed'; sent: number; message: string; canRetry: boolean }
   | { phase: 'cancelled' }
 
@@ -90,7 +91,8 @@ export function useUploads() {
           },
           onSuccess() {
             uploads.current.delete(key)
-            update(key, { state: { phase: 'done' } })
+            const uploadId = new URL(upload.url!, location.href).pathname.split('/').pop()!
+            update(key, { state: { phase: 'done', uploadId } })
           },
           onError(error) {
             // A refusal (a 4xx: too large, bad metadata) would only be refused again.
