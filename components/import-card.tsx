@@ -56,6 +56,9 @@ export function ImportProgress({
   const allowed = COMMANDS[imp.status]
   const can = (c: ImportCommand) => allowed.includes(c)
   const moving = imp.status === 'PROCESSING'
+  // From the first batch to the last, pauses included: what the person waited.
+  const took =
+    imp.status === 'PROCESSED' && imp.startedAt && imp.finishedAt ? (Date.parse(imp.finishedAt) - Date.parse(imp.startedAt)) / 1000 : null
 
   return (
     <section
@@ -105,12 +108,25 @@ export function ImportProgress({
             {formatCount(imp.rowsRejected)}
           </span>
         </Stat>
-        <Stat label="Rows per second">
-          <span data-testid="import-rate">{moving && rowsPerSecond !== null ? formatCount(rowsPerSecond) : '—'}</span>
-        </Stat>
-        <Stat label="Time left">
-          <span data-testid="import-time-left">{moving && secondsLeft !== null ? formatDuration(secondsLeft) : '—'}</span>
-        </Stat>
+        {took === null ? (
+          <>
+            <Stat label="Rows per second">
+              <span data-testid="import-rate">{moving && rowsPerSecond !== null ? formatCount(rowsPerSecond) : '—'}</span>
+            </Stat>
+            <Stat label="Time left">
+              <span data-testid="import-time-left">{moving && secondsLeft !== null ? formatDuration(secondsLeft) : '—'}</span>
+            </Stat>
+          </>
+        ) : (
+          <>
+            <Stat label="Rows per second, on average">
+              <span data-testid="import-rate">{took > 0 ? formatCount(imp.rowsImported / took) : '—'}</span>
+            </Stat>
+            <Stat label="Took">
+              <span data-testid="import-took">{formatDuration(took)}</span>
+            </Stat>
+          </>
+        )}
       </dl>
 
       {imp.status === 'PAUSED' && imp.pauseExpiresAt && <PauseCountdown expiresAt={imp.pauseExpiresAt} clockOffsetMs={clockOffsetMs} />}

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import { parse } from 'csv-parse/sync'
 import pg from 'pg'
-import type { APIRequestContext, Locator } from '@playwright/test'
+import type { APIRequestContext, Locator, Page } from '@playwright/test'
 import { databaseUrlFile } from '../lib/db/database-url-file'
 import type { ImportDto, RowsPage } from '../lib/imports/schemas'
 import { expect, test } from './fixtures'
@@ -12,6 +12,12 @@ async function apiImport(request: APIRequestContext, id: string): Promise<Import
   const res = await request.get(new URL(`/api/imports/${id}`, SERVER_URL).href)
   expect(res.status()).toBe(200)
   return (await res.json()) as ImportDto
+}
+
+/** Opens the home page and waits until React handles it (a file chosen before that is lost). */
+async function openHome(page: Page) {
+  await page.goto(SERVER_URL.href)
+  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true')
 }
 
 /** The row count a card shows, as a number. */
@@ -43,7 +49,7 @@ async function tableExists(tableName: string): Promise<boolean> {
 
 test('an import is paused and resumed from its card, lands every row, and its page shows them', async ({ page, request, importCsv }) => {
   test.setTimeout(120_000)
-  await page.goto(SERVER_URL.href)
+  await openHome(page)
   await page.getByTestId('file-input').setInputFiles(importCsv.path)
 
   // 1. The upload finishes and its card turns into the import.
@@ -99,7 +105,7 @@ test('an import is paused and resumed from its card, lands every row, and its pa
 
 test('stop asks first, says how many rows it removes, and removes them all', async ({ page, request, stopCsv }) => {
   test.setTimeout(120_000)
-  await page.goto(SERVER_URL.href)
+  await openHome(page)
   await page.getByTestId('file-input').setInputFiles(stopCsv.path)
   const imp = page.getByTestId('upload-card').getByTestId('import-card')
   await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
@@ -138,7 +144,7 @@ test('stop asks first, says how many rows it removes, and removes them all', asy
 })
 
 test('rejected lines are listed on the import page, and earlier imports on the home page', async ({ page, request }) => {
-  await page.goto(SERVER_URL.href)
+  await openHome(page)
   const csv = 'city,population\nOslo,709037\nLima\nQuito,"2,800,000"\n'
   await page.getByTestId('file-input').setInputFiles({ name: 'ragged.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
   const card = page.getByRole('article', { name: 'ragged.csv' })
