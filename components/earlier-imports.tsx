@@ -82,8 +82,8 @@ export function EarlierImports({ liveUploadIds }: { liveUploadIds: ReadonlySet<s
               {imp.fileName}
             </Link>
             <ImportStatusBadge status={imp.status} />
-            <span className="w-28 text-right tabular-nums text-slate-600 dark:text-slate-300">{formatRows(imp.rowsImported)}</span>
-            <time dateTime={imp.createdAt} className="w-32 text-right tabular-nums text-slate-500 dark:text-slate-400">
+            <span className="tabular-nums text-slate-600 sm:w-28 sm:text-right dark:text-slate-300">{formatRows(imp.rowsImported)}</span>
+            <time dateTime={imp.createdAt} className="tabular-nums text-slate-500 sm:w-32 sm:text-right dark:text-slate-400">
               {formatDateTime(imp.createdAt)}
             </time>
           </li>

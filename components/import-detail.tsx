@@ -187,8 +187,8 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                   {rejects.map((r) => (
                     <tr key={r.line} data-testid="import-reject">
                       <td className={`${td} text-right tabular-nums`}>{formatCount(r.line)}</td>
-                      <td className={`${td} whitespace-nowrap`}>{r.reason}</td>
-                      <td className={td}>
+                      <td className={`${td} sm:whitespace-nowrap`}>{r.reason}</td>
+                      <td className={`${td} min-w-48`}>
                         <pre className="font-mono text-xs break-all whitespace-pre-wrap">{r.record}</pre>
                       </td>
                     </tr>
