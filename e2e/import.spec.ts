@@ -35,17 +35,22 @@ function firstRecords(file: string, n: number): string[][] {
   return parse(head.toString('utf8'), { to: n }) as string[][]
 }
 
-/** Whether a table exists in the e2e server's own PostgreSQL (its URL is in DATA_DIR). */
-async function tableExists(tableName: string): Promise<boolean> {
+/** Runs one query on the e2e server's own PostgreSQL (its URL is in DATA_DIR). */
+async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: fs.readFileSync(databaseUrlFile(dataDir()), 'utf8').trim() })
   await client.connect()
   try {
-    const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [tableName])
-    return rows[0]!.exists
+    return (await client.query<T>(text, values)).rows
   } finally {
     await client.end()
   }
 }
+
+const tableExists = async (tableName: string) =>
+  (await sql<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [tableName]))[0]!.exists
+
+/** Rows in an import's table (`tableName` comes from the API: schema-qualified, safe names). */
+const countRows = async (tableName: string) => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM ${tableName}`))[0]!.n)
 
 test('an import is paused and resumed from its card, lands every row, and its page shows them', async ({ page, request, importCsv }) => {
   test.setTimeout(120_000)
@@ -141,6 +146,30 @@ test('stop asks first, says how many rows it removes, and removes them all', asy
   expect(rows.status()).toBe(200)
   expect(((await rows.json()) as RowsPage).rows).toEqual([])
   expect(await tableExists(tableName)).toBe(false)
+})
+
+test('kill ends an import at once and keeps its rows; resume finishes it without a duplicate', async ({ page, request, importCsv }) => {
+  test.setTimeout(120_000)
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles(importCsv.path)
+  const imp = page.getByTestId('upload-card').getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  const id = (await imp.getAttribute('data-import-id'))!
+  await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
+
+  await imp.getByRole('button', { name: 'Kill import' }).click()
+  await expect(imp).toHaveAttribute('data-status', 'KILLED')
+  const kept = await shownRows(imp)
+  await expect(imp).toContainText(`Killed with ${kept.toLocaleString('en-US')} rows kept`)
+  const killed = await apiImport(request, id)
+  expect(killed).toMatchObject({ status: 'KILLED', rowsImported: kept })
+  expect(kept).toBeLessThan(importCsv.rows)
+  expect(await countRows(killed.tableName)).toBe(kept)
+
+  await imp.getByRole('button', { name: 'Resume import' }).click()
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  await expect(imp.getByTestId('import-rows')).toHaveText('300,000')
+  expect(await countRows(killed.tableName)).toBe(importCsv.rows)
 })
 
 test('rejected lines are listed on the import page, and earlier imports on the home page', async ({ page, request }) => {
