@@ -56,6 +56,10 @@ export default defineConfig({
       // Always the run's own embedded database and the default limits, whatever the shell has set.
       DATABASE_URL: '',
       MAX_UPLOAD_BYTES: '',
+      PAUSE_TIMEOUT_SECONDS: '',
+      // The smallest batch (64 KiB, about 800 rows): a 300,000-row import takes seconds instead
+      // of about one, so a test can pause or stop it while it runs, and sees many checkpoints.
+      IMPORT_BATCH_BYTES: '65536',
     },
     // A stale build is rebuilt first (about 20 s here); the first start also initialises PostgreSQL.
     timeout: 180_000,

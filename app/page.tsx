@@ -6,8 +6,8 @@ export default function HomePage() {
       <header>
         <h1 className="text-3xl font-semibold tracking-tight">Sluice</h1>
         <p className="mt-1 text-slate-600 dark:text-slate-400">
-          Drop CSV files of any size. They stream to the server in resumable pieces: a dropped connection or a
-          reloaded tab costs nothing.
+          Drop CSV files of any size. They stream to the server in resumable pieces (a dropped connection or a
+          reloaded tab costs nothing), then land in PostgreSQL tables while you watch, pause or stop them.
         </p>
       </header>
       <UploadPanel />

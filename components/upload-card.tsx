@@ -1,12 +1,16 @@
 'use client'
 
 import { formatBytes, formatDuration } from '@/lib/format'
+import { ImportCard } from './import-card'
 import type { UploadItem } from './use-uploads'
 
 const button =
   'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40'
 
-/** One file's upload: name, size, a progress bar with percent, rate and time left, and its controls. */
+/**
+ * One file's upload: name, size, a progress bar with percent, rate and time left, and its
+ * controls. Once every byte is on the server, the card turns into the file's import.
+ */
 export function UploadCard({
   item,
   onPause,
@@ -41,19 +45,21 @@ export function UploadCard({
         <span className="text-sm text-slate-500 tabular-nums dark:text-slate-400">{formatBytes(size)}</span>
       </div>
 
-      <div
-        role="progressbar"
-        aria-label={`Upload of ${item.name}`}
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={percent}
-        className="mt-3 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
-      >
+      {state.phase !== 'done' && (
         <div
-          className={`h-full rounded-full transition-[width] ${state.phase === 'failed' ? 'bg-red-500' : state.phase === 'done' ? 'bg-emerald-500' : 'bg-sky-500'}`}
-          style={{ width: `${percent}%` }}
-        />
-      </div>
+          role="progressbar"
+          aria-label={`Upload of ${item.name}`}
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={percent}
+          className="mt-3 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
+        >
+          <div
+            className={`h-full rounded-full transition-[width] ${state.phase === 'failed' ? 'bg-red-500' : 'bg-sky-500'}`}
+            style={{ width: `${percent}%` }}
+          />
+        </div>
+      )}
 
       <div className="mt-2 flex flex-wrap items-center justify-between gap-x-4 gap-y-2 text-sm">
         <p className="tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite" data-testid="upload-status">
@@ -86,6 +92,7 @@ export function UploadCard({
           Continued from {formatBytes(item.resumedFrom)} already on the server
         </p>
       )}
+      {state.phase === 'done' && <ImportCard uploadId={state.uploadId} fileName={item.name} />}
     </article>
   )
 }

@@ -1,15 +1,23 @@
 'use client'
 
-import { useEffect, useRef, useState } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { formatBytes } from '@/lib/format'
+import { EarlierImports } from './earlier-imports'
 import { UploadCard } from './upload-card'
 import { useUploads } from './use-uploads'
 
-/** The drop zone and one card per file. */
+/** The drop zone, one card per file (an upload, then its import), and the imports of earlier visits. */
 export function UploadPanel() {
   const { items, earlier, add, pause, resume, cancel, dismiss, discard } = useUploads()
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
+  // Set once the page's drop listeners are on and React handles clicks: before that, a drop
+  // opens the file in place of the page, and a click on "Choose files…" does nothing.
+  const [ready, setReady] = useState(false)
+  const liveUploadIds = useMemo(
+    () => new Set(items.flatMap((it) => (it.state.phase === 'done' ? [it.state.uploadId] : []))),
+    [items],
+  )
 
   const choose = (files: FileList | null | undefined) => {
     if (files?.length) void add(Array.from(files))
@@ -36,6 +44,7 @@ export function UploadPanel() {
     window.addEventListener('dragover', over)
     window.addEventListener('dragleave', leave)
     window.addEventListener('drop', drop)
+    setReady(true)
     return () => {
       window.removeEventListener('dragover', over)
       window.removeEventListener('dragleave', leave)
@@ -47,6 +56,7 @@ export function UploadPanel() {
     <section className="flex flex-col gap-4" aria-label="Uploads">
       <div
         data-testid="drop-zone"
+        data-ready={ready}
         className={`flex flex-col items-center gap-3 rounded-xl border-2 border-dashed px-6 py-10 text-center transition-colors ${
           dragging
             ? 'border-sky-500 bg-sky-50 dark:bg-sky-950'
@@ -124,6 +134,8 @@ export function UploadPanel() {
           ))}
         </ul>
       )}
+
+      <EarlierImports liveUploadIds={liveUploadIds} />
     </section>
   )
 }

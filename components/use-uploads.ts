@@ -2,12 +2,14 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react'
 import * as tus from 'tus-js-client'
+import { createRateMeter } from '@/lib/rate-meter'
 
 /** Where one file's upload stands, as the card shows it. */
 export type UploadState =
   | { phase: 'starting' }
   | { phase: 'uploading' | 'paused' | 'retrying'; sent: number; bytesPerSecond: number | null }
-  | { phase: 'done' }
+  /** `uploadId` is the tus id (the upload URL's last segment): its import is found by it. */
+  | { phase: 'done'; uploadId: string }
   | { phase: 'failed'; sent: number; message: string; canRetry: boolean }
   | { phase: 'cancelled' }
 
@@ -31,6 +33,8 @@ const RETRY_DELAYS = [0, 1_000, 3_000, 5_000, 10_000, 20_000, ...Array<number>(2
 const RENDER_INTERVAL_MS = 200
 // Rate and time left are averaged over this window, so they don't jitter with every event.
 const RATE_WINDOW_MS = 3_000
+// Progress events come many times a second; a longer silence is a pause or a retry, not speed.
+const RATE_GAP_MS = 1_000
 // The server removes unfinished uploads after 24 h (tus expiration); older local entries are dead.
 const EARLIER_UPLOAD_LIFETIME_MS = 24 * 60 * 60 * 1000
 
@@ -54,7 +58,7 @@ export function useUploads() {
         setEarlier((all) => all.filter((e) => !(e.metadata.filename === file.name && e.size === file.size)))
         const key = crypto.randomUUID()
         setItems((all) => [{ key, name: file.name, size: file.size, state: { phase: 'starting' }, resumedFrom: null }, ...all])
-        const rate = rateMeter()
+        const rate = createRateMeter({ windowMs: RATE_WINDOW_MS, gapMs: RATE_GAP_MS })
         let lastRender = 0
         let sent = 0
         const upload = new tus.Upload(file, {
@@ -87,7 +91,8 @@ export function useUploads() {
           },
           onSuccess() {
             uploads.current.delete(key)
-            update(key, { state: { phase: 'done' } })
+            const uploadId = new URL(upload.url!, location.href).pathname.split('/').pop()!
+            update(key, { state: { phase: 'done', uploadId } })
           },
           onError(error) {
             // A refusal (a 4xx: too large, bad metadata) would only be refused again.
@@ -179,25 +184,6 @@ async function findEarlierUploads(): Promise<EarlierUpload[]> {
     else await storage.removeUpload(upload.urlStorageKey)
   }
   return live.sort((a, b) => b.creationTime.localeCompare(a.creationTime))
-}
-
-function rateMeter() {
-  const samples: { at: number; bytes: number }[] = []
-  return {
-    add(at: number, bytes: number) {
-      // A gap (a pause, a retry) starts a new window, so the rate is not diluted by idle time.
-      const last = samples[samples.length - 1]
-      if (last && at - last.at > 1_000) samples.length = 0
-      samples.push({ at, bytes })
-      while (samples.length > 2 && at - samples[0]!.at > RATE_WINDOW_MS) samples.shift()
-    },
-    perSecond(): number | null {
-      const first = samples[0]
-      const last = samples[samples.length - 1]
-      if (!first || !last || last.at - first.at < 250) return null
-      return ((last.bytes - first.bytes) * 1000) / (last.at - first.at)
-    },
-  }
 }
 
 function describeError(error: Error): string {

@@ -22,6 +22,15 @@ async function makeCsv(name: string, bytes: number, seed: number): Promise<CsvFi
   return { path: file, size, sha256: await sha256File(file) }
 }
 
+export type RowsCsvFixture = { path: string; size: number; rows: number }
+
+/** A generated CSV of exactly `rows` data rows (after its header line). */
+async function makeRowsCsv(name: string, rows: number, seed: number): Promise<RowsCsvFixture> {
+  const file = path.join(fixturesDir(), name)
+  const result = await generateCsv({ out: file, rows, seed })
+  return { path: file, size: result.bytes, rows: result.rows }
+}
+
 /** The server's offset for an upload (tus HEAD), or its status when it has none (404/410). */
 export async function serverOffset(request: APIRequestContext, uploadUrl: string): Promise<number | { status: number }> {
   const res = await request.head(uploadUrl, { headers: { 'Tus-Resumable': '1.0.0' } })
@@ -40,11 +49,14 @@ const MiB = 1024 * 1024
 
 export const test = base.extend<
   { throttledProxy: (bytesPerSecond: number) => Promise<ThrottleProxy> },
-  { bigCsv: CsvFixture; smallCsv: CsvFixture }
+  { bigCsv: CsvFixture; smallCsv: CsvFixture; importCsv: RowsCsvFixture; stopCsv: RowsCsvFixture }
 >({
   // Generated once per worker (about 12 s for the big one), under the run's temporary folder.
   bigCsv: [async ({}, use) => use(await makeCsv('big.csv', 200 * MiB, 1)), { scope: 'worker', timeout: 90_000 }],
   smallCsv: [async ({}, use) => use(await makeCsv('small.csv', 8 * MiB, 2)), { scope: 'worker' }],
+  // About 24 MB and 49 MB: several seconds of import each at the e2e server's small batches.
+  importCsv: [async ({}, use) => use(await makeRowsCsv('rows-300k.csv', 300_000, 3)), { scope: 'worker' }],
+  stopCsv: [async ({}, use) => use(await makeRowsCsv('rows-600k.csv', 600_000, 4)), { scope: 'worker' }],
   // Proxies live in the test's own process and close when the test ends.
   throttledProxy: async ({}, use) => {
     const open: ThrottleProxy[] = []

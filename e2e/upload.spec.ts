@@ -201,6 +201,7 @@ test('a file over the size limit is refused with a message, and nothing is retri
 
 test('files dragged onto the page upload, each with its own card', async ({ page }) => {
   await page.goto(SERVER_URL.href)
+  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true') // its drop listeners are on
   const sent: Request[] = []
   page.on('request', (r) => sent.push(r))
   // A drag from the desktop, as the page sees it: a DataTransfer holding two files.
@@ -232,6 +233,8 @@ test('files dragged onto the page upload, each with its own card', async ({ page
 test('works from the keyboard: choose a file, then pause and resume it', async ({ page, smallCsv, throttledProxy }) => {
   const proxy = await throttledProxy(1 * MB)
   await page.goto(proxy.url)
+  // Keys pressed before React has hydrated the page would reach a button without its handler.
+  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true')
   await page.keyboard.press('Tab')
   await expect(page.getByRole('button', { name: 'Choose files…' })).toBeFocused()
   const chooser = page.waitForEvent('filechooser')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatBytes, formatDuration, parseSize } from './format'
+import { formatBytes, formatClock, formatCount, formatDateTime, formatDuration, formatRows, parseSize } from './format'
 
 describe('formatBytes', () => {
   it.each([
@@ -31,5 +31,42 @@ describe('parseSize', () => {
 
   it('refuses what is not a size', () => {
     expect(() => parseSize('lots')).toThrow('not a size: lots')
+  })
+})
+
+describe('formatCount', () => {
+  it.each([
+    [0, '0'],
+    [999, '999'],
+    [300_000, '300,000'],
+    [1_234_567.6, '1,234,568'],
+  ])('%d → %s', (n, text) => expect(formatCount(n)).toBe(text))
+})
+
+describe('formatRows', () => {
+  it.each([
+    [0, '0 rows'],
+    [1, '1 row'],
+    [12_345, '12,345 rows'],
+  ])('%d → %s', (n, text) => expect(formatRows(n)).toBe(text))
+})
+
+describe('formatClock', () => {
+  it.each([
+    [0, '0:00'],
+    [-3, '0:00'],
+    [0.2, '0:01'],
+    [59, '0:59'],
+    [299.4, '5:00'],
+    [300, '5:00'],
+    [3725, '1:02:05'],
+    [NaN, '0:00'],
+  ])('%d → %s', (s, text) => expect(formatClock(s)).toBe(text))
+})
+
+describe('formatDateTime', () => {
+  it('shows local date and minutes', () => {
+    const local = new Date(2025, 2, 4, 14, 5, 59)
+    expect(formatDateTime(local.toISOString())).toBe('2025-03-04 14:05')
   })
 })

@@ -25,3 +25,33 @@ export function parseSize(text: string): number {
   const unit = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 }[m[2]!.toLowerCase()]!
   return Math.round(Number(m[1]) * unit)
 }
+
+// One fixed locale, so that the server's render and the browser's agree (hydration) and a
+// count reads the same on every machine: 1234567 → "1,234,567".
+const counts = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
+
+/** 1234567 → "1,234,567"; row counts and rates. */
+export function formatCount(n: number): string {
+  return counts.format(n)
+}
+
+/** 1 → "1 row", 1234 → "1,234 rows". */
+export function formatRows(n: number): string {
+  return `${formatCount(n)} ${n === 1 ? 'row' : 'rows'}`
+}
+
+/** 299.4 → "4:59", 3725 → "1:02:05"; a countdown that ticks each second (never below 0:00). */
+export function formatClock(seconds: number): string {
+  const total = Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : 0
+  const h = Math.floor(total / 3600)
+  const m = Math.floor((total % 3600) / 60)
+  const s = String(total % 60).padStart(2, '0')
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`
+}
+
+/** An ISO timestamp as "2025-03-04 14:05" in the reader's own time zone. */
+export function formatDateTime(iso: string): string {
+  const d = new Date(iso)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`
+}

@@ -1,0 +1,48 @@
+import type { Metadata } from 'next'
+import Link from 'next/link'
+import { notFound } from 'next/navigation'
+import { ImportDetail } from '@/components/import-detail'
+import { PREVIEW_ROWS, REJECTS_SHOWN } from '@/components/import-limits'
+import { SluiceError } from '@/lib/http/errors'
+import { getImport, listRejects, listRows, toImportDto } from '@/lib/imports/imports'
+
+export const dynamic = 'force-dynamic'
+
+/** The import, or Next's not-found page when there is no import with that id. */
+async function findImport(id: string) {
+  try {
+    return await getImport(id)
+  } catch (error) {
+    if (error instanceof SluiceError && error.code === 'NOT_FOUND') notFound()
+    throw error
+  }
+}
+
+export async function generateMetadata({ params }: PageProps<'/imports/[id]'>): Promise<Metadata> {
+  const { id } = await params
+  const imp = await getImport(id).catch(() => null)
+  return { title: imp ? `${imp.fileName} · Sluice` : 'No such import · Sluice' }
+}
+
+export default async function ImportPage({ params }: PageProps<'/imports/[id]'>) {
+  const { id } = await params
+  const imp = await findImport(id)
+  const [rows, rejects] = await Promise.all([
+    listRows(id, { limit: PREVIEW_ROWS, offset: 0 }),
+    listRejects(id, { limit: REJECTS_SHOWN, offset: 0 }),
+  ])
+  return (
+    <main className="mx-auto flex max-w-5xl flex-col gap-6 px-4 py-8 sm:py-12">
+      <header>
+        <Link
+          href="/"
+          className="text-sm font-medium text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:text-sky-300"
+        >
+          ← Uploads and imports
+        </Link>
+        <h1 className="mt-2 text-2xl font-semibold tracking-tight break-all sm:text-3xl">{imp.fileName}</h1>
+      </header>
+      <ImportDetail initial={toImportDto(imp)} rows={rows} rejects={rejects} />
+    </main>
+  )
+}

@@ -1,0 +1,309 @@
+'use client'
+
+import Link from 'next/link'
+import { useEffect, useId, useRef, useState } from 'react'
+import { formatBytes, formatClock, formatCount, formatDuration, formatRows } from '@/lib/format'
+import type { ImportDto } from '@/lib/imports/schemas'
+import { ImportStatusBadge } from './import-status-badge'
+import { COMMANDS, useImport, type ImportCommand, type ImportController } from './use-import'
+
+const button =
+  'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40'
+const neutral = `${button} border-slate-300 dark:border-slate-700`
+const primary = `${button} border-sky-600 text-sky-700 dark:text-sky-300`
+const danger = `${button} border-red-300 text-red-700 dark:border-red-800 dark:text-red-300`
+
+/**
+ * The import of a finished upload: a bar over the bytes of the file, rows imported and
+ * rejected, rows per second and time left, and the buttons its status allows.
+ */
+export function ImportCard({ uploadId, fileName }: { uploadId: string; fileName: string }) {
+  return <ImportProgress controller={useImport({ uploadId })} fileName={fileName} />
+}
+
+/** What `ImportCard` shows, for a page that follows the import itself (`useImport`). */
+export function ImportProgress({
+  controller,
+  fileName,
+  onItsPage = false,
+}: {
+  controller: ImportController
+  fileName: string
+  /** On the import's own page: no link to it, no divider from an upload above. */
+  onItsPage?: boolean
+}) {
+  const { view, command, pending, notice, clockOffsetMs } = controller
+  const [confirmingStop, setConfirmingStop] = useState(false)
+  const hintId = useId()
+
+  if (view.phase === 'finding') {
+    return (
+      <p className="mt-3 text-sm text-slate-500 dark:text-slate-400" data-testid="import-finding" aria-live="polite">
+        Starting the import…
+      </p>
+    )
+  }
+  if (view.phase === 'lost') {
+    return (
+      <p className="mt-3 text-sm text-red-700 dark:text-red-300" role="alert">
+        {view.message}
+      </p>
+    )
+  }
+
+  const { imp, rowsPerSecond, secondsLeft } = view
+  const percent = imp.totalBytes === 0 ? (imp.status === 'PROCESSED' ? 100 : 0) : Math.floor((imp.bytesProcessed / imp.totalBytes) * 1000) / 10
+  const allowed = COMMANDS[imp.status]
+  const can = (c: ImportCommand) => allowed.includes(c)
+  const moving = imp.status === 'PROCESSING'
+  // From the first batch to the last, pauses included: what the person waited.
+  const took =
+    imp.status === 'PROCESSED' && imp.startedAt && imp.finishedAt ? (Date.parse(imp.finishedAt) - Date.parse(imp.startedAt)) / 1000 : null
+
+  return (
+    <section
+      aria-label={`Import of ${fileName}`}
+      data-testid="import-card"
+      data-status={imp.status}
+      data-import-id={imp.id}
+      className={onItsPage ? '' : 'mt-3 border-t border-slate-200 pt-3 dark:border-slate-800'}
+    >
+      <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-1">
+        <div className="flex items-center gap-2">
+          <ImportStatusBadge status={imp.status} />
+          <span className="text-sm tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite">
+            {describe(imp, percent)}
+          </span>
+        </div>
+        {!onItsPage && (
+          <Link
+            href={`/imports/${imp.id}`}
+            className="text-sm font-medium text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:text-sky-300"
+          >
+            Details
+          </Link>
+        )}
+      </div>
+
+      <div
+        role="progressbar"
+        aria-label={`Import of ${fileName}`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        aria-valuetext={`${percent}% of ${formatBytes(imp.totalBytes)} read`}
+        className="mt-2 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
+      >
+        <div className={`h-full rounded-full transition-[width] ${BAR_COLOUR[imp.status]}`} style={{ width: `${percent}%` }} />
+      </div>
+
+      <dl className="mt-3 grid grid-cols-2 gap-x-4 gap-y-2 text-sm sm:grid-cols-4">
+        <Stat label="Rows imported">
+          <span data-testid="import-rows" data-value={imp.rowsImported}>
+            {formatCount(imp.rowsImported)}
+          </span>
+        </Stat>
+        <Stat label="Rows rejected">
+          <span data-testid="import-rejected" data-value={imp.rowsRejected} className={imp.rowsRejected > 0 ? 'text-amber-700 dark:text-amber-300' : ''}>
+            {formatCount(imp.rowsRejected)}
+          </span>
+        </Stat>
+        {took === null ? (
+          <>
+            <Stat label="Rows per second">
+              <span data-testid="import-rate">{moving && rowsPerSecond !== null ? formatCount(rowsPerSecond) : '—'}</span>
+            </Stat>
+            <Stat label="Time left">
+              <span data-testid="import-time-left">{moving && secondsLeft !== null ? formatDuration(secondsLeft) : '—'}</span>
+            </Stat>
+          </>
+        ) : (
+          <>
+            <Stat label="Rows per second, on average">
+              <span data-testid="import-rate">{took > 0 ? formatCount(imp.rowsImported / took) : '—'}</span>
+            </Stat>
+            <Stat label="Took">
+              <span data-testid="import-took">{formatDuration(took)}</span>
+            </Stat>
+          </>
+        )}
+      </dl>
+
+      {imp.status === 'PAUSED' && imp.pauseExpiresAt && <PauseCountdown expiresAt={imp.pauseExpiresAt} clockOffsetMs={clockOffsetMs} />}
+      {imp.status === 'KILLED' && (
+        <p className="mt-2 text-sm text-slate-600 dark:text-slate-300">
+          Killed with {formatRows(imp.rowsImported)} kept. Resume continues from where it stopped.
+        </p>
+      )}
+      {imp.error && (imp.status === 'FAILED' || imp.status === 'STOPPED') && (
+        <p className="mt-2 text-sm text-red-700 dark:text-red-300" data-testid="import-error">
+          {imp.error}
+        </p>
+      )}
+      {notice && (
+        <p role="alert" className="mt-2 text-sm text-red-700 dark:text-red-300" data-testid="import-notice">
+          {notice}
+        </p>
+      )}
+
+      {allowed.length > 0 && (
+        <div className="mt-3 flex flex-wrap items-center gap-2">
+          {can('pause') && (
+            <button type="button" className={neutral} aria-label="Pause import" disabled={pending !== null} onClick={() => void command('pause')}>
+              Pause
+            </button>
+          )}
+          {can('resume') && (
+            <button type="button" className={primary} aria-label="Resume import" disabled={pending !== null} onClick={() => void command('resume')}>
+              Resume
+            </button>
+          )}
+          {can('kill') && (
+            <button
+              type="button"
+              className={neutral}
+              aria-label="Kill import"
+              aria-describedby={hintId}
+              disabled={pending !== null}
+              onClick={() => void command('kill')}
+            >
+              Kill
+            </button>
+          )}
+          {can('stop') && (
+            <button
+              type="button"
+              className={danger}
+              aria-label="Stop import"
+              aria-describedby={hintId}
+              aria-haspopup="dialog"
+              disabled={pending !== null}
+              onClick={() => setConfirmingStop(true)}
+            >
+              Stop…
+            </button>
+          )}
+          <p id={hintId} className="basis-full text-xs text-slate-500 dark:text-slate-400">
+            {can('kill')
+              ? 'Kill ends the work at once and keeps the rows committed so far; resume later from there. Stop removes every row.'
+              : can('stop')
+                ? 'Stop removes every row imported so far and the uploaded file.'
+                : ''}
+          </p>
+        </div>
+      )}
+
+      {confirmingStop && (
+        <StopDialog
+          fileName={fileName}
+          rows={imp.rowsImported}
+          onCancel={() => setConfirmingStop(false)}
+          onConfirm={() => {
+            setConfirmingStop(false)
+            void command('stop')
+          }}
+        />
+      )}
+    </section>
+  )
+}
+
+const BAR_COLOUR: Record<ImportDto['status'], string> = {
+  QUEUED: 'bg-slate-400',
+  PROCESSING: 'bg-sky-500',
+  PAUSED: 'bg-amber-500',
+  PROCESSED: 'bg-emerald-500',
+  STOPPED: 'bg-slate-400',
+  KILLED: 'bg-orange-500',
+  FAILED: 'bg-red-500',
+}
+
+function describe(imp: ImportDto, percent: number): string {
+  switch (imp.status) {
+    case 'QUEUED':
+      return imp.bytesProcessed > 0 ? `Waiting to continue at ${percent}%` : 'Waiting for a worker…'
+    case 'PROCESSING':
+    case 'PAUSED':
+    case 'KILLED':
+    case 'FAILED':
+      return `${percent}% of ${formatBytes(imp.totalBytes)}`
+    case 'PROCESSED':
+      return `${formatRows(imp.rowsImported)} in ${imp.tableName}`
+    case 'STOPPED':
+      return 'Every row was removed'
+  }
+}
+
+function Stat({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div className="min-w-0">
+      <dt className="text-xs text-slate-500 dark:text-slate-400">{label}</dt>
+      <dd className="font-medium tabular-nums">{children}</dd>
+    </div>
+  )
+}
+
+/** How long a paused import has before the pause timeout stops it, ticking each second. */
+function PauseCountdown({ expiresAt, clockOffsetMs }: { expiresAt: string; clockOffsetMs: number }) {
+  // Null until mounted: the server's render and the browser's first one must agree.
+  const [now, setNow] = useState<number | null>(null)
+  useEffect(() => {
+    setNow(Date.now())
+    const timer = setInterval(() => setNow(Date.now()), 1_000)
+    return () => clearInterval(timer)
+  }, [])
+  if (now === null) return null
+  const left = (Date.parse(expiresAt) - (now + clockOffsetMs)) / 1000
+  return (
+    <p className="mt-2 text-sm text-amber-800 dark:text-amber-300" data-testid="import-pause-countdown">
+      {left > 0 ? (
+        <>
+          Stops by itself in <span className="font-medium tabular-nums">{formatClock(left)}</span> unless resumed.
+        </>
+      ) : (
+        'The pause timeout is stopping this import…'
+      )}
+    </p>
+  )
+}
+
+/** Asks before a stop, which cannot be undone; says how many rows it removes, live. */
+function StopDialog({ fileName, rows, onCancel, onConfirm }: { fileName: string; rows: number; onCancel: () => void; onConfirm: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null)
+  const titleId = useId()
+  const bodyId = useId()
+  useEffect(() => {
+    const el = dialog.current
+    el?.showModal() // modal: focus moves in, Escape closes, the page behind is inert
+    return () => el?.close()
+  }, [])
+  return (
+    <dialog
+      ref={dialog}
+      aria-labelledby={titleId}
+      aria-describedby={bodyId}
+      data-testid="stop-dialog"
+      onCancel={(e) => {
+        e.preventDefault()
+        onCancel()
+      }}
+      className="m-auto w-[min(28rem,calc(100vw-2rem))] rounded-xl border border-slate-200 bg-white p-5 text-slate-900 shadow-xl backdrop:bg-slate-950/50 dark:border-slate-800 dark:bg-slate-900 dark:text-slate-100"
+    >
+      <h2 id={titleId} className="text-lg font-semibold">
+        Stop the import of {fileName}?
+      </h2>
+      <p id={bodyId} className="mt-2 text-sm text-slate-600 dark:text-slate-300">
+        This removes <span className="font-medium tabular-nums text-slate-900 dark:text-slate-100">{formatRows(rows)}</span> and deletes the
+        uploaded file. It cannot be undone.
+      </p>
+      <div className="mt-4 flex flex-wrap justify-end gap-2">
+        <button type="button" className={neutral} onClick={onCancel} autoFocus>
+          Keep the rows
+        </button>
+        <button type="button" className={`${button} border-red-600 bg-red-600 text-white hover:bg-red-700`} onClick={onConfirm}>
+          Stop and remove rows
+        </button>
+      </div>
+    </dialog>
+  )
+}

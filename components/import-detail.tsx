@@ -1,0 +1,218 @@
+'use client'
+
+import { useEffect, useRef, useState } from 'react'
+import { formatCount, formatDateTime } from '@/lib/format'
+import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
+import { ImportProgress } from './import-card'
+import { PREVIEW_ROWS, REJECTS_SHOWN } from './import-limits'
+import { useImport } from './use-import'
+
+
+const card = 'rounded-xl border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900'
+const th = 'border-b border-slate-200 px-3 py-2 text-left font-medium whitespace-nowrap dark:border-slate-800'
+const td = 'border-b border-slate-100 px-3 py-1.5 align-top dark:border-slate-800/60'
+
+/**
+ * One import's page below its title: live progress and controls, where its rows are in SQL,
+ * its columns, a preview of its first rows and its rejected lines. Starts from what the server
+ * rendered and follows the import while it runs.
+ */
+export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }: { initial: ImportDto; rows: RowsPage; rejects: RejectDto[] }) {
+  const controller = useImport({ initial })
+  const imp = controller.view.phase === 'following' ? controller.view.imp : initial
+  const [rows, setRows] = useState(firstRows)
+  const [rejects, setRejects] = useState(firstRejects)
+
+  // The preview fills up while the first rows arrive, and empties when a stop removes them;
+  // the rejects grow up to what is shown. Each change of what is wanted loads it once.
+  const wantedRows = imp.status === 'STOPPED' ? 0 : Math.min(imp.rowsImported, PREVIEW_ROWS)
+  const wantedRejects = Math.min(imp.rowsRejected, REJECTS_SHOWN)
+  const columns = imp.columns.length ? imp.columns : rows.columns
+  const shown = useRef({ rows: firstRows.rows.length, columns: firstRows.columns.length, rejects: firstRejects.length })
+  shown.current = { rows: rows.rows.length, columns: rows.columns.length, rejects: rejects.length }
+
+  useEffect(() => {
+    if (shown.current.rows === wantedRows && shown.current.columns === imp.columns.length) return
+    const abort = new AbortController()
+    fetch(`/api/imports/${imp.id}/rows?limit=${PREVIEW_ROWS}`, { signal: abort.signal, cache: 'no-store' })
+      .then((res) => (res.ok ? (res.json() as Promise<RowsPage>) : null))
+      .then((page) => page && setRows(page))
+      .catch(() => {}) // the next change of the counts tries again
+    return () => abort.abort()
+  }, [imp.id, wantedRows, imp.columns.length])
+
+  useEffect(() => {
+    if (shown.current.rejects === wantedRejects) return
+    const abort = new AbortController()
+    fetch(`/api/imports/${imp.id}/rejects?limit=${REJECTS_SHOWN}`, { signal: abort.signal, cache: 'no-store' })
+      .then((res) => (res.ok ? (res.json() as Promise<{ rejects: RejectDto[] }>) : null))
+      .then((page) => page && setRejects(page.rejects))
+      .catch(() => {})
+    return () => abort.abort()
+  }, [imp.id, wantedRejects])
+
+  return (
+    <div className="flex flex-col gap-6" data-testid="import-detail" data-status={imp.status}>
+      <section className={card} aria-label="Progress">
+        <ImportProgress controller={controller} fileName={initial.fileName} onItsPage />
+        <dl className="mt-4 grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-3">
+          <Fact label="Table">
+            <code className="font-mono break-all" data-testid="import-table-name">
+              {imp.tableName}
+            </code>
+          </Fact>
+          <Fact label="Created">
+            <time dateTime={imp.createdAt} suppressHydrationWarning>
+              {formatDateTime(imp.createdAt)}
+            </time>
+          </Fact>
+          <Fact label="Finished">
+            {imp.finishedAt ? (
+              <time dateTime={imp.finishedAt} suppressHydrationWarning>
+                {formatDateTime(imp.finishedAt)}
+              </time>
+            ) : (
+              '—'
+            )}
+          </Fact>
+        </dl>
+        {imp.status !== 'STOPPED' && (
+          <p className="mt-3 text-sm text-slate-600 dark:text-slate-300">
+            Query it in SQL:{' '}
+            <code className="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs break-all dark:bg-slate-800">
+              SELECT * FROM {imp.tableName} ORDER BY _sluice_row;
+            </code>
+          </p>
+        )}
+      </section>
+
+      <section aria-labelledby="columns-heading" className={card}>
+        <h2 id="columns-heading" className="font-semibold">
+          Columns <span className="font-normal text-slate-500 dark:text-slate-400">({columns.length})</span>
+        </h2>
+        {columns.length === 0 ? (
+          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">Known once the header line has been read.</p>
+        ) : (
+          <div className="mt-2 overflow-x-auto">
+            <table className="w-full text-sm" data-testid="import-columns">
+              <thead>
+                <tr>
+                  <th scope="col" className={th}>
+                    Column in the table
+                  </th>
+                  <th scope="col" className={th}>
+                    Header in the file
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {columns.map((c) => (
+                  <tr key={c.name}>
+                    <td className={`${td} font-mono`}>{c.name}</td>
+                    <td className={td}>{c.header}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <section aria-labelledby="preview-heading" className={card}>
+        <h2 id="preview-heading" className="font-semibold">
+          First rows{' '}
+          <span className="font-normal text-slate-500 dark:text-slate-400">
+            ({formatCount(rows.rows.length)} of {formatCount(imp.rowsImported)})
+          </span>
+        </h2>
+        {rows.rows.length === 0 ? (
+          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400" data-testid="import-preview-empty">
+            {imp.status === 'STOPPED' ? 'The import was stopped: its rows were removed.' : 'No rows yet.'}
+          </p>
+        ) : (
+          <div className="mt-2 max-h-[32rem] overflow-auto rounded-lg border border-slate-200 dark:border-slate-800">
+            <table className="w-full text-sm" data-testid="import-preview">
+              <thead className="sticky top-0 bg-slate-50 dark:bg-slate-950">
+                <tr>
+                  {rows.columns.map((c) => (
+                    <th key={c.name} scope="col" className={`${th} font-mono`} title={`Header in the file: ${c.header}`}>
+                      {c.name}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody className="tabular-nums">
+                {rows.rows.map((row, i) => (
+                  <tr key={i} className="hover:bg-slate-50 dark:hover:bg-slate-800/40">
+                    {rows.columns.map((c) => {
+                      const value = row[c.name] ?? null
+                      return (
+                        <td key={c.name} className={`${td} max-w-[24rem] truncate whitespace-nowrap`} title={value ?? 'NULL'}>
+                          {value === null ? <span className="text-slate-400 italic">null</span> : value}
+                        </td>
+                      )
+                    })}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <section aria-labelledby="rejects-heading" className={card} data-testid="import-rejects">
+        <h2 id="rejects-heading" className="font-semibold">
+          Rejected lines <span className="font-normal text-slate-500 dark:text-slate-400">({formatCount(imp.rowsRejected)})</span>
+        </h2>
+        {rejects.length === 0 ? (
+          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">None: every record had the header&apos;s number of fields.</p>
+        ) : (
+          <>
+            <div className="mt-2 overflow-x-auto">
+              <table className="w-full text-sm">
+                <thead>
+                  <tr>
+                    <th scope="col" className={`${th} text-right`}>
+                      Line
+                    </th>
+                    <th scope="col" className={th}>
+                      Reason
+                    </th>
+                    <th scope="col" className={th}>
+                      Record
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rejects.map((r) => (
+                    <tr key={r.line} data-testid="import-reject">
+                      <td className={`${td} text-right tabular-nums`}>{formatCount(r.line)}</td>
+                      <td className={`${td} sm:whitespace-nowrap`}>{r.reason}</td>
+                      <td className={`${td} min-w-48`}>
+                        <pre className="font-mono text-xs break-all whitespace-pre-wrap">{r.record}</pre>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            {imp.rowsRejected > rejects.length && (
+              <p className="mt-2 text-xs text-slate-500 dark:text-slate-400">
+                The first {formatCount(rejects.length)} of {formatCount(imp.rowsRejected)}.
+              </p>
+            )}
+          </>
+        )}
+      </section>
+    </div>
+  )
+}
+
+function Fact({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div className="min-w-0">
+      <dt className="text-xs text-slate-500 dark:text-slate-400">{label}</dt>
+      <dd>{children}</dd>
+    </div>
+  )
+}

@@ -1,0 +1,205 @@
+import fs from 'node:fs'
+import { parse } from 'csv-parse/sync'
+import pg from 'pg'
+import type { APIRequestContext, Locator, Page } from '@playwright/test'
+import { databaseUrlFile } from '../lib/db/database-url-file'
+import type { ImportDto, RowsPage } from '../lib/imports/schemas'
+import { expect, test } from './fixtures'
+import { dataDir, SERVER_URL } from './run-dir'
+
+/** The import as the API answers it. */
+async function apiImport(request: APIRequestContext, id: string): Promise<ImportDto> {
+  const res = await request.get(new URL(`/api/imports/${id}`, SERVER_URL).href)
+  expect(res.status()).toBe(200)
+  return (await res.json()) as ImportDto
+}
+
+/** Opens the home page and waits until React handles it (a file chosen before that is lost). */
+async function openHome(page: Page) {
+  await page.goto(SERVER_URL.href)
+  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true')
+}
+
+/** The row count a card shows, as a number. */
+const shownRows = async (card: Locator) => Number(await card.getByTestId('import-rows').getAttribute('data-value'))
+
+/** The first `n` records of a CSV file (the header first), parsed from its first 64 KiB. */
+function firstRecords(file: string, n: number): string[][] {
+  const head = Buffer.alloc(64 * 1024)
+  const fd = fs.openSync(file, 'r')
+  try {
+    fs.readSync(fd, head, 0, head.length, 0)
+  } finally {
+    fs.closeSync(fd)
+  }
+  return parse(head.toString('utf8'), { to: n }) as string[][]
+}
+
+/** Runs one query on the e2e server's own PostgreSQL (its URL is in DATA_DIR). */
+async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: fs.readFileSync(databaseUrlFile(dataDir()), 'utf8').trim() })
+  await client.connect()
+  try {
+    return (await client.query<T>(text, values)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+const tableExists = async (tableName: string) =>
+  (await sql<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [tableName]))[0]!.exists
+
+/** Rows in an import's table (`tableName` comes from the API: schema-qualified, safe names). */
+const countRows = async (tableName: string) => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM ${tableName}`))[0]!.n)
+
+test('an import is paused and resumed from its card, lands every row, and its page shows them', async ({ page, request, importCsv }) => {
+  test.setTimeout(120_000)
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles(importCsv.path)
+
+  // 1. The upload finishes and its card turns into the import.
+  const card = page.getByTestId('upload-card')
+  await expect(card).toHaveAttribute('data-phase', 'done', { timeout: 30_000 })
+  const imp = card.getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 15_000 })
+  await expect(imp.getByRole('progressbar', { name: 'Import of rows-300k.csv' })).toBeVisible()
+  const id = (await imp.getAttribute('data-import-id'))!
+
+  // 2. Pause: the count holds still, on the card and on the server.
+  await imp.getByRole('button', { name: 'Pause import' }).click()
+  await expect(imp).toHaveAttribute('data-status', 'PAUSED')
+  await expect(imp.getByRole('button', { name: 'Pause import' })).toHaveCount(0)
+  await expect(imp.getByTestId('import-pause-countdown')).toHaveText(/^Stops by itself in \d+:\d\d unless resumed\.$/)
+  const held = await shownRows(imp)
+  expect(held).toBeLessThan(importCsv.rows)
+  await page.waitForTimeout(1_500)
+  expect(await shownRows(imp)).toBe(held)
+  const paused = await apiImport(request, id)
+  expect(paused.status).toBe('PAUSED')
+  expect(paused.rowsImported).toBe(held)
+  expect(paused.pauseExpiresAt).not.toBeNull()
+
+  // 3. Resume: it goes on from its checkpoint and lands every row, exactly once.
+  await imp.getByRole('button', { name: 'Resume import' }).click()
+  await expect(imp).toHaveAttribute('data-status', /^(QUEUED|PROCESSING|PROCESSED)$/)
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  await expect(imp.getByTestId('import-rows')).toHaveText('300,000')
+  await expect(imp.getByTestId('import-rejected')).toHaveText('0')
+  await expect(imp.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '100')
+  await expect(imp.getByRole('button')).toHaveCount(0)
+  const done = await apiImport(request, id)
+  expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: importCsv.rows, rowsRejected: 0, bytesProcessed: importCsv.size })
+
+  // 4. Its page: the table's name, its columns and a preview of its first rows, as in the file.
+  await imp.getByRole('link', { name: 'Details' }).click()
+  await expect(page).toHaveURL(new URL(`/imports/${id}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  await expect(detail).toHaveAttribute('data-status', 'PROCESSED')
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('rows-300k.csv')
+  await expect(detail.getByTestId('import-table-name')).toHaveText(done.tableName)
+  const [header, first, second] = firstRecords(importCsv.path, 3)
+  await expect(detail.getByTestId('import-columns').locator('tbody tr td:first-child')).toHaveText(done.columns.map((c) => c.name))
+  await expect(detail.getByTestId('import-columns').locator('tbody tr td:nth-child(2)')).toHaveText(header!)
+  const preview = detail.getByTestId('import-preview')
+  await expect(preview.locator('thead th')).toHaveText(done.columns.map((c) => c.name))
+  await expect(preview.locator('tbody tr')).toHaveCount(50)
+  await expect(preview.locator('tbody tr').nth(0).locator('td')).toHaveText(first!)
+  await expect(preview.locator('tbody tr').nth(1).locator('td')).toHaveText(second!)
+  await expect(detail.getByTestId('import-rejects')).toContainText('Rejected lines (0)')
+})
+
+test('stop asks first, says how many rows it removes, and removes them all', async ({ page, request, stopCsv }) => {
+  test.setTimeout(120_000)
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles(stopCsv.path)
+  const imp = page.getByTestId('upload-card').getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  const id = (await imp.getAttribute('data-import-id'))!
+  await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
+  const { tableName } = await apiImport(request, id)
+  expect(await tableExists(tableName)).toBe(true)
+
+  // 1. The dialog names the rows it will remove: the count the card shows, live.
+  await imp.getByRole('button', { name: 'Stop import' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Stop the import of rows-600k.csv?' })
+  await expect(dialog).toBeVisible()
+  await expect(dialog).toContainText(/This removes [\d,]+ rows? and deletes the uploaded file/)
+  await expect(async () => {
+    const shown = await imp.getByTestId('import-rows').textContent()
+    expect(await dialog.textContent()).toContain(`This removes ${shown} rows`)
+  }).toPass({ timeout: 5_000 })
+
+  // 2. Keep the rows: nothing happens.
+  await dialog.getByRole('button', { name: 'Keep the rows' }).click()
+  await expect(dialog).toHaveCount(0)
+  await expect(imp).not.toHaveAttribute('data-status', 'STOPPED')
+
+  // 3. Stop for real: every row is gone, and so is the table.
+  await imp.getByRole('button', { name: 'Stop import' }).click()
+  await page.getByRole('dialog').getByRole('button', { name: 'Stop and remove rows' }).click()
+  await expect(imp).toHaveAttribute('data-status', 'STOPPED')
+  await expect(imp.getByTestId('import-rows')).toHaveText('0')
+  await expect(imp.getByRole('button')).toHaveCount(0)
+  const stopped = await apiImport(request, id)
+  expect(stopped).toMatchObject({ status: 'STOPPED', rowsImported: 0, rowsRejected: 0 })
+  const rows = await request.get(new URL(`/api/imports/${id}/rows`, SERVER_URL).href)
+  expect(rows.status()).toBe(200)
+  expect(((await rows.json()) as RowsPage).rows).toEqual([])
+  expect(await tableExists(tableName)).toBe(false)
+})
+
+test('kill ends an import at once and keeps its rows; resume finishes it without a duplicate', async ({ page, request, importCsv }) => {
+  test.setTimeout(120_000)
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles(importCsv.path)
+  const imp = page.getByTestId('upload-card').getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  const id = (await imp.getAttribute('data-import-id'))!
+  await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
+
+  await imp.getByRole('button', { name: 'Kill import' }).click()
+  await expect(imp).toHaveAttribute('data-status', 'KILLED')
+  const kept = await shownRows(imp)
+  await expect(imp).toContainText(`Killed with ${kept.toLocaleString('en-US')} rows kept`)
+  const killed = await apiImport(request, id)
+  expect(killed).toMatchObject({ status: 'KILLED', rowsImported: kept })
+  expect(kept).toBeLessThan(importCsv.rows)
+  expect(await countRows(killed.tableName)).toBe(kept)
+
+  await imp.getByRole('button', { name: 'Resume import' }).click()
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  await expect(imp.getByTestId('import-rows')).toHaveText('300,000')
+  expect(await countRows(killed.tableName)).toBe(importCsv.rows)
+})
+
+test('rejected lines are listed on the import page, and earlier imports on the home page', async ({ page, request }) => {
+  await openHome(page)
+  const csv = 'city,population\nOslo,709037\nLima\nQuito,"2,800,000"\n'
+  await page.getByTestId('file-input').setInputFiles({ name: 'ragged.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+  const card = page.getByRole('article', { name: 'ragged.csv' })
+  const imp = card.getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  await expect(imp.getByTestId('import-rows')).toHaveText('2')
+  await expect(imp.getByTestId('import-rejected')).toHaveText('1')
+  const id = (await imp.getAttribute('data-import-id'))!
+
+  // After a reload the import is an earlier one, listed with its status and a link to its page.
+  await page.reload()
+  const earlier = page.getByTestId('earlier-imports').getByTestId('earlier-import').filter({ hasText: 'ragged.csv' })
+  await expect(earlier).toHaveAttribute('data-status', 'PROCESSED')
+  await expect(earlier).toContainText('2 rows')
+  await earlier.getByRole('link', { name: 'ragged.csv' }).click()
+  await expect(page).toHaveURL(new URL(`/imports/${id}`, SERVER_URL).href)
+
+  const rejects = page.getByTestId('import-rejects').getByTestId('import-reject')
+  await expect(rejects).toHaveCount(1)
+  await expect(rejects.locator('td')).toHaveText(['3', 'expected 2 fields, found 1', 'Lima'])
+  const preview = page.getByTestId('import-preview')
+  await expect(preview.locator('tbody tr td')).toHaveText(['Oslo', '709037', 'Quito', '2,800,000'])
+
+  // An unknown id is a 404 page, not an error.
+  const missing = await request.get(new URL('/imports/00000000-0000-4000-8000-000000000000', SERVER_URL).href)
+  expect(missing.status()).toBe(404)
+  await page.goto(new URL('/imports/00000000-0000-4000-8000-000000000000', SERVER_URL).href)
+  await expect(page.getByRole('heading', { name: 'No such import' })).toBeVisible()
+})
