@@ -62,13 +62,14 @@ type ImportRun = {
   rows: number
   uploadSeconds: number
   serverCpuSeconds: number
+  postgresCpuSeconds: number
   rssBeforeBytes: number
   peakRssBytes: number
   uploadPeakRssBytes: number
   hwmBytes: number | undefined
   dirtyBytes: number
 }
-type RawRun = { seconds: number; rows: number }
+type RawRun = { seconds: number; rows: number; postgresCpuSeconds: number }
 type RunResult = { importFirst: boolean; imp: ImportRun; raw: RawRun }
 
 // Undone in reverse order at the end, on failure and on Ctrl-C alike.
@@ -96,7 +97,9 @@ async function main() {
     // Each run starts a fresh app (one DATA_DIR, so one initdb for the whole bench): the
     // same code has run at two speeds in different server processes (bench-upload.ts), so one
     // process's figure would mislead. The order of the two sides alternates between runs.
-    printRow('run', 'first', 'import s', 'raw s', 'raw/import', 'upload MB/s', 'server CPU s', 'server RSS MB before→peak (VmHWM)')
+    // CPU: seconds the app's process (all its threads) and the PostgreSQL backend that ran
+    // the COPY spent on each side; steadier than times on a shared machine.
+    printRow('run', 'first', 'import s', 'raw s', 'raw/import', 'upload MB/s', 'CPU s app+pg/pg', 'server RSS MB before→peak (VmHWM)')
     const results: RunResult[] = []
     for (let run = 1; run <= options.runs; run++) {
       const app = await startApp({ dataDir, logFile: appLog, batchBytes: options.batchBytes })
@@ -122,7 +125,7 @@ async function main() {
           raw!.seconds.toFixed(2),
           (raw!.seconds / imp!.seconds).toFixed(2),
           (fixture.size / MB / imp!.uploadSeconds).toFixed(0),
-          imp!.serverCpuSeconds.toFixed(1),
+          `${imp!.serverCpuSeconds.toFixed(1)}+${imp!.postgresCpuSeconds.toFixed(1)}/${raw!.postgresCpuSeconds.toFixed(1)}`,
           `${toMB(imp!.rssBeforeBytes)}→${toMB(imp!.peakRssBytes)}` + (imp!.hwmBytes === undefined ? '' : ` (${toMB(imp!.hwmBytes)})`),
         )
       } finally {
@@ -369,8 +372,9 @@ async function measureImport(app: App, db: pg.Client, file: string): Promise<Imp
   const dirtyBytes = readDirtyBytes()
   const sampler = sampleRss(pid)
   let done: ImportDto
+  const backend = { pid: undefined as number | undefined, cpuSeconds: 0 }
   try {
-    done = await waitForImport(app.baseUrl, uploadId)
+    done = await waitForImport(app.baseUrl, uploadId, (imp) => followBackend(db, imp, backend))
   } finally {
     sampler.stop()
   }
@@ -392,6 +396,7 @@ async function measureImport(app: App, db: pg.Client, file: string): Promise<Imp
     rows: counted,
     uploadSeconds: (started - uploadStarted) / 1000,
     serverCpuSeconds,
+    postgresCpuSeconds: backend.cpuSeconds,
     rssBeforeBytes,
     peakRssBytes: sampler.peak,
     uploadPeakRssBytes: uploadSampler.peak,
@@ -430,8 +435,22 @@ async function uploadWithTus(baseUrl: string, file: string, size: number): Promi
   return path.basename(new URL(location, baseUrl).pathname)
 }
 
+/**
+ * The CPU of the PostgreSQL backend that runs the import: the worker opens a connection of
+ * its own per run, named after the import (lib/imports/import-connection.ts). Read at every
+ * poll, since the backend exits with the import; so it misses at most one poll's worth.
+ */
+async function followBackend(db: pg.Client, imp: ImportDto, backend: { pid: number | undefined; cpuSeconds: number }) {
+  if (imp.status !== 'PROCESSING') return
+  if (backend.pid === undefined) {
+    const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [`sluice-import:${imp.id}`])
+    backend.pid = rows[0]?.pid
+  }
+  if (backend.pid !== undefined) backend.cpuSeconds = readCpuSeconds(backend.pid) || backend.cpuSeconds
+}
+
 /** Finds the upload's import and polls it every POLL_MS until PROCESSED; throws on any other end. */
-async function waitForImport(baseUrl: string, uploadId: string): Promise<ImportDto> {
+async function waitForImport(baseUrl: string, uploadId: string, onPoll: (imp: ImportDto) => Promise<void>): Promise<ImportDto> {
   const deadline = Date.now() + IMPORT_TIMEOUT_MS
   let id: string | undefined
   while (id === undefined) {
@@ -446,6 +465,7 @@ async function waitForImport(baseUrl: string, uploadId: string): Promise<ImportD
   for (;;) {
     const imp = (await getJson(`${baseUrl}/api/imports/${id}`)) as ImportDto
     if (imp.status === 'PROCESSED') return imp
+    await onPoll(imp)
     if (imp.status !== 'QUEUED' && imp.status !== 'PROCESSING') {
       throw new Error(`import ${id} ended ${imp.status}${imp.error ? `: ${imp.error}` : ''}`)
     }
@@ -473,14 +493,17 @@ async function measureRawCopy(db: pg.Client, file: string): Promise<RawRun> {
   const columns = HEADER.split(',').map((name) => `${db.escapeIdentifier(name)} text`)
   await db.query(`DROP TABLE IF EXISTS ${table}`)
   await db.query(`CREATE TABLE ${table} (${columns.join(', ')})`)
+  const backendPid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
   await settle(db)
+  const cpuBefore = readCpuSeconds(backendPid)
   const started = performance.now()
   const copy = db.query(copyFrom(`COPY ${table} FROM STDIN (FORMAT csv, HEADER)`))
   await pipeline(fs.createReadStream(file), copy)
   const seconds = (performance.now() - started) / 1000
+  const postgresCpuSeconds = readCpuSeconds(backendPid) - cpuBefore
   const rows = copy.rowCount
   await db.query(`DROP TABLE ${table}`)
-  return { seconds, rows }
+  return { seconds, rows, postgresCpuSeconds }
 }
 
 /**
@@ -506,6 +529,8 @@ function printSummary(results: RunResult[], fixture: Fixture, options: Options) 
   const importSeconds = median(results.map((r) => r.imp.seconds))
   const rawSeconds = median(results.map((r) => r.raw.seconds))
   const cpu = median(results.map((r) => r.imp.serverCpuSeconds))
+  const importPgCpu = median(results.map((r) => r.imp.postgresCpuSeconds))
+  const rawPgCpu = median(results.map((r) => r.raw.postgresCpuSeconds))
   const importPeak = Math.max(...results.map((r) => r.imp.peakRssBytes))
   const uploadPeak = Math.max(...results.map((r) => r.imp.uploadPeakRssBytes))
   const hwm = Math.max(...results.map((r) => r.imp.hwmBytes ?? 0))
@@ -519,13 +544,13 @@ file:             ${fixture.file}, ${formatBytes(fixture.size)}, ${rows.toLocale
 batch size:       IMPORT_BATCH_BYTES ${batch}
 median times:     import ${importSeconds.toFixed(2)} s (${(fixture.size / MB / importSeconds).toFixed(0)} MB/s), raw COPY ${rawSeconds.toFixed(2)} s (${(fixture.size / MB / rawSeconds).toFixed(0)} MB/s)
 median raw/import: ${ratio.toFixed(2)}  (target ≥ ${TARGET_RATIO}: ${verdict(ratio >= TARGET_RATIO)})
-server CPU:       ${cpu.toFixed(1)} s per import (median; the app's process only, not PostgreSQL's)
+CPU (medians):    import: app ${cpu.toFixed(1)} s + its PostgreSQL backend ${importPgCpu.toFixed(1)} s; raw COPY: backend ${rawPgCpu.toFixed(1)} s
 server peak RSS:  ${toMB(importPeak)} MB during the import, ${toMB(uploadPeak)} MB during the upload, VmHWM ${hwm ? `${toMB(hwm)} MB` : 'unavailable'}  (target < ${TARGET_RSS_MB} MB${fixture.size >= 2 ** 30 ? `: ${verdict(peak / MB < TARGET_RSS_MB)}` : ', set for a 1 GiB file'})
 page cache:       up to ${toMB(dirty)} MB of the upload still unwritten when the import began (its writeback overlaps the import)`)
 }
 
 function printRow(...cells: string[]) {
-  const widths = [4, 6, 9, 7, 11, 12, 13, 0]
+  const widths = [4, 6, 9, 7, 11, 12, 16, 0]
   console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
 }
 
