@@ -1,0 +1,616 @@
+// npm run bench:import -- [--rows 2000000 | --size 1GiB] [--runs 3] [--batch-bytes 16MiB] [--keep]
+//
+// How close does Sluice's import come to the least PostgreSQL can do with the same file? One
+// run starts the real app as a user does (scripts/start.ts), fresh for each run, uploads the
+// file over tus (the import is queued when the last byte lands) and times the import from
+// the PATCH's answer to PROCESSED. In the same run and the same database it loads the same
+// file with one raw `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of text columns.
+// It prints both times, their ratio (raw/import: 1 would be as fast as raw COPY) and the
+// app's memory and CPU during the import. Compare ratios, not times: the times move with the
+// machine and whatever else runs on it. Speed is reported, never asserted: the exit code is
+// non-zero only when something went wrong (an import that fails, a wrong row count).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import { generateCsv, HEADER } from '../lib/csv/generate'
+import { databaseUrlFile } from '../lib/db/database-url-file'
+import { stopOrphanedPostgres } from '../lib/db/orphaned-postgres'
+import { formatBytes, parseSize } from '../lib/format'
+import { freePort } from '../lib/server/free-port'
+
+const USAGE = 'usage: npm run bench:import -- [--rows N | --size <bytes, e.g. 1GiB>] [--runs 3] [--batch-bytes <bytes, e.g. 16MiB>] [--keep]'
+const ROOT = path.resolve(import.meta.dirname, '..')
+const MB = 1e6 // rates and memory in decimal megabytes, the unit of the design's measurements
+
+const DEFAULT_ROWS = 2_000_000
+const DEFAULT_RUNS = 3
+
+// The bar for imports (the issue): at least 0.8 of one raw COPY's speed, with the server's
+// memory under 300 MB for a 1 GB file.
+const TARGET_RATIO = 0.8
+const TARGET_RSS_MB = 300
+
+// The import's status is polled this often: its end is known to within this, plus one request.
+const POLL_MS = 50
+// /proc is cheap to read; 100 ms catches a buffer that balloons for a fraction of a second.
+const RSS_SAMPLE_MS = 100
+// A first start runs `next build` (~30 s here) and initdb; a loaded machine needs slack.
+const START_TIMEOUT_MS = 5 * 60_000
+// start.ts hands imports back and stops PostgreSQL (a fast shutdown) before it exits.
+const STOP_TIMEOUT_MS = 30_000
+// A 1 GiB import takes well under a minute here; this only keeps a stuck import from hanging the bench.
+const IMPORT_TIMEOUT_MS = 30 * 60_000
+// generateCsv stops after the row that reaches the requested size; no row is this long.
+const MAX_ROW_BYTES = 1024
+
+// The raw baseline's table, in the app's database but outside the app's schemas.
+const RAW_TABLE = 'bench_raw_copy'
+
+type Source = { rows: number } | { bytes: number }
+type Options = { source: Source; runs: number; batchBytes: number | undefined; keep: boolean }
+type Fixture = { file: string; size: number; rows: number | undefined }
+type ImportRun = {
+  seconds: number
+  rows: number
+  uploadSeconds: number
+  serverCpuSeconds: number
+  postgresCpuSeconds: number
+  rssBeforeBytes: number
+  peakRssBytes: number
+  uploadPeakRssBytes: number
+  hwmBytes: number | undefined
+  dirtyBytes: number
+}
+type RawRun = { seconds: number; rows: number; postgresCpuSeconds: number }
+type RunResult = { importFirst: boolean; imp: ImportRun; raw: RawRun }
+
+// Undone in reverse order at the end, on failure and on Ctrl-C alike.
+const cleanups: Array<() => Promise<void> | void> = []
+
+async function main() {
+  const options = parseOptions()
+  const fixture = await ensureCsv(options.source)
+
+  const runDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-bench-import-'))
+  if (options.keep) console.log(`Keeping ${runDir} (app log, database, uploads) at the end`)
+  else cleanups.push(() => fsp.rm(runDir, { recursive: true, force: true }))
+  // mkdtemp makes 0700; as root the embedded PostgreSQL runs as the OS user postgres, which must enter it.
+  await fsp.chmod(runDir, 0o755)
+  const dataDir = path.join(runDir, 'data')
+  const appLog = path.join(runDir, 'app.log')
+  const warmup = path.join(runDir, 'warmup.csv')
+  await generateCsv({ out: warmup, rows: 1000 })
+
+  try {
+    console.log(
+      `Importing ${formatBytes(fixture.size)} (${fixture.rows?.toLocaleString('en') ?? 'uncounted'} rows) ${options.runs}× each way; ` +
+        `IMPORT_BATCH_BYTES ${options.batchBytes === undefined ? "the app's default" : `${formatBytes(options.batchBytes)} (${options.batchBytes})`}`,
+    )
+    // Each run starts a fresh app (one DATA_DIR, so one initdb for the whole bench): the
+    // same code has run at two speeds in different server processes (bench-upload.ts), so one
+    // process's figure would mislead. The order of the two sides alternates between runs.
+    // CPU: seconds the app's process (all its threads) and the PostgreSQL backend that ran
+    // the COPY spent on each side; steadier than times on a shared machine.
+    printRow('run', 'first', 'import s', 'raw s', 'raw/import', 'upload MB/s', 'CPU s app+pg/pg', 'server RSS MB before→peak (VmHWM)')
+    const results: RunResult[] = []
+    for (let run = 1; run <= options.runs; run++) {
+      const app = await startApp({ dataDir, logFile: appLog, batchBytes: options.batchBytes })
+      const db = new pg.Client({ connectionString: app.databaseUrl, application_name: 'sluice-bench-import' })
+      await db.connect()
+      try {
+        // The first upload and import load their routes, Prisma's queries and the worker's
+        // code paths; that is start-up, not import speed.
+        await measureImport(app, db, warmup)
+        const importFirst = run % 2 === 1
+        let imp: ImportRun | undefined
+        let raw: RawRun | undefined
+        for (const side of importFirst ? ['import', 'raw'] : ['raw', 'import']) {
+          if (side === 'import') imp = await measureImport(app, db, fixture.file)
+          else raw = await measureRawCopy(db, fixture.file)
+        }
+        verifyRows(fixture, imp!, raw!)
+        results.push({ importFirst, imp: imp!, raw: raw! })
+        printRow(
+          String(run),
+          importFirst ? 'import' : 'raw',
+          imp!.seconds.toFixed(2),
+          raw!.seconds.toFixed(2),
+          (raw!.seconds / imp!.seconds).toFixed(2),
+          (fixture.size / MB / imp!.uploadSeconds).toFixed(0),
+          `${imp!.serverCpuSeconds.toFixed(1)}+${imp!.postgresCpuSeconds.toFixed(1)}/${raw!.postgresCpuSeconds.toFixed(1)}`,
+          `${toMB(imp!.rssBeforeBytes)}→${toMB(imp!.peakRssBytes)}` + (imp!.hwmBytes === undefined ? '' : ` (${toMB(imp!.hwmBytes)})`),
+        )
+      } finally {
+        await db.end().catch(() => {})
+        await app.stop()
+      }
+    }
+    printSummary(results, fixture, options)
+  } catch (error) {
+    if (!interruptedBy) printLogTail(appLog)
+    throw error
+  }
+}
+
+// ── options ──────────────────────────────────────────────────────────────────────────────
+
+function parseOptions(): Options {
+  const values = (() => {
+    try {
+      return parseArgs({
+        options: {
+          rows: { type: 'string' },
+          size: { type: 'string' },
+          runs: { type: 'string' },
+          'batch-bytes': { type: 'string' },
+          keep: { type: 'boolean', default: false },
+        },
+      }).values
+    } catch (error) {
+      throw new UsageError((error as Error).message) // an unknown flag or a missing value
+    }
+  })()
+  if (values.rows !== undefined && values.size !== undefined) throw new UsageError('give --rows or --size, not both')
+  const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs)
+  if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1, not ${values.runs}`)
+  let source: Source = { rows: DEFAULT_ROWS }
+  if (values.size !== undefined) source = { bytes: parseSizeFlag('--size', values.size) }
+  if (values.rows !== undefined) {
+    const rows = Number(values.rows)
+    if (!Number.isSafeInteger(rows) || rows < 1) throw new UsageError(`--rows must be a whole number ≥ 1, not ${values.rows}`)
+    source = { rows }
+  }
+  // The app checks the range (IMPORT_BATCH_BYTES in lib/config.ts) and refuses to start outside it.
+  const batchBytes = values['batch-bytes'] === undefined ? undefined : parseSizeFlag('--batch-bytes', values['batch-bytes'])
+  return { source, runs, batchBytes, keep: values.keep === true }
+}
+
+class UsageError extends Error {}
+
+function parseSizeFlag(flag: string, text: string): number {
+  let bytes: number
+  try {
+    bytes = parseSize(text)
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`)
+  }
+  if (bytes < 1) throw new UsageError(`${flag} must be at least 1 byte`)
+  return bytes
+}
+
+// ── the file ─────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The fixture, generated once and kept in the temp folder for later runs (by size, under the
+ * same name as bench:upload's, which reuses it too). Its row count is kept beside it in
+ * `<file>.rows`; a file generated by bench:upload has none, and is then checked against the
+ * raw COPY's count only.
+ */
+async function ensureCsv(source: Source): Promise<Fixture> {
+  const dir = path.join(os.tmpdir(), 'sluice-bench')
+  const file = path.join(dir, 'rows' in source ? `bench-rows-${source.rows}.csv` : `bench-${source.bytes}.csv`)
+  const countFile = `${file}.rows`
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? -1
+  const counted = Number(readFileOrEmpty(countFile).trim()) || undefined
+  const reusable = 'rows' in source ? size > 0 && counted === source.rows : size >= source.bytes && size < source.bytes + MAX_ROW_BYTES
+  if (reusable) {
+    console.log(`Reusing ${file}`)
+    return { file, size, rows: counted }
+  }
+  await fsp.mkdir(dir, { recursive: true })
+  console.log(`Generating ${'rows' in source ? `${source.rows.toLocaleString('en')} rows` : formatBytes(source.bytes)} of CSV in ${file}…`)
+  // Written under another name first, so an interrupted run never leaves a short file to reuse.
+  const partial = `${file}.partial`
+  const written = await generateCsv({ out: partial, ...source })
+  await fsp.rename(partial, file)
+  await fsp.writeFile(countFile, `${written.rows}\n`)
+  return { file, size: written.bytes, rows: written.rows }
+}
+
+// ── the app ──────────────────────────────────────────────────────────────────────────────
+
+type App = { baseUrl: string; serverPid: number; databaseUrl: string; uploadsDir: string; stop: () => Promise<void> }
+
+/** Starts Sluice as `npm start` does, in its own DATA_DIR, and resolves once /api/health says ok. */
+async function startApp(opts: { dataDir: string; logFile: string; batchBytes: number | undefined }): Promise<App> {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    DATA_DIR: opts.dataDir,
+    // Empty means unset (lib/config.ts): always the embedded database, so a bench never
+    // writes its tables into someone's real one.
+    DATABASE_URL: '',
+    MAX_UPLOAD_BYTES: String(100 * 2 ** 30),
+    NEXT_TELEMETRY_DISABLED: '1',
+  }
+  if (opts.batchBytes === undefined) delete env.IMPORT_BATCH_BYTES
+  else env.IMPORT_BATCH_BYTES = String(opts.batchBytes)
+  const log = fs.openSync(opts.logFile, 'a')
+  // As `npm start` runs it: one node process (tsx's CLI would put a wrapper process in
+  // between), so the child's pid is the server's, and the embedded PostgreSQL's processes are
+  // not counted in its memory or CPU.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', log, log], // to a file: the build's output would bury the results
+  })
+  fs.closeSync(log)
+  const stop = () => stopApp(child, opts.dataDir)
+  cleanups.push(stop)
+  const baseUrl = `http://localhost:${port}`
+  await waitUntilHealthy(`${baseUrl}/api/health`, child)
+  // start.ts writes it once its PostgreSQL is up, before it serves: present once healthy.
+  const databaseUrl = readFileOrEmpty(databaseUrlFile(opts.dataDir)).trim()
+  if (!databaseUrl) throw new Error(`${databaseUrlFile(opts.dataDir)} is missing: did the app start its embedded PostgreSQL?`)
+  return { baseUrl, serverPid: child.pid!, databaseUrl, uploadsDir: path.join(opts.dataDir, 'uploads'), stop }
+}
+
+async function waitUntilHealthy(url: string, child: ChildProcess) {
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the app exited (${child.exitCode ?? child.signalCode}) before /api/health answered`)
+    }
+    const healthy = await fetch(url, { signal: AbortSignal.timeout(5000) })
+      .then(async (res) => res.ok && ((await res.json()) as { ok?: unknown }).ok === true)
+      .catch(() => false)
+    if (healthy) return
+    await sleep(500)
+  }
+  throw new Error(`/api/health did not answer {"ok":true} within ${START_TIMEOUT_MS / 1000} s`)
+}
+
+/** SIGTERM (start.ts hands imports back, stops PostgreSQL, then exits); SIGKILL if it hangs. */
+async function stopApp(child: ChildProcess, dataDir: string) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    if (!(await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]))) {
+      console.error(`Sluice did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`)
+      child.kill('SIGKILL')
+    }
+  }
+  // An app that crashed or was killed leaves its PostgreSQL running; its folder is about to go.
+  const orphan = await stopOrphanedPostgres(path.join(dataDir, 'postgres'), STOP_TIMEOUT_MS)
+  if (orphan) console.error(`Stopped the PostgreSQL (pid ${orphan}) that Sluice left running`)
+}
+
+// ── /proc ────────────────────────────────────────────────────────────────────────────────
+
+/** A size line of /proc/<pid>/status (VmRSS: resident now, VmHWM: peak resident), in bytes. */
+function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileOrEmpty(`/proc/${pid}/status`))?.[1]
+  return kib === undefined ? undefined : Number(kib) * 1024
+}
+
+/** Samples a process's RSS every RSS_SAMPLE_MS until stopped, keeping the peak in bytes. */
+function sampleRss(pid: number): { readonly peak: number; stop: () => void } {
+  let peak = 0
+  const sample = () => (peak = Math.max(peak, readStatusBytes(pid, 'VmRSS') ?? 0))
+  sample()
+  const timer = setInterval(sample, RSS_SAMPLE_MS)
+  return {
+    get peak() {
+      return peak
+    },
+    stop: () => {
+      clearInterval(timer)
+      sample()
+    },
+  }
+}
+
+/** User plus system CPU of all a process's threads: /proc/<pid>/stat fields 14 and 15, in USER_HZ (100 on Linux). */
+function readCpuSeconds(pid: number): number {
+  const stat = readFileOrEmpty(`/proc/${pid}/stat`)
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields from the 3rd on
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Resets VmHWM (Linux: writing 5 to clear_refs), so the next reading is this upload's and import's peak. */
+function resetPeakRss(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false // not our process, or an old kernel: VmHWM then covers the app's whole life
+  }
+}
+
+/** Bytes in the page cache still waiting to be written to disk (/proc/meminfo Dirty). */
+function readDirtyBytes(): number {
+  const kib = /^Dirty:\s+(\d+) kB$/m.exec(readFileOrEmpty('/proc/meminfo'))?.[1]
+  return kib === undefined ? 0 : Number(kib) * 1024
+}
+
+const readFileOrEmpty = (file: string) => {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return '' // missing, or the process went away between listing and reading
+  }
+}
+
+// ── the import, through the app ──────────────────────────────────────────────────────────
+
+type ImportDto = { id: string; status: string; rowsImported: number; rowsRejected: number; tableName: string; error: string | null }
+
+/**
+ * Uploads the file with two tus requests (creation, then one PATCH with the whole file; the
+ * app queues the import before it answers the PATCH) and times the import from the PATCH's
+ * answer until the import reads PROCESSED. Checks the rows, then drops the import's table and
+ * removes the uploaded file, so the next side starts from the same database and disk.
+ */
+async function measureImport(app: App, db: pg.Client, file: string): Promise<ImportRun> {
+  const size = (await fsp.stat(file)).size
+  await settle(db)
+  const pid = app.serverPid
+  const hwmIsPerRun = resetPeakRss(pid)
+  const uploadSampler = sampleRss(pid)
+  const uploadStarted = performance.now()
+  let uploadId: string
+  try {
+    uploadId = await uploadWithTus(app.baseUrl, file, size)
+  } finally {
+    uploadSampler.stop()
+  }
+
+  // The clock starts with the PATCH's answer: the upload has finished, the import is queued.
+  const started = performance.now()
+  const cpuBefore = readCpuSeconds(pid)
+  const rssBeforeBytes = readStatusBytes(pid, 'VmRSS') ?? 0
+  // The upload's own bytes are still on their way to the disk while the import runs.
+  const dirtyBytes = readDirtyBytes()
+  const sampler = sampleRss(pid)
+  let done: ImportDto
+  const backend = { pid: undefined as number | undefined, cpuSeconds: 0 }
+  try {
+    done = await waitForImport(app.baseUrl, uploadId, (imp) => followBackend(db, imp, backend))
+  } finally {
+    sampler.stop()
+  }
+  const seconds = (performance.now() - started) / 1000
+  const serverCpuSeconds = readCpuSeconds(pid) - cpuBefore
+  const hwmBytes = hwmIsPerRun ? readStatusBytes(pid, 'VmHWM') : undefined
+
+  if (done.rowsRejected !== 0) throw new Error(`import ${done.id} rejected ${done.rowsRejected} rows of a well-formed file`)
+  const table = done.tableName.split('.').map((part) => db.escapeIdentifier(part)).join('.')
+  const counted = Number((await db.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
+  if (counted !== done.rowsImported) {
+    throw new Error(`import ${done.id} reports ${done.rowsImported} rows, but ${done.tableName} holds ${counted}`)
+  }
+  await db.query(`DROP TABLE ${table}`)
+  await fsp.rm(path.join(app.uploadsDir, uploadId), { force: true })
+  await fsp.rm(path.join(app.uploadsDir, `${uploadId}.json`), { force: true })
+  return {
+    seconds,
+    rows: counted,
+    uploadSeconds: (started - uploadStarted) / 1000,
+    serverCpuSeconds,
+    postgresCpuSeconds: backend.cpuSeconds,
+    rssBeforeBytes,
+    peakRssBytes: sampler.peak,
+    uploadPeakRssBytes: uploadSampler.peak,
+    hwmBytes,
+    dirtyBytes,
+  }
+}
+
+/** tus creation, then one PATCH of the whole file from offset 0; resolves with the upload id once the PATCH is answered 204. */
+async function uploadWithTus(baseUrl: string, file: string, size: number): Promise<string> {
+  const created = await fetch(`${baseUrl}/api/uploads`, {
+    method: 'POST',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Length': String(size),
+      'Upload-Metadata': `filename ${Buffer.from(path.basename(file)).toString('base64')},filetype ${Buffer.from('text/csv').toString('base64')}`,
+    },
+  })
+  const location = created.headers.get('Location')
+  if (created.status !== 201 || !location) throw new Error(`tus creation answered ${created.status} ${await created.text()}`)
+  const req = http.request(new URL(location, baseUrl), {
+    method: 'PATCH',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Offset': '0',
+      'Content-Type': 'application/offset+octet-stream',
+      'Content-Length': size,
+    },
+  })
+  const [[res]] = await Promise.all([once(req, 'response') as Promise<[http.IncomingMessage]>, pipeline(fs.createReadStream(file), req)])
+  const body = await readAll(res)
+  if (res.statusCode !== 204 || Number(res.headers['upload-offset']) !== size) {
+    throw new Error(`tus PATCH answered ${res.statusCode} (Upload-Offset ${res.headers['upload-offset']}) ${body.trim()}`)
+  }
+  // The Location is /api/uploads/<id>.
+  return path.basename(new URL(location, baseUrl).pathname)
+}
+
+/**
+ * The CPU of the PostgreSQL backend that runs the import: the worker opens a connection of
+ * its own per run, named after the import (lib/imports/import-connection.ts). Read at every
+ * poll, since the backend exits with the import; so it misses at most one poll's worth.
+ */
+async function followBackend(db: pg.Client, imp: ImportDto, backend: { pid: number | undefined; cpuSeconds: number }) {
+  if (imp.status !== 'PROCESSING') return
+  if (backend.pid === undefined) {
+    const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [`sluice-import:${imp.id}`])
+    backend.pid = rows[0]?.pid
+  }
+  if (backend.pid !== undefined) backend.cpuSeconds = readCpuSeconds(backend.pid) || backend.cpuSeconds
+}
+
+/** Finds the upload's import and polls it every POLL_MS until PROCESSED; throws on any other end. */
+async function waitForImport(baseUrl: string, uploadId: string, onPoll: (imp: ImportDto) => Promise<void>): Promise<ImportDto> {
+  const deadline = Date.now() + IMPORT_TIMEOUT_MS
+  let id: string | undefined
+  while (id === undefined) {
+    // Queued in the same request as the PATCH's answer, so it is there at once.
+    const { imports } = (await getJson(`${baseUrl}/api/imports?upload=${encodeURIComponent(uploadId)}`)) as { imports: ImportDto[] }
+    id = imports[0]?.id
+    if (id === undefined) {
+      if (Date.now() > deadline) throw new Error(`no import appeared for upload ${uploadId}`)
+      await sleep(POLL_MS)
+    }
+  }
+  for (;;) {
+    const imp = (await getJson(`${baseUrl}/api/imports/${id}`)) as ImportDto
+    if (imp.status === 'PROCESSED') return imp
+    await onPoll(imp)
+    if (imp.status !== 'QUEUED' && imp.status !== 'PROCESSING') {
+      throw new Error(`import ${id} ended ${imp.status}${imp.error ? `: ${imp.error}` : ''}`)
+    }
+    if (Date.now() > deadline) throw new Error(`import ${id} was still ${imp.status} after ${IMPORT_TIMEOUT_MS / 60_000} min`)
+    await sleep(POLL_MS)
+  }
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`GET ${url} answered ${res.status} ${await res.text()}`)
+  return res.json()
+}
+
+// ── the raw baseline ─────────────────────────────────────────────────────────────────────
+
+/**
+ * One `COPY … FROM STDIN (FORMAT csv, HEADER)` of the whole file into a table of text
+ * columns (no row-number column, no checkpoint, one transaction), in the app's database.
+ * The table is made before the clock starts and dropped after it stops.
+ */
+async function measureRawCopy(db: pg.Client, file: string): Promise<RawRun> {
+  const table = db.escapeIdentifier(RAW_TABLE)
+  // The generator's header; the file is always the generator's.
+  const columns = HEADER.split(',').map((name) => `${db.escapeIdentifier(name)} text`)
+  await db.query(`DROP TABLE IF EXISTS ${table}`)
+  await db.query(`CREATE TABLE ${table} (${columns.join(', ')})`)
+  const backendPid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+  await settle(db)
+  const cpuBefore = readCpuSeconds(backendPid)
+  const started = performance.now()
+  const copy = db.query(copyFrom(`COPY ${table} FROM STDIN (FORMAT csv, HEADER)`))
+  await pipeline(fs.createReadStream(file), copy)
+  const seconds = (performance.now() - started) / 1000
+  const postgresCpuSeconds = readCpuSeconds(backendPid) - cpuBefore
+  const rows = copy.rowCount
+  await db.query(`DROP TABLE ${table}`)
+  return { seconds, rows, postgresCpuSeconds }
+}
+
+/**
+ * Before each side: PostgreSQL writes its dirty buffers (CHECKPOINT), then the OS flushes
+ * the page cache (sync), so neither side pays for the other's writeback.
+ */
+async function settle(db: pg.Client) {
+  await db.query('CHECKPOINT')
+  execFileSync('sync')
+}
+
+/** The import, the raw COPY and the generator (when it counted) must agree on the rows. */
+function verifyRows(fixture: Fixture, imp: ImportRun, raw: RawRun) {
+  const expected = fixture.rows ?? raw.rows
+  if (raw.rows !== expected) throw new Error(`the raw COPY loaded ${raw.rows} rows, the file holds ${expected}`)
+  if (imp.rows !== expected) throw new Error(`the import loaded ${imp.rows} rows, the file holds ${expected}`)
+}
+
+// ── output ───────────────────────────────────────────────────────────────────────────────
+
+function printSummary(results: RunResult[], fixture: Fixture, options: Options) {
+  const ratio = median(results.map((r) => r.raw.seconds / r.imp.seconds))
+  const importSeconds = median(results.map((r) => r.imp.seconds))
+  const rawSeconds = median(results.map((r) => r.raw.seconds))
+  const cpu = median(results.map((r) => r.imp.serverCpuSeconds))
+  const importPgCpu = median(results.map((r) => r.imp.postgresCpuSeconds))
+  const rawPgCpu = median(results.map((r) => r.raw.postgresCpuSeconds))
+  const importPeak = Math.max(...results.map((r) => r.imp.peakRssBytes))
+  const uploadPeak = Math.max(...results.map((r) => r.imp.uploadPeakRssBytes))
+  const hwm = Math.max(...results.map((r) => r.imp.hwmBytes ?? 0))
+  const peak = Math.max(importPeak, uploadPeak, hwm)
+  const dirty = Math.max(...results.map((r) => r.imp.dirtyBytes))
+  const rows = results[0]!.raw.rows
+  const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
+  const batch = options.batchBytes === undefined ? "app's default" : formatBytes(options.batchBytes)
+  console.log(`
+file:             ${fixture.file}, ${formatBytes(fixture.size)}, ${rows.toLocaleString('en')} rows (import, raw COPY${fixture.rows === undefined ? '' : ' and generator'} agree)
+batch size:       IMPORT_BATCH_BYTES ${batch}
+median times:     import ${importSeconds.toFixed(2)} s (${(fixture.size / MB / importSeconds).toFixed(0)} MB/s), raw COPY ${rawSeconds.toFixed(2)} s (${(fixture.size / MB / rawSeconds).toFixed(0)} MB/s)
+median raw/import: ${ratio.toFixed(2)}  (target ≥ ${TARGET_RATIO}: ${verdict(ratio >= TARGET_RATIO)})
+CPU (medians):    import: app ${cpu.toFixed(1)} s + its PostgreSQL backend ${importPgCpu.toFixed(1)} s; raw COPY: backend ${rawPgCpu.toFixed(1)} s
+server peak RSS:  ${toMB(importPeak)} MB during the import, ${toMB(uploadPeak)} MB during the upload, VmHWM ${hwm ? `${toMB(hwm)} MB` : 'unavailable'}  (target < ${TARGET_RSS_MB} MB${fixture.size >= 2 ** 30 ? `: ${verdict(peak / MB < TARGET_RSS_MB)}` : ', set for a 1 GiB file'})
+page cache:       up to ${toMB(dirty)} MB of the upload still unwritten when the import began (its writeback overlaps the import)`)
+}
+
+function printRow(...cells: string[]) {
+  const widths = [4, 6, 9, 7, 11, 12, 16, 0]
+  console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
+}
+
+function printLogTail(file: string, lines = 40) {
+  const text = readFileOrEmpty(file).trimEnd()
+  if (text) console.error(`\nLast lines of the app's output (${file}):\n${text.split('\n').slice(-lines).join('\n')}\n`)
+}
+
+const toMB = (bytes: number) => (bytes / MB).toFixed(0)
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+// Ctrl-C reaches the app too, so the request in flight fails and main's own exit path cleans
+// up at the same moment as the signal handler: both share one pass, in order.
+let cleaning: Promise<void> | undefined
+const runCleanups = () => (cleaning ??= cleanUp())
+
+async function cleanUp() {
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()!()
+    } catch (error) {
+      console.error('cleanup step failed:', error instanceof Error ? error.message : error)
+    }
+  }
+}
+
+// ── entry ────────────────────────────────────────────────────────────────────────────────
+
+let interruptedBy: NodeJS.Signals | undefined
+
+// `on`, not `once`: tsx's CLI relays a Ctrl-C once more when it misses this process's
+// acknowledgement, and its preload exits at once when a signal finds no listener.
+for (const name of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(name, () => {
+    if (interruptedBy) return
+    interruptedBy = name
+    console.error('\nInterrupted: stopping the app and removing the temp folder…')
+    void runCleanups().finally(() => process.exit(128 + os.constants.signals[name]))
+  })
+}
+
+let exitCode = 0
+try {
+  await main()
+} catch (error) {
+  exitCode = error instanceof UsageError ? 2 : 1
+  if (error instanceof UsageError) console.error(`${error.message}\n${USAGE}`)
+  else if (!interruptedBy) console.error(`bench:import failed: ${error instanceof Error ? error.message : String(error)}`)
+}
+await runCleanups()
+process.exit(interruptedBy ? 128 + os.constants.signals[interruptedBy] : exitCode)
