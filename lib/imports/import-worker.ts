@@ -14,6 +14,7 @@ const RECOVERY_INTERVAL_MS = 5000
 const POLL_INTERVAL_MS = 1000
 
 const JobPayload = z.object({ importId: z.uuid() })
+const PauseTimeoutPayload = JobPayload.extend({ seconds: z.number().int().positive() })
 
 // graphile-worker reports every job at "info"; only what needs a person's eye is printed.
 const logger = new Logger(() => (level, message) => {
@@ -32,7 +33,10 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
   const shutdown = new AbortController()
   const taskList: TaskList = {
     [TASK_RUN_IMPORT]: async (payload) => runImport(JobPayload.parse(payload).importId, shutdown.signal),
-    [TASK_PAUSE_TIMEOUT]: async (payload) => void (await stopImportIfPausedTooLong(JobPayload.parse(payload).importId)),
+    [TASK_PAUSE_TIMEOUT]: async (payload) => {
+      const { importId, seconds } = PauseTimeoutPayload.parse(payload)
+      await stopImportIfPausedTooLong(importId, seconds)
+    },
   }
   await installJobQueue()
   await requeueImports({ includeQueued: true })

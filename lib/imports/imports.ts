@@ -149,10 +149,12 @@ export async function stopImport(id: string): Promise<Import> {
   return imp
 }
 
-/** Stops the import if it is still paused after the pause timeout (the pause-timeout job). */
-export async function stopImportIfPausedTooLong(id: string): Promise<Import | null> {
-  const timeout = config().pauseTimeoutSeconds
-  if (timeout === 0) return null
+/**
+ * Stops the import if it is still paused `timeout` seconds after it paused (the pause-timeout
+ * job). The timeout comes with the job, from the process that took the pause and told the
+ * person when it would end, not from whichever worker runs the check.
+ */
+export async function stopImportIfPausedTooLong(id: string, timeout: number): Promise<Import | null> {
   const [imp] = await prisma().import.updateManyAndReturn({
     where: { id, status: 'PAUSED', pausedAt: { lte: new Date(Date.now() - timeout * 1000) } },
     data: {

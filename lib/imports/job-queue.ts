@@ -14,7 +14,7 @@ export const ADD_RUN_IMPORT_JOB = `SELECT 1 FROM graphile_worker.add_job('${TASK
 
 /** Queues the check that stops import $1 if it is still paused after $2 seconds. */
 export const ADD_PAUSE_TIMEOUT_JOB = `SELECT 1 FROM graphile_worker.add_job('${TASK_PAUSE_TIMEOUT}',
-  json_build_object('importId', $1::text), run_at => now() + make_interval(secs => $2::int),
+  json_build_object('importId', $1::text, 'seconds', $2::int), run_at => now() + make_interval(secs => $2::int),
   job_key => 'pause-timeout:' || $1, max_attempts => 3)`
 
 type Db = { $executeRawUnsafe: (query: string, ...values: unknown[]) => Promise<number> }

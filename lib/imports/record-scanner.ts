@@ -1,5 +1,7 @@
 /**
- * Finds where CSV records end and how many fields each has, without decoding a single value.
+ * Finds where CSV records end and how many fields each has, without decoding a single value:
+ * the slow path of a batch, taken when COPY refused the batch for its shape (see
+ * record-boundaries.ts for the fast one).
  *
  * Hand-written on purpose: PostgreSQL's COPY parses the values (the fast path in design.md),
  * and Node only needs record boundaries (for the byte checkpoint) and field counts (so that a
@@ -30,64 +32,57 @@ export type ScanResult = {
 }
 
 export type ScanOptions = {
-  /** Fields every record must have; null scans without checking (the header). */
-  fields: number | null
+  /** Fields every record must have. */
+  fields: number
   /** Line number of the first record in the buffer. */
   line: number
   /** The buffer ends at the end of the file: a last record without a newline is complete. */
   final: boolean
-  /** Stop after this many records (1 for the header). */
-  maxRecords?: number
 }
 
 /** Scans whole records from the start of `buf`; an incomplete last record is left for the next read. */
 export function scanRecords(buf: Uint8Array, opts: ScanOptions): ScanResult {
   const { fields, final } = opts
-  const max = opts.maxRecords ?? Infinity
   const excluded: ExcludedRecord[] = []
+  // Plain locals, no closure over them: this loop runs once per byte of the file.
   let records = 0
-  let end = 0 // start of the current record
+  let start = 0 // start of the current record
   let line = opts.line
   let inQuotes = false
   let delimiters = 0
   let recordNewlines = 0
   const n = buf.length
 
-  const finishRecord = (stop: number, next: number) => {
-    // A line with nothing on it is not a record (COPY would read it as one empty field).
-    const blank = stop === end || (stop === end + 1 && buf[end] === CR)
-    if (blank) excluded.push({ start: end, end: next, line, reason: null })
-    else {
-      records++
-      const found = delimiters + 1
-      if (fields !== null && found !== fields) {
-        excluded.push({ start: end, end: next, line, reason: `expected ${fields} fields, found ${found}` })
-      }
-    }
-    line += recordNewlines
-    end = next
-    delimiters = 0
-    recordNewlines = 0
-  }
-
-  for (let i = 0; i < n && records < max; i++) {
+  for (let i = 0; i < n; i++) {
     const c = buf[i]
     if (c === QUOTE) inQuotes = !inQuotes
-    else if (inQuotes) {
-      if (c === LF) recordNewlines++
-    } else if (c === COMMA) delimiters++
     else if (c === LF) {
       recordNewlines++
-      finishRecord(i, i + 1)
-    }
+      if (inQuotes) continue
+      // A line with nothing on it is not a record (COPY would read it as one empty field).
+      if (i === start || (i === start + 1 && buf[start] === CR)) excluded.push({ start, end: i + 1, line, reason: null })
+      else {
+        records++
+        if (delimiters + 1 !== fields) excluded.push({ start, end: i + 1, line, reason: wrongCount(fields, delimiters + 1) })
+      }
+      line += recordNewlines
+      start = i + 1
+      delimiters = 0
+      recordNewlines = 0
+    } else if (c === COMMA && !inQuotes) delimiters++
   }
 
-  if (final && end < n && records < max) {
-    if (inQuotes) {
-      records++
-      excluded.push({ start: end, end: n, line, reason: 'a quoted field is not closed before the end of the file' })
-      end = n
-    } else finishRecord(n, n)
+  if (final && start < n) {
+    records++
+    const reason = inQuotes
+      ? 'a quoted field is not closed before the end of the file'
+      : delimiters + 1 !== fields
+        ? wrongCount(fields, delimiters + 1)
+        : null
+    if (reason) excluded.push({ start, end: n, line, reason })
+    start = n
   }
-  return { end, records, nextLine: line, excluded }
+  return { end: start, records, nextLine: line, excluded }
 }
+
+const wrongCount = (expected: number, found: number) => `expected ${expected} fields, found ${found}`

@@ -42,7 +42,7 @@ describe('tus protocol at /api/uploads', () => {
     expect(res.headers.get('Tus-Max-Size')).toBe(String(1024 * 1024))
   })
 
-  it('creates, appends, reports the offset, refuses a wrong offset, and terminates', async () => {
+  it('creates, appends, reports the offset, refuses a wrong offset, and queues the import', async () => {
     const created = await create(10)
     expect(created.status).toBe(201)
     const location = created.headers.get('Location')!
@@ -74,7 +74,20 @@ describe('tus protocol at /api/uploads', () => {
     expect(await fs.readFile(path.join(uploadsDir(), id), 'utf8')).toBe('a,b\n1,2\n3,')
     expect(await row(id)).toMatchObject({ bytesReceived: 10n, status: 'FINISHED' })
     expect((await row(id)).finishedAt).toBeInstanceOf(Date)
+    const imports = await prisma().import.findMany({ where: { uploadId: id } })
+    expect(imports.map((i) => [i.fileName, i.status, i.totalBytes])).toEqual([['sales.csv', 'QUEUED', 10n]])
 
+    // Its import still needs the file: termination is refused, the file stays.
+    const refused = await DELETE(new Request(new URL(location, BASE), { method: 'DELETE', headers: TUS }))
+    expect(refused.status).toBe(409)
+    expect(await refused.text()).toBe(`This upload is being imported (import ${imports[0]!.id} is queued): stop the import to remove it\n`)
+    expect(await fs.readFile(path.join(uploadsDir(), id), 'utf8')).toBe('a,b\n1,2\n3,')
+  })
+
+  it('terminates an unfinished upload: its row says so and its file is gone', async () => {
+    const location = (await create(10)).headers.get('Location')!
+    const id = idOf(location)
+    expect((await patch(location, 0, 'a,b\n1')).status).toBe(204)
     const deleted = await DELETE(new Request(new URL(location, BASE), { method: 'DELETE', headers: TUS }))
     expect(deleted.status).toBe(204)
     expect(await row(id)).toMatchObject({ status: 'TERMINATED' })
