@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { defineConfig } from '@playwright/test'
 import { RUN_DIR_VARIABLE, SERVER_PORT, SERVER_URL } from './e2e/run-dir'
+import { startScriptNodeArgs } from './lib/server/start-command'
 
 // Each run gets a fresh folder for the server's data (never the user's .data/) and the
 // generated fixtures. This file is evaluated by the runner and again by every test worker;
@@ -48,7 +49,7 @@ export default defineConfig({
   },
   webServer: {
     // The app as a person runs it (`npm start`): embedded PostgreSQL, migrations, build if stale.
-    command: 'node --import tsx scripts/start.ts',
+    command: ['node', ...startScriptNodeArgs(import.meta.dirname)].join(' '),
     url: new URL('/api/health', SERVER_URL).href,
     env: {
       PORT: String(SERVER_PORT),

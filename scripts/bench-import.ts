@@ -25,6 +25,7 @@ import { databaseUrlFile } from '../lib/db/database-url-file'
 import { stopOrphanedPostgres } from '../lib/db/orphaned-postgres'
 import { formatBytes, parseSize } from '../lib/format'
 import { freePort } from '../lib/server/free-port'
+import { startScriptNodeArgs } from '../lib/server/start-command'
 
 const USAGE = 'usage: npm run bench:import -- [--rows N | --size <bytes, e.g. 1GiB>] [--runs 3] [--batch-bytes <bytes, e.g. 16MiB>] [--keep]'
 const ROOT = path.resolve(import.meta.dirname, '..')
@@ -238,7 +239,7 @@ async function startApp(opts: { dataDir: string; logFile: string; batchBytes: nu
   // As `npm start` runs it: one node process (tsx's CLI would put a wrapper process in
   // between), so the child's pid is the server's, and the embedded PostgreSQL's processes are
   // not counted in its memory or CPU.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  const child = spawn(process.execPath, startScriptNodeArgs(ROOT), {
     cwd: ROOT,
     env,
     stdio: ['ignore', log, log], // to a file: the build's output would bury the results

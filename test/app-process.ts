@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import pg from 'pg'
 import { migrate } from '../lib/db/migrate'
 import { installJobQueue } from '../lib/imports/import-worker'
+import { startScriptNodeArgs } from '../lib/server/start-command'
 
 // Helpers for tests that drive Sluice as its users do: `npm start` as a child process, HTTP
 // requests, its signals.
@@ -26,7 +27,8 @@ const root = path.resolve(import.meta.dirname, '..')
  * process, since tsx's CLI would add a wrapper process between the test and the app.
  */
 export function startApp(env: Record<string, string>, script = 'scripts/start.ts'): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const args = startScriptNodeArgs(root).map((a) => (a === 'scripts/start.ts' ? script : a))
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, DATABASE_URL: '', DATA_DIR: '', PORT: '', MAX_UPLOAD_BYTES: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,6 +70,7 @@ export async function createDatabase(name: string): Promise<string> {
   url.pathname = `/${name}`
   await migrate(url.href)
   const pool = new pg.Pool({ connectionString: url.href })
+  pool.on('error', () => {}) // graphile-worker asks every pool for one; this one lives for two statements
   await installJobQueue(pool)
   await pool.end()
   return url.href

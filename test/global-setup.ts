@@ -14,6 +14,7 @@ export default async function setup() {
   const db = await startEmbeddedPostgres({ dataDir: path.join(dir, 'postgres') })
   await migrate(db.url)
   const pgPool = new pg.Pool({ connectionString: db.url })
+  pgPool.on('error', () => {}) // graphile-worker asks every pool for one; this one lives for two statements
   await installJobQueue(pgPool)
   await pgPool.end()
   process.env.DATABASE_URL = db.url
