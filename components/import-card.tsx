@@ -5,7 +5,8 @@ import { useEffect, useId, useRef, useState } from 'react'
 import { formatBytes, formatClock, formatCount, formatDuration, formatRows } from '@/lib/format'
 import type { ImportDto } from '@/lib/imports/schemas'
 import { ImportStatusBadge } from './import-status-badge'
-import { COMMANDS, useImport, type ImportCommand, type ImportController } from './use-import'
+import { allows, IMPORT_COMMANDS, type ImportCommand } from '@/lib/imports/import-status'
+import { useImport, type ImportController } from './use-import'
 
 const button =
   'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40'
@@ -53,8 +54,7 @@ export function ImportProgress({
 
   const { imp, rowsPerSecond, secondsLeft } = view
   const percent = imp.totalBytes === 0 ? (imp.status === 'PROCESSED' ? 100 : 0) : Math.floor((imp.bytesProcessed / imp.totalBytes) * 1000) / 10
-  const allowed = COMMANDS[imp.status]
-  const can = (c: ImportCommand) => allowed.includes(c)
+  const can = (command: ImportCommand) => allows(imp.status, command)
   const moving = imp.status === 'PROCESSING'
   // From the first batch to the last, pauses included: what the person waited.
   const took =
@@ -146,7 +146,7 @@ export function ImportProgress({
         </p>
       )}
 
-      {allowed.length > 0 && (
+      {IMPORT_COMMANDS.some(can) && (
         <div className="mt-3 flex flex-wrap items-center gap-2">
           {can('pause') && (
             <button type="button" className={neutral} aria-label="Pause import" disabled={pending !== null} onClick={() => void command('pause')}>

@@ -2,24 +2,8 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { createRateMeter } from '@/lib/rate-meter'
+import type { ImportCommand } from '@/lib/imports/import-status'
 import type { ImportDto } from '@/lib/imports/schemas'
-
-export type ImportStatus = ImportDto['status']
-export type ImportCommand = 'pause' | 'resume' | 'stop' | 'kill'
-
-/**
- * The commands the state machine (design.md) accepts in each status, for which buttons to
- * show. The server still decides: a command that lost a race answers 409 with its reason.
- */
-export const COMMANDS: Record<ImportStatus, readonly ImportCommand[]> = {
-  QUEUED: ['stop'],
-  PROCESSING: ['pause', 'kill', 'stop'],
-  PAUSED: ['resume', 'kill', 'stop'],
-  KILLED: ['resume', 'stop'],
-  FAILED: ['resume'],
-  PROCESSED: [],
-  STOPPED: [],
-}
 
 /** Where the card stands: looking for the import of a finished upload, following one, or lost. */
 export type ImportView =

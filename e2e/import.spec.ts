@@ -21,6 +21,16 @@ async function openHome(page: Page) {
 }
 
 /** The row count a card shows, as a number. */
+/** Chooses the file on the home page and waits until its card shows an import with rows. */
+async function importUnderWay(page: Page, file: string): Promise<{ imp: Locator; id: string }> {
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles(file)
+  const imp = page.getByTestId('upload-card').getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
+  return { imp, id: (await imp.getAttribute('data-import-id'))! }
+}
+
 const shownRows = async (card: Locator) => Number(await card.getByTestId('import-rows').getAttribute('data-value'))
 
 /** The first `n` records of a CSV file (the header first), parsed from its first 64 KiB. */
@@ -110,12 +120,7 @@ test('an import is paused and resumed from its card, lands every row, and its pa
 
 test('stop asks first, says how many rows it removes, and removes them all', async ({ page, request, stopCsv }) => {
   test.setTimeout(120_000)
-  await openHome(page)
-  await page.getByTestId('file-input').setInputFiles(stopCsv.path)
-  const imp = page.getByTestId('upload-card').getByTestId('import-card')
-  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
-  const id = (await imp.getAttribute('data-import-id'))!
-  await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
+  const { imp, id } = await importUnderWay(page, stopCsv.path)
   const { tableName } = await apiImport(request, id)
   expect(await tableExists(tableName)).toBe(true)
 
@@ -150,12 +155,7 @@ test('stop asks first, says how many rows it removes, and removes them all', asy
 
 test('kill ends an import at once and keeps its rows; resume finishes it without a duplicate', async ({ page, request, importCsv }) => {
   test.setTimeout(120_000)
-  await openHome(page)
-  await page.getByTestId('file-input').setInputFiles(importCsv.path)
-  const imp = page.getByTestId('upload-card').getByTestId('import-card')
-  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
-  const id = (await imp.getAttribute('data-import-id'))!
-  await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
+  const { imp, id } = await importUnderWay(page, importCsv.path)
 
   await imp.getByRole('button', { name: 'Kill import' }).click()
   await expect(imp).toHaveAttribute('data-status', 'KILLED')

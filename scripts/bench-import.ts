@@ -9,7 +9,7 @@
 // app's memory and CPU during the import. Compare ratios, not times: the times move with the
 // machine and whatever else runs on it. Speed is reported, never asserted: the exit code is
 // non-zero only when something went wrong (an import that fails, a wrong row count).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -22,14 +22,28 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { generateCsv, HEADER } from '../lib/csv/generate'
 import { databaseUrlFile } from '../lib/db/database-url-file'
-import { stopOrphanedPostgres } from '../lib/db/orphaned-postgres'
 import { formatBytes, parseSize } from '../lib/format'
-import { freePort } from '../lib/server/free-port'
-import { startScriptNodeArgs } from '../lib/server/start-command'
+import {
+  cleanups,
+  interrupted,
+  MB,
+  median,
+  printLogTail,
+  readAll,
+  readCpuSeconds,
+  readFileOrEmpty,
+  readStatusBytes,
+  resetPeakRss,
+  runBench,
+  sampleRss,
+  sleep,
+  startApp,
+  toMB,
+  UsageError,
+  type App as HarnessApp,
+} from './bench/harness'
 
 const USAGE = 'usage: npm run bench:import -- [--rows N | --size <bytes, e.g. 1GiB>] [--runs 3] [--batch-bytes <bytes, e.g. 16MiB>] [--keep]'
-const ROOT = path.resolve(import.meta.dirname, '..')
-const MB = 1e6 // rates and memory in decimal megabytes, the unit of the design's measurements
 
 const DEFAULT_ROWS = 2_000_000
 const DEFAULT_RUNS = 3
@@ -41,12 +55,6 @@ const TARGET_RSS_MB = 300
 
 // The import's status is polled this often: its end is known to within this, plus one request.
 const POLL_MS = 50
-// /proc is cheap to read; 100 ms catches a buffer that balloons for a fraction of a second.
-const RSS_SAMPLE_MS = 100
-// A first start runs `next build` (~30 s here) and initdb; a loaded machine needs slack.
-const START_TIMEOUT_MS = 5 * 60_000
-// start.ts hands imports back and stops PostgreSQL (a fast shutdown) before it exits.
-const STOP_TIMEOUT_MS = 30_000
 // A 1 GiB import takes well under a minute here; this only keeps a stuck import from hanging the bench.
 const IMPORT_TIMEOUT_MS = 30 * 60_000
 // generateCsv stops after the row that reaches the requested size; no row is this long.
@@ -74,7 +82,6 @@ type RawRun = { seconds: number; rows: number; postgresCpuSeconds: number }
 type RunResult = { importFirst: boolean; imp: ImportRun; raw: RawRun }
 
 // Undone in reverse order at the end, on failure and on Ctrl-C alike.
-const cleanups: Array<() => Promise<void> | void> = []
 
 async function main() {
   const options = parseOptions()
@@ -103,7 +110,7 @@ async function main() {
     printRow('run', 'first', 'import s', 'raw s', 'raw/import', 'upload MB/s', 'CPU s app+pg/pg', 'server RSS MB before→peak (VmHWM)')
     const results: RunResult[] = []
     for (let run = 1; run <= options.runs; run++) {
-      const app = await startApp({ dataDir, logFile: appLog, batchBytes: options.batchBytes })
+      const app = await startImportApp({ dataDir, logFile: appLog, batchBytes: options.batchBytes })
       const db = new pg.Client({ connectionString: app.databaseUrl, application_name: 'sluice-bench-import' })
       await db.connect()
       try {
@@ -136,7 +143,7 @@ async function main() {
     }
     printSummary(results, fixture, options)
   } catch (error) {
-    if (!interruptedBy) printLogTail(appLog)
+    if (!interrupted()) printLogTail(appLog)
     throw error
   }
 }
@@ -173,8 +180,6 @@ function parseOptions(): Options {
   const batchBytes = values['batch-bytes'] === undefined ? undefined : parseSizeFlag('--batch-bytes', values['batch-bytes'])
   return { source, runs, batchBytes, keep: values.keep === true }
 }
-
-class UsageError extends Error {}
 
 function parseSizeFlag(flag: string, text: string): number {
   let bytes: number
@@ -218,127 +223,25 @@ async function ensureCsv(source: Source): Promise<Fixture> {
 
 // ── the app ──────────────────────────────────────────────────────────────────────────────
 
-type App = { baseUrl: string; serverPid: number; databaseUrl: string; uploadsDir: string; stop: () => Promise<void> }
+type App = HarnessApp & { databaseUrl: string; uploadsDir: string }
 
-/** Starts Sluice as `npm start` does, in its own DATA_DIR, and resolves once /api/health says ok. */
-async function startApp(opts: { dataDir: string; logFile: string; batchBytes: number | undefined }): Promise<App> {
-  const port = await freePort()
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    DATA_DIR: opts.dataDir,
-    // Empty means unset (lib/config.ts): always the embedded database, so a bench never
-    // writes its tables into someone's real one.
-    DATABASE_URL: '',
-    MAX_UPLOAD_BYTES: String(100 * 2 ** 30),
-    NEXT_TELEMETRY_DISABLED: '1',
-  }
-  if (opts.batchBytes === undefined) delete env.IMPORT_BATCH_BYTES
-  else env.IMPORT_BATCH_BYTES = String(opts.batchBytes)
-  const log = fs.openSync(opts.logFile, 'a')
-  // As `npm start` runs it: one node process (tsx's CLI would put a wrapper process in
-  // between), so the child's pid is the server's, and the embedded PostgreSQL's processes are
-  // not counted in its memory or CPU.
-  const child = spawn(process.execPath, startScriptNodeArgs(ROOT), {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', log, log], // to a file: the build's output would bury the results
+/** The app with the import batch size asked for, and the URL of its embedded PostgreSQL. */
+async function startImportApp(opts: { dataDir: string; logFile: string; batchBytes: number | undefined }): Promise<App> {
+  const app = await startApp({
+    dataDir: opts.dataDir,
+    logFile: opts.logFile,
+    env: { MAX_UPLOAD_BYTES: String(100 * 2 ** 30), IMPORT_BATCH_BYTES: opts.batchBytes === undefined ? undefined : String(opts.batchBytes) },
   })
-  fs.closeSync(log)
-  const stop = () => stopApp(child, opts.dataDir)
-  cleanups.push(stop)
-  const baseUrl = `http://localhost:${port}`
-  await waitUntilHealthy(`${baseUrl}/api/health`, child)
   // start.ts writes it once its PostgreSQL is up, before it serves: present once healthy.
   const databaseUrl = readFileOrEmpty(databaseUrlFile(opts.dataDir)).trim()
   if (!databaseUrl) throw new Error(`${databaseUrlFile(opts.dataDir)} is missing: did the app start its embedded PostgreSQL?`)
-  return { baseUrl, serverPid: child.pid!, databaseUrl, uploadsDir: path.join(opts.dataDir, 'uploads'), stop }
-}
-
-async function waitUntilHealthy(url: string, child: ChildProcess) {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the app exited (${child.exitCode ?? child.signalCode}) before /api/health answered`)
-    }
-    const healthy = await fetch(url, { signal: AbortSignal.timeout(5000) })
-      .then(async (res) => res.ok && ((await res.json()) as { ok?: unknown }).ok === true)
-      .catch(() => false)
-    if (healthy) return
-    await sleep(500)
-  }
-  throw new Error(`/api/health did not answer {"ok":true} within ${START_TIMEOUT_MS / 1000} s`)
-}
-
-/** SIGTERM (start.ts hands imports back, stops PostgreSQL, then exits); SIGKILL if it hangs. */
-async function stopApp(child: ChildProcess, dataDir: string) {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, 'exit')
-    child.kill('SIGTERM')
-    if (!(await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]))) {
-      console.error(`Sluice did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`)
-      child.kill('SIGKILL')
-    }
-  }
-  // An app that crashed or was killed leaves its PostgreSQL running; its folder is about to go.
-  const orphan = await stopOrphanedPostgres(path.join(dataDir, 'postgres'), STOP_TIMEOUT_MS)
-  if (orphan) console.error(`Stopped the PostgreSQL (pid ${orphan}) that Sluice left running`)
-}
-
-// ── /proc ────────────────────────────────────────────────────────────────────────────────
-
-/** A size line of /proc/<pid>/status (VmRSS: resident now, VmHWM: peak resident), in bytes. */
-function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileOrEmpty(`/proc/${pid}/status`))?.[1]
-  return kib === undefined ? undefined : Number(kib) * 1024
-}
-
-/** Samples a process's RSS every RSS_SAMPLE_MS until stopped, keeping the peak in bytes. */
-function sampleRss(pid: number): { readonly peak: number; stop: () => void } {
-  let peak = 0
-  const sample = () => (peak = Math.max(peak, readStatusBytes(pid, 'VmRSS') ?? 0))
-  sample()
-  const timer = setInterval(sample, RSS_SAMPLE_MS)
-  return {
-    get peak() {
-      return peak
-    },
-    stop: () => {
-      clearInterval(timer)
-      sample()
-    },
-  }
-}
-
-/** User plus system CPU of all a process's threads: /proc/<pid>/stat fields 14 and 15, in USER_HZ (100 on Linux). */
-function readCpuSeconds(pid: number): number {
-  const stat = readFileOrEmpty(`/proc/${pid}/stat`)
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields from the 3rd on
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
-/** Resets VmHWM (Linux: writing 5 to clear_refs), so the next reading is this upload's and import's peak. */
-function resetPeakRss(pid: number): boolean {
-  try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5')
-    return true
-  } catch {
-    return false // not our process, or an old kernel: VmHWM then covers the app's whole life
-  }
+  return { ...app, databaseUrl, uploadsDir: path.join(opts.dataDir, 'uploads') }
 }
 
 /** Bytes in the page cache still waiting to be written to disk (/proc/meminfo Dirty). */
 function readDirtyBytes(): number {
   const kib = /^Dirty:\s+(\d+) kB$/m.exec(readFileOrEmpty('/proc/meminfo'))?.[1]
   return kib === undefined ? 0 : Number(kib) * 1024
-}
-
-const readFileOrEmpty = (file: string) => {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return '' // missing, or the process went away between listing and reading
-  }
 }
 
 // ── the import, through the app ──────────────────────────────────────────────────────────
@@ -555,63 +458,4 @@ function printRow(...cells: string[]) {
   console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
 }
 
-function printLogTail(file: string, lines = 40) {
-  const text = readFileOrEmpty(file).trimEnd()
-  if (text) console.error(`\nLast lines of the app's output (${file}):\n${text.split('\n').slice(-lines).join('\n')}\n`)
-}
-
-const toMB = (bytes: number) => (bytes / MB).toFixed(0)
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-// Ctrl-C reaches the app too, so the request in flight fails and main's own exit path cleans
-// up at the same moment as the signal handler: both share one pass, in order.
-let cleaning: Promise<void> | undefined
-const runCleanups = () => (cleaning ??= cleanUp())
-
-async function cleanUp() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()!()
-    } catch (error) {
-      console.error('cleanup step failed:', error instanceof Error ? error.message : error)
-    }
-  }
-}
-
-// ── entry ────────────────────────────────────────────────────────────────────────────────
-
-let interruptedBy: NodeJS.Signals | undefined
-
-// `on`, not `once`: tsx's CLI relays a Ctrl-C once more when it misses this process's
-// acknowledgement, and its preload exits at once when a signal finds no listener.
-for (const name of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(name, () => {
-    if (interruptedBy) return
-    interruptedBy = name
-    console.error('\nInterrupted: stopping the app and removing the temp folder…')
-    void runCleanups().finally(() => process.exit(128 + os.constants.signals[name]))
-  })
-}
-
-let exitCode = 0
-try {
-  await main()
-} catch (error) {
-  exitCode = error instanceof UsageError ? 2 : 1
-  if (error instanceof UsageError) console.error(`${error.message}\n${USAGE}`)
-  else if (!interruptedBy) console.error(`bench:import failed: ${error instanceof Error ? error.message : String(error)}`)
-}
-await runCleanups()
-process.exit(interruptedBy ? 128 + os.constants.signals[interruptedBy] : exitCode)
+await runBench('bench:import', USAGE, main)

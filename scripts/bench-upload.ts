@@ -5,7 +5,7 @@
 // a user does (scripts/start.ts), fresh for each run, uploads the same file both ways, and prints
 // both rates, their ratio and the app's peak memory. Compare ratios, not rates: the rates
 // move with the machine and whatever else runs on it.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -17,12 +17,24 @@ import { parseArgs } from 'node:util'
 import * as tus from 'tus-js-client'
 import { generateCsv } from '../lib/csv/generate'
 import { formatBytes, parseSize } from '../lib/format'
-import { stopOrphanedPostgres } from '../lib/db/orphaned-postgres'
-import { freePort } from '../lib/server/free-port'
+import {
+  cleanups,
+  interrupted,
+  MB,
+  median,
+  printLogTail,
+  readAll,
+  readCpuSeconds,
+  readStatusBytes,
+  resetPeakRss,
+  runBench,
+  sampleRss,
+  startApp,
+  toMB,
+  UsageError,
+} from './bench/harness'
 
 const USAGE = 'usage: npm run bench:upload -- [--size 1GiB] [--runs 2] [--chunk <bytes, e.g. 64MiB>|Infinity]'
-const ROOT = path.resolve(import.meta.dirname, '..')
-const MB = 1e6 // rates and memory in decimal megabytes, the unit of the design's measurements
 
 const DEFAULT_SIZE = 2 ** 30
 const DEFAULT_RUNS = 2
@@ -37,12 +49,6 @@ const DEFAULT_CHUNK = Infinity
 const TARGET_RATIO = 0.7
 const TARGET_RSS_MB = 300
 
-// /proc is cheap to read; 100 ms catches a buffer that balloons for a fraction of a second.
-const RSS_SAMPLE_MS = 100
-// A first start runs `next build` (~30 s here) and initdb; a loaded machine needs slack.
-const START_TIMEOUT_MS = 5 * 60_000
-// start.ts stops PostgreSQL (a fast shutdown) before it exits; that takes a few seconds.
-const STOP_TIMEOUT_MS = 30_000
 // generateCsv stops after the row that reaches the requested size; no row is this long.
 const MAX_ROW_BYTES = 1024
 
@@ -52,7 +58,6 @@ type TusRun = RawRun & { rssBeforeBytes: number; peakRssBytes: number; hwmBytes:
 type RunResult = { raw: RawRun; tus: TusRun }
 
 // Undone in reverse order at the end, on failure and on Ctrl-C alike.
-const cleanups: Array<() => Promise<void> | void> = []
 
 async function main() {
   const options = parseOptions()
@@ -85,7 +90,7 @@ async function main() {
     printRow('run', 'raw MB/s', 'tus MB/s', 'tus/raw', 'CPU s raw/tus', 'server RSS MB before→peak (VmHWM)')
     const results: RunResult[] = []
     for (let run = 1; run <= options.runs; run++) {
-      const app = await startApp({ dataDir, logFile: appLog, maxUploadBytes: Math.max(size * 2, 10 * 2 ** 30) })
+      const app = await startApp({ dataDir, logFile: appLog, env: { MAX_UPLOAD_BYTES: String(Math.max(size * 2, 10 * 2 ** 30)) } })
       const tusEndpoint = `http://localhost:${app.port}/api/uploads`
       // The first request to a route loads its module and builds the tus server; that is start-up, not upload speed.
       await removeTusUpload(uploadsDir, (await uploadWithTus(tusEndpoint, warmup, options.chunkSize)).id)
@@ -105,7 +110,7 @@ async function main() {
     }
     printSummary(results, size, options.chunkSize)
   } catch (error) {
-    if (!interruptedBy) printLogTail(appLog)
+    if (!interrupted()) printLogTail(appLog)
     throw error
   }
 }
@@ -128,8 +133,6 @@ function parseOptions(): Options {
   if (chunkSize < 1) throw new UsageError(`--chunk must be at least 1 byte`)
   return { bytes, runs, chunkSize }
 }
-
-class UsageError extends Error {}
 
 /** A size flag, or "Infinity" (one PATCH for the whole file) for the chunk size. */
 function parseSizeFlag(text: string): number {
@@ -164,113 +167,6 @@ async function ensureCsv(bytes: number): Promise<string> {
   return file
 }
 
-// ── the app ──────────────────────────────────────────────────────────────────────────────
-
-type App = { port: number; serverPid: number; stop: () => Promise<void> }
-
-/** Starts Sluice as `npm start` does, in its own DATA_DIR, and resolves once /api/health says ok. */
-async function startApp(opts: { dataDir: string; logFile: string; maxUploadBytes: number }): Promise<App> {
-  const port = await freePort()
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    DATA_DIR: opts.dataDir,
-    MAX_UPLOAD_BYTES: String(opts.maxUploadBytes),
-    NEXT_TELEMETRY_DISABLED: '1',
-  }
-  // Always the embedded database: a bench must not write its upload rows into someone's real one.
-  delete env.DATABASE_URL
-  const log = fs.openSync(opts.logFile, 'a')
-  // As `npm start` runs it: one node process (tsx's CLI would put a wrapper process in between).
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', log, log], // to a file: the build's output would bury the results
-  })
-  fs.closeSync(log)
-  const stop = () => stopApp(child, opts.dataDir)
-  cleanups.push(stop)
-  await waitUntilHealthy(`http://localhost:${port}/api/health`, child)
-  return { port, serverPid: child.pid!, stop }
-}
-
-async function waitUntilHealthy(url: string, child: ChildProcess) {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the app exited (${child.exitCode ?? child.signalCode}) before /api/health answered`)
-    }
-    const healthy = await fetch(url, { signal: AbortSignal.timeout(5000) })
-      .then(async (res) => res.ok && ((await res.json()) as { ok?: unknown }).ok === true)
-      .catch(() => false)
-    if (healthy) return
-    await sleep(500)
-  }
-  throw new Error(`/api/health did not answer {"ok":true} within ${START_TIMEOUT_MS / 1000} s`)
-}
-
-/** SIGTERM (start.ts stops PostgreSQL, then exits); SIGKILL if it hangs. */
-async function stopApp(child: ChildProcess, dataDir: string) {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, 'exit')
-    child.kill('SIGTERM')
-    if (!(await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]))) {
-      console.error(`Sluice did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`)
-      child.kill('SIGKILL')
-    }
-  }
-  // An app that crashed or was killed leaves its PostgreSQL running; its folder is about to go.
-  const orphan = await stopOrphanedPostgres(path.join(dataDir, 'postgres'), STOP_TIMEOUT_MS)
-  if (orphan) console.error(`Stopped the PostgreSQL (pid ${orphan}) that Sluice left running`)
-}
-
-/** A size line of /proc/<pid>/status (VmRSS: resident now, VmHWM: peak resident), in bytes. */
-function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileOrEmpty(`/proc/${pid}/status`))?.[1]
-  return kib === undefined ? undefined : Number(kib) * 1024
-}
-
-/** Samples a process's RSS every RSS_SAMPLE_MS until stopped, keeping the peak in bytes. */
-function sampleRss(pid: number): { readonly peak: number; stop: () => void } {
-  let peak = 0
-  const sample = () => (peak = Math.max(peak, readStatusBytes(pid, 'VmRSS') ?? 0))
-  sample()
-  const timer = setInterval(sample, RSS_SAMPLE_MS)
-  return {
-    get peak() {
-      return peak
-    },
-    stop: () => {
-      clearInterval(timer)
-      sample()
-    },
-  }
-}
-
-/** User plus system CPU of all a process's threads: /proc/<pid>/stat fields 14 and 15, in USER_HZ (100 on Linux). */
-function readCpuSeconds(pid: number): number {
-  const stat = readFileOrEmpty(`/proc/${pid}/stat`)
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields from the 3rd on
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
-/** Resets VmHWM (Linux: writing 5 to clear_refs), so the next reading is this upload's peak. */
-function resetPeakRss(pid: number): boolean {
-  try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5')
-    return true
-  } catch {
-    return false // not our process, or an old kernel: VmHWM then covers the app's whole life
-  }
-}
-
-const readFileOrEmpty = (file: string) => {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return '' // the process went away between listing and reading
-  }
-}
 // ── the two uploads ──────────────────────────────────────────────────────────────────────
 
 type RawSink = { port: number; pid: number }
@@ -404,66 +300,4 @@ function printRow(...cells: string[]) {
   console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
 }
 
-function printLogTail(file: string, lines = 40) {
-  const text = readFileOrEmpty(file).trimEnd()
-  if (text) console.error(`\nLast lines of the app's output (${file}):\n${text.split('\n').slice(-lines).join('\n')}\n`)
-}
-
-const toMB = (bytes: number) => (bytes / MB).toFixed(0)
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-// Ctrl-C reaches the app too, so the upload in flight fails and main's own exit path cleans
-// up at the same moment as the signal handler: both share one pass, in order.
-let cleaning: Promise<void> | undefined
-const runCleanups = () => (cleaning ??= cleanUp())
-
-async function cleanUp() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()!()
-    } catch (error) {
-      console.error('cleanup step failed:', error instanceof Error ? error.message : error)
-    }
-  }
-}
-
-// ── entry ────────────────────────────────────────────────────────────────────────────────
-
-let interruptedBy: NodeJS.Signals | undefined
-
-// `on`, not `once`: tsx's CLI relays a Ctrl-C once more when it misses this process's
-// acknowledgement, and its preload exits at once when a signal finds no listener.
-for (const name of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(name, () => {
-    if (interruptedBy) return
-    interruptedBy = name
-    console.error('\nInterrupted: stopping the app and removing the temp folder…')
-    void runCleanups().finally(() => process.exit(128 + os.constants.signals[name]))
-  })
-}
-
-let exitCode = 0
-try {
-  await main()
-} catch (error) {
-  exitCode = error instanceof UsageError ? 2 : 1
-  // A message, not the object: tus-js-client's errors carry whole request objects. After a
-  // Ctrl-C the upload in flight fails as the app stops, which is no news.
-  if (error instanceof UsageError) console.error(`${error.message}\n${USAGE}`)
-  else if (!interruptedBy) console.error(`bench:upload failed: ${error instanceof Error ? error.message : String(error)}`)
-}
-await runCleanups()
-// Open sockets from tus-js-client's keep-alive agent would otherwise hold the process for seconds.
-process.exit(interruptedBy ? 128 + os.constants.signals[interruptedBy] : exitCode)
+await runBench('bench:upload', USAGE, main)

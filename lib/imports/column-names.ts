@@ -1,6 +1,9 @@
 /** A column of an imported table: its safe name and the header it came from. */
 export type ImportColumn = { name: string; header: string }
 
+/** The schema of the imports' tables, one table per import. */
+export const IMPORTED_SCHEMA = 'imported'
+
 /** Holds each row's position in the file, so exports and previews keep the file's order. */
 export const ROW_NUMBER_COLUMN = '_sluice_row'
 
@@ -51,3 +54,9 @@ export function tableNameFor(fileName: string, importId: string): string {
 
 /** Quotes an identifier for SQL: "name", with embedded quotes doubled. */
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
+
+/** An import's table, schema-qualified and quoted for SQL. */
+export const importTableSql = (tableName: string) => `${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(tableName)}`
+
+/** The import's columns as a quoted SQL list, in file order. */
+export const columnListSql = (columns: readonly ImportColumn[]) => columns.map((c) => quoteIdent(c.name)).join(', ')

@@ -19,5 +19,14 @@ export function sourcesOf(to: ImportStatus): ImportStatus[] {
   return (Object.keys(NEXT) as ImportStatus[]).filter((from) => (NEXT[from] as readonly ImportStatus[]).includes(to))
 }
 
-/** Statuses in which nothing will change without a person's command. */
-export const SETTLED: readonly ImportStatus[] = ['PROCESSED', 'STOPPED', 'KILLED', 'FAILED', 'PAUSED']
+/** The status each of a person's commands moves an import to. */
+export const COMMAND_TARGET = { pause: 'PAUSED', resume: 'QUEUED', stop: 'STOPPED', kill: 'KILLED' } as const satisfies Record<
+  string,
+  ImportStatus
+>
+export type ImportCommand = keyof typeof COMMAND_TARGET
+export const IMPORT_COMMANDS = Object.keys(COMMAND_TARGET) as ImportCommand[]
+
+/** Whether the state machine lets `command` act on an import in `status` (which buttons to show). */
+export const allows = (status: ImportStatus, command: ImportCommand) =>
+  (NEXT[status] as readonly ImportStatus[]).includes(COMMAND_TARGET[command])

@@ -33,8 +33,7 @@ beforeAll(async () => {
     IMPORT_BATCH_BYTES: String(256 * 1024),
     PAUSE_TIMEOUT_SECONDS: '3',
   }
-  app = startApp(env)
-  expect(await health(app.url)).toEqual({ ok: true })
+  await restartApp(env)
 }, 120_000)
 
 afterAll(async () => {
@@ -78,6 +77,20 @@ async function countRows(tableName: string) {
   const [schema, table] = tableName.split('.')
   const { rows } = await db.query(`SELECT count(*)::int AS rows, count(DISTINCT id)::int AS ids, max(id::int) AS max FROM "${schema}"."${table}"`)
   return rows[0] as { rows: number; ids: number; max: number }
+}
+
+/** Starts the app (again) with `settings` and waits until it serves. */
+async function restartApp(settings: Record<string, string>) {
+  app = startApp(settings)
+  expect(await health(app.url)).toEqual({ ok: true })
+}
+
+/** Waits for the import to end, and checks it is PROCESSED with every row of the file exactly once. */
+async function expectEveryRowOnce(id: string): Promise<ImportDto> {
+  const done = await waitFor(id, settled)
+  expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
+  expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+  return done
 }
 
 async function getImportFromDatabase(id: string) {
@@ -128,9 +141,7 @@ describe('imports over HTTP', () => {
     const resumed = await api('POST', `/api/imports/${imp.id}/resume`)
     expect(resumed.status).toBe(200)
     expect(['QUEUED', 'PROCESSING']).toContain(resumed.body.status)
-    const done = await waitFor(imp.id, settled)
-    expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS, pausedAt: null })
-    expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+    expect((await expectEveryRowOnce(imp.id)).pausedAt).toBeNull()
   }, 120_000)
 
   it('stop removes every row, the table and the uploaded file', async () => {
@@ -161,9 +172,7 @@ describe('imports over HTTP', () => {
     expect(await deleted.text()).toBe(`This upload is being imported (import ${imp.id} is killed): stop the import to remove it\n`)
 
     expect((await api('POST', `/api/imports/${imp.id}/resume`)).status).toBe(200)
-    const done = await waitFor(imp.id, settled)
-    expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
-    expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+    await expectEveryRowOnce(imp.id)
   }, 120_000)
 
   it('the same file dropped again resumes its KILLED import instead of importing it twice', async () => {
@@ -175,9 +184,7 @@ describe('imports over HTTP', () => {
     const resumed = await importOf(secondUpload)
     expect(resumed.id).toBe(imp.id)
     expect(resumed.rowsImported).toBeGreaterThanOrEqual(killed.rowsImported)
-    const done = await waitFor(imp.id, settled)
-    expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS, uploadId: secondUpload })
-    expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+    expect((await expectEveryRowOnce(imp.id)).uploadId).toBe(secondUpload)
     const all = (await api('GET', '/api/imports')).body.imports as ImportDto[]
     expect(all.filter((i) => i.fileName === 'again.csv').map((i) => i.id)).toEqual([imp.id])
     expect(existsSync(path.join(env.DATA_DIR!, 'uploads', imp.uploadId))).toBe(false) // the first copy is gone
@@ -263,11 +270,8 @@ describe('imports over HTTP', () => {
     expect(handedBack.status).toBe('QUEUED')
     expect((await countRows(imp.tableName)).rows).toBe(Number(handedBack.rows_imported))
 
-    app = startApp(env)
-    expect(await health(app.url)).toEqual({ ok: true })
-    const done = await waitFor(imp.id, settled)
-    expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
-    expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+    await restartApp(env)
+    await expectEveryRowOnce(imp.id)
   }, 120_000)
 
   it('after a SIGKILL of the server mid-import, the next start finishes it with every row once', async () => {
@@ -278,18 +282,14 @@ describe('imports over HTTP', () => {
     expect(before.rows).toBeGreaterThan(0)
     expect(before.rows).toBeLessThan(ROWS)
 
-    app = startApp(env)
-    expect(await health(app.url)).toEqual({ ok: true })
-    const done = await waitFor(imp.id, settled)
-    expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
-    expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+    await restartApp(env)
+    await expectEveryRowOnce(imp.id)
   }, 120_000)
 
   it('runs imports in a separate `npm run worker` process, and kill reaches its batch there', async () => {
     app.child.kill('SIGTERM')
     await app.exited
-    app = startApp({ ...env, IMPORT_WORKERS: '0' })
-    expect(await health(app.url)).toEqual({ ok: true })
+    await restartApp({ ...env, IMPORT_WORKERS: '0' })
     const worker = startApp({ DATABASE_URL: databaseUrl, DATA_DIR: env.DATA_DIR!, IMPORT_BATCH_BYTES: env.IMPORT_BATCH_BYTES! }, 'scripts/worker.ts')
     try {
       const imp = await uploadAndStart('worker.csv')
@@ -298,9 +298,7 @@ describe('imports over HTTP', () => {
       await sleep(500)
       expect((await countRows(imp.tableName)).rows).toBe(killed.body.rowsImported)
       expect((await api('POST', `/api/imports/${imp.id}/resume`)).status).toBe(200)
-      const done = await waitFor(imp.id, settled)
-      expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
-      expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
+      await expectEveryRowOnce(imp.id)
       expect(worker.output()).toContain('Sluice worker is running 2 import(s) at a time')
     } finally {
       worker.child.kill('SIGTERM')

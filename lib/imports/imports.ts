@@ -4,11 +4,10 @@ import { pool, prisma } from '../db/pool'
 import type { Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
 import { deleteUploadFile, sameFileContent } from '../uploads/upload-files'
-import { quoteIdent, ROW_NUMBER_COLUMN, tableNameFor, type ImportColumn } from './column-names'
+import { columnListSql, IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, tableNameFor, type ImportColumn } from './column-names'
 import { cancelImportBatch } from './import-connection'
-import { sourcesOf, type ImportStatus } from './import-status'
+import { COMMAND_TARGET, sourcesOf, type ImportCommand } from './import-status'
 import { addPauseTimeoutJob, addRunImportJob } from './job-queue'
-import { IMPORTED_SCHEMA } from './run-import'
 import type { ImportDto, RejectDto, RowsPage } from './schemas'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -37,10 +36,12 @@ export function toImportDto(imp: Import): ImportDto {
   }
 }
 
+const notFound = (id: string) => new SluiceError('NOT_FOUND', `No import with id ${id}`)
+
 /** One import; NOT_FOUND when there is none with that id. */
 export async function getImport(id: string): Promise<Import> {
   const imp = UUID.test(id) ? await prisma().import.findUnique({ where: { id } }) : null
-  if (!imp) throw new SluiceError('NOT_FOUND', `No import with id ${id}`)
+  if (!imp) throw notFound(id)
   return imp
 }
 
@@ -91,38 +92,39 @@ export async function startImportForUpload(upload: { id: string; fileName: strin
 type Tx = Parameters<Parameters<ReturnType<typeof prisma>['$transaction']>[0]>[0]
 
 /**
- * Moves the import to `to` if the state machine allows it from its current status, in one
- * guarded UPDATE (so two commands cannot both win), with `then` in the same transaction;
- * 404 or 409 with the reason otherwise.
+ * Carries out a person's command if the state machine allows it from the import's current
+ * status, in one guarded UPDATE (so two commands cannot both win), with `then` in the same
+ * transaction; 404 or 409 with the reason otherwise.
  */
-async function transition(id: string, to: ImportStatus, data: Record<string, unknown>, then?: (tx: Tx) => Promise<unknown>) {
-  await getImport(id)
+async function transition(id: string, command: ImportCommand, data: Record<string, unknown>, then?: (tx: Tx) => Promise<unknown>) {
+  if (!UUID.test(id)) throw notFound(id)
+  const to = COMMAND_TARGET[command]
   const imp = await prisma().$transaction(async (tx) => {
     const [updated] = await tx.import.updateManyAndReturn({ where: { id, status: { in: sourcesOf(to) } }, data: { status: to, ...data } })
     if (updated && then) await then(tx)
     return updated
   })
-  if (!imp) throw await refusal(id, to)
+  if (!imp) throw await refusal(id, command)
   return imp
 }
 
-const VERB: Partial<Record<ImportStatus, string>> = { PAUSED: 'pause', QUEUED: 'resume', STOPPED: 'stop', KILLED: 'kill' }
-const ALLOWED_FROM: Partial<Record<ImportStatus, string>> = {
-  PAUSED: 'only a processing import can be paused',
-  QUEUED: 'only a paused, killed or failed import can be resumed',
-  STOPPED: 'only a queued, processing, paused or killed import can be stopped',
-  KILLED: 'only a processing or paused import can be killed',
+const ALLOWED_FROM: Record<ImportCommand, string> = {
+  pause: 'only a processing import can be paused',
+  resume: 'only a paused, killed or failed import can be resumed',
+  stop: 'only a queued, processing, paused or killed import can be stopped',
+  kill: 'only a processing or paused import can be killed',
 }
 
-async function refusal(id: string, to: ImportStatus): Promise<SluiceError> {
+/** Why the command was refused: NOT_FOUND, or the status that does not allow it. */
+async function refusal(id: string, command: ImportCommand): Promise<SluiceError> {
   const now = await getImport(id)
-  return new SluiceError('INVALID_TRANSITION', `Cannot ${VERB[to]} this import: it is ${now.status.toLowerCase()}, and ${ALLOWED_FROM[to]}`)
+  return new SluiceError('INVALID_TRANSITION', `Cannot ${command} this import: it is ${now.status.toLowerCase()}, and ${ALLOWED_FROM[command]}`)
 }
 
 /** PROCESSING → PAUSED: the batch in flight is cancelled, so the row count holds from this answer on. */
 export async function pauseImport(id: string): Promise<Import> {
   const timeout = config().pauseTimeoutSeconds
-  const imp = await transition(id, 'PAUSED', { pausedAt: new Date() }, async (tx) => {
+  const imp = await transition(id, 'pause', { pausedAt: new Date() }, async (tx) => {
     if (timeout > 0) await addPauseTimeoutJob(tx, id, timeout)
   })
   await cancelImportBatch(id, imp.backendPid)
@@ -131,19 +133,19 @@ export async function pauseImport(id: string): Promise<Import> {
 
 /** PAUSED, KILLED or FAILED → QUEUED: a worker continues from the checkpoint. */
 export async function resumeImport(id: string): Promise<Import> {
-  return transition(id, 'QUEUED', { pausedAt: null, error: null, finishedAt: null }, (tx) => addRunImportJob(tx, id))
+  return transition(id, 'resume', { pausedAt: null, error: null, finishedAt: null }, (tx) => addRunImportJob(tx, id))
 }
 
 /** PROCESSING or PAUSED → KILLED: the batch in flight is aborted at once; committed rows stay. */
 export async function killImport(id: string): Promise<Import> {
-  const imp = await transition(id, 'KILLED', { pausedAt: null })
+  const imp = await transition(id, 'kill', { pausedAt: null })
   await cancelImportBatch(id, imp.backendPid)
   return imp
 }
 
 /** → STOPPED: every row is removed (its table dropped, in constant time) and the uploaded file deleted. */
 export async function stopImport(id: string): Promise<Import> {
-  const imp = await transition(id, 'STOPPED', { ...STOPPED_DATA, finishedAt: new Date() })
+  const imp = await transition(id, 'stop', { ...STOPPED_DATA, finishedAt: new Date() })
   await cancelImportBatch(id, imp.backendPid)
   await removeImportData(imp)
   return imp
@@ -175,7 +177,7 @@ const STOPPED_DATA = { pausedAt: null, rowsImported: 0, rowsRejected: 0, bytesPr
 async function removeImportData(imp: Import): Promise<void> {
   // The worker's transaction (cancelled above) holds a lock on the table until it rolls back;
   // DROP waits for it. The status is already STOPPED, so no later batch can commit.
-  await pool().query(`DROP TABLE IF EXISTS ${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(imp.tableName)}`)
+  await pool().query(`DROP TABLE IF EXISTS ${importTableSql(imp.tableName)}`)
   await prisma().importReject.deleteMany({ where: { importId: imp.id } })
   await deleteUploadFile(imp.uploadId)
   await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })
@@ -187,17 +189,17 @@ export async function listRows(id: string, page: { limit: number; offset: number
   const columns = (imp.columns as ImportColumn[] | null) ?? []
   const base = { columns, limit: page.limit, offset: page.offset }
   if (!columns.length || imp.status === 'STOPPED') return { ...base, rows: [] }
-  const names = columns.map((c) => quoteIdent(c.name)).join(', ')
   const { rows } = await pool().query({
-    text: `SELECT ${names} FROM ${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(imp.tableName)}
+    text: `SELECT ${columnListSql(columns)} FROM ${importTableSql(imp.tableName)}
            ORDER BY ${quoteIdent(ROW_NUMBER_COLUMN)} LIMIT $1 OFFSET $2`,
     values: [page.limit, page.offset],
   })
   return { ...base, rows }
 }
 
-/** An import's rejected records, in file order. */
+/** An import's rejected records, in file order; NOT_FOUND when there is no such import. */
 export async function listRejects(id: string, page: { limit: number; offset: number }): Promise<RejectDto[]> {
+  await getImport(id)
   const rejects = await prisma().importReject.findMany({
     where: { importId: id },
     orderBy: { line: 'asc' },

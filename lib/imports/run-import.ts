@@ -7,15 +7,12 @@ import { parse as parseCsv } from 'csv-parse/sync'
 import { config } from '../config'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
-import { columnsFromHeaders, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
+import { columnListSql, columnsFromHeaders, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
 import { findFirstRecordEnd, findRecordsEnd } from './record-boundaries'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
-
-/** The import's table lives in this schema, one table per import. */
-export const IMPORTED_SCHEMA = 'imported'
 
 // A record may be longer than a batch; the buffer grows for it up to this size, after which
 // the import fails with a message instead of taking the server's memory.
@@ -179,7 +176,7 @@ type Batch = {
  */
 async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch): Promise<'committed' | 'done' | 'no longer ours'> {
   const { chunk, records, header, columns } = batch
-  const table = `${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(imp.tableName)}`
+  const table = importTableSql(imp.tableName)
   const rejects = records.excluded.filter((e) => e.reason !== null)
   const done = batch.final && records.end === chunk.length
   await client.query('BEGIN')
@@ -195,8 +192,7 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
     let copied = 0
     const pieces = [...piecesToCopy(chunk, records)]
     if (pieces.length) {
-      const names = columns.map((c) => quoteIdent(c.name)).join(', ')
-      const copy = client.query(copyFrom(`COPY ${table} (${names}) FROM STDIN (FORMAT csv, ENCODING 'UTF8')`))
+      const copy = client.query(copyFrom(`COPY ${table} (${columnListSql(columns)}) FROM STDIN (FORMAT csv, ENCODING 'UTF8')`))
       await pipeline(Readable.from(pieces), copy)
       copied = copy.rowCount
     }
@@ -268,7 +264,9 @@ async function readFully(file: fs.FileHandle, buf: Buffer, length: number, posit
 
 /** A bigger buffer for a record that does not fit in the current one. */
 function grow(buf: Buffer, remaining: number, line: number): Buffer {
-  if (buf.length >= remaining) throw new ImportFailure(`The record on line ${line} never ends`) // unreachable: the last read is final
+  // The buffer already holds the rest of the file and still no whole record: a quote opened
+  // in the header is never closed.
+  if (buf.length >= remaining) throw new ImportFailure(`The record on line ${line} never ends: a quote in it is not closed`)
   if (buf.length >= MAX_RECORD_BYTES) {
     throw new ImportFailure(`The record on line ${line} is longer than ${formatBytes(MAX_RECORD_BYTES)}`)
   }

@@ -48,5 +48,4 @@ export const RowsPageSchema = z.object({
 })
 export type RowsPage = z.infer<typeof RowsPageSchema>
 
-export const IMPORT_COMMANDS = ['pause', 'resume', 'stop', 'kill'] as const
 export const ImportCommandParams = z.object({ id: z.string(), action: z.string() })

@@ -1,6 +1,7 @@
 import type { Metadata } from 'next'
 import Link from 'next/link'
 import { notFound } from 'next/navigation'
+import { cache } from 'react'
 import { ImportDetail } from '@/components/import-detail'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from '@/components/import-limits'
 import { SluiceError } from '@/lib/http/errors'
@@ -8,20 +9,19 @@ import { getImport, listRejects, listRows, toImportDto } from '@/lib/imports/imp
 
 export const dynamic = 'force-dynamic'
 
-/** The import, or Next's not-found page when there is no import with that id. */
-async function findImport(id: string) {
+/** The import, or Next's not-found page; read once per request for the title and the page. */
+const findImport = cache(async (id: string) => {
   try {
     return await getImport(id)
   } catch (error) {
     if (error instanceof SluiceError && error.code === 'NOT_FOUND') notFound()
     throw error
   }
-}
+})
 
 export async function generateMetadata({ params }: PageProps<'/imports/[id]'>): Promise<Metadata> {
-  const { id } = await params
-  const imp = await getImport(id).catch(() => null)
-  return { title: imp ? `${imp.fileName} · Sluice` : 'No such import · Sluice' }
+  const imp = await findImport((await params).id)
+  return { title: `${imp.fileName} · Sluice` }
 }
 
 export default async function ImportPage({ params }: PageProps<'/imports/[id]'>) {

@@ -1,5 +1,5 @@
 import { handle } from '@/lib/http/errors'
-import { getImport, listRejects } from '@/lib/imports/imports'
+import { listRejects } from '@/lib/imports/imports'
 import { ImportParams, RowsQuery } from '@/lib/imports/schemas'
 
 export const dynamic = 'force-dynamic'
@@ -8,6 +8,5 @@ export const GET = (req: Request, ctx: RouteContext<'/api/imports/[id]/rejects'>
   handle(async () => {
     const { id } = ImportParams.parse(await ctx.params)
     const page = RowsQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
-    await getImport(id)
     return Response.json({ rejects: await listRejects(id, page), ...page })
   })
