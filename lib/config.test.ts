@@ -12,6 +12,7 @@ describe('parseConfig', () => {
       pauseTimeoutSeconds: 300,
       importBatchBytes: 16 * 1024 ** 2,
       importWorkers: 2,
+      exportTtlHours: 24,
     })
   })
 
@@ -25,6 +26,7 @@ describe('parseConfig', () => {
         PAUSE_TIMEOUT_SECONDS: '0',
         IMPORT_BATCH_BYTES: '65536',
         IMPORT_WORKERS: '0',
+        EXPORT_TTL_HOURS: '0.5',
       }),
     ).toEqual({
       port: 8080,
@@ -34,6 +36,7 @@ describe('parseConfig', () => {
       pauseTimeoutSeconds: 0,
       importBatchBytes: 65_536,
       importWorkers: 0,
+      exportTtlHours: 0.5,
     })
   })
 
@@ -52,6 +55,11 @@ describe('parseConfig', () => {
         '  MAX_UPLOAD_BYTES="-5": MAX_UPLOAD_BYTES must be a whole number',
       ].join('\n'),
     )
+  })
+
+  it('refuses an export lifetime that is not a positive number of hours', () => {
+    expect(() => parseConfig({ EXPORT_TTL_HOURS: '0' })).toThrow('EXPORT_TTL_HOURS="0": EXPORT_TTL_HOURS must be more than 0 and at most a year')
+    expect(() => parseConfig({ EXPORT_TTL_HOURS: '1d' })).toThrow('EXPORT_TTL_HOURS="1d": EXPORT_TTL_HOURS must be a number of hours, like 24 or 0.5')
   })
 
   it('refuses a port out of range', () => {

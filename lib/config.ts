@@ -12,6 +12,14 @@ const integer = (name: string, min: number, max: number) =>
     .transform(Number)
     .refine((n) => Number.isSafeInteger(n) && n >= min && n <= max, `${name} must be between ${min} and ${max}`)
 
+const hours = (name: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, `${name} must be a number of hours, like 24 or 0.5`)
+    .transform(Number)
+    .refine((n) => n > 0 && n <= 24 * 366, `${name} must be more than 0 and at most a year`)
+
 const Settings = z.object({
   PORT: integer('PORT', 1, 65_535).default(3000),
   DATABASE_URL: z
@@ -26,6 +34,7 @@ const Settings = z.object({
   // a checkpoint) comes several times a second, while the commit per batch costs next to nothing.
   IMPORT_BATCH_BYTES: integer('IMPORT_BATCH_BYTES', 64 * 1024, 1024 * MiB).default(16 * MiB),
   IMPORT_WORKERS: integer('IMPORT_WORKERS', 0, 64).default(2),
+  EXPORT_TTL_HOURS: hours('EXPORT_TTL_HOURS').default(24),
 })
 
 export type Config = {
@@ -41,6 +50,8 @@ export type Config = {
   importBatchBytes: number
   /** Imports this process runs at once; 0 leaves the work to `npm run worker` processes. */
   importWorkers: number
+  /** A finished export's file is deleted this long after it finished. */
+  exportTtlHours: number
 }
 
 export class ConfigError extends Error {}
@@ -66,6 +77,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     pauseTimeoutSeconds: s.PAUSE_TIMEOUT_SECONDS,
     importBatchBytes: s.IMPORT_BATCH_BYTES,
     importWorkers: s.IMPORT_WORKERS,
+    exportTtlHours: s.EXPORT_TTL_HOURS,
   }
 }
 
@@ -77,3 +89,4 @@ export function config(): Config {
 }
 
 export const uploadsDir = () => path.join(config().dataDir, 'uploads')
+export const exportsDir = () => path.join(config().dataDir, 'exports')

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import next from 'next'
+import { restoreContentLength } from '../lib/http/content-length'
 import { ConfigError, parseConfig } from '../lib/config'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../lib/db/embedded-postgres'
 import { migrate } from '../lib/db/migrate'
@@ -60,7 +61,10 @@ async function main() {
   const app = next({ dev: false, dir: root, port: config.port })
   await app.prepare()
   const handleRequest = app.getRequestHandler()
-  server = http.createServer((req, res) => void handleRequest(req, res))
+  server = http.createServer((req, res) => {
+    restoreContentLength(res)
+    void handleRequest(req, res)
+  })
   // Large uploads stream for minutes in one request; Node's default 5-minute request timeout would cut them.
   server.requestTimeout = 0
   await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@ const STATUS = {
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   INVALID_TRANSITION: 409,
+  GONE: 410,
   TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNPROCESSABLE: 422,
@@ -43,5 +44,18 @@ export async function handle(work: () => Promise<Response>): Promise<Response> {
     return await work()
   } catch (error) {
     return toErrorResponse(error)
+  }
+}
+
+/** A request's JSON body: 415 when it is not sent as JSON, 400 when it does not parse. */
+export async function readJson(req: Request): Promise<unknown> {
+  const type = req.headers.get('content-type') ?? ''
+  if (!/^application\/([\w.-]+\+)?json\b/i.test(type)) {
+    throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON, with the header Content-Type: application/json')
+  }
+  try {
+    return await req.json()
+  } catch {
+    throw new SluiceError('BAD_REQUEST', 'The body is not valid JSON')
   }
 }

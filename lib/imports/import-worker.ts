@@ -2,6 +2,9 @@ import { Logger, run, runMigrations, type TaskList } from 'graphile-worker'
 import type pg from 'pg'
 import { z } from 'zod'
 import { pool } from '../db/pool'
+import { ADD_RUN_EXPORT_JOB, REQUEUE_ORPHANED_EXPORTS, TASK_RUN_EXPORT } from '../exports/export-jobs'
+import { expireExports } from '../exports/exports'
+import { runExport } from '../exports/run-export'
 import { REQUEUE_ORPHANED_IMPORTS } from './import-connection'
 import { stopImportIfPausedTooLong } from './imports'
 import { ADD_RUN_IMPORT_JOB, TASK_PAUSE_TIMEOUT, TASK_RUN_IMPORT } from './job-queue'
@@ -13,7 +16,11 @@ const RECOVERY_INTERVAL_MS = 5000
 // Jobs due later (the pause timeout) are found by polling; a second keeps that timeout precise.
 const POLL_INTERVAL_MS = 1000
 
+// Finished exports past their lifetime lose their files within this.
+const EXPIRY_INTERVAL_MS = 60_000
+
 const JobPayload = z.object({ importId: z.uuid() })
+const ExportPayload = z.object({ exportId: z.uuid() })
 const PauseTimeoutPayload = JobPayload.extend({ seconds: z.number().int().positive() })
 
 // graphile-worker reports every job at "info"; only what needs a person's eye is printed.
@@ -28,7 +35,10 @@ export async function installJobQueue(pgPool: pg.Pool = pool()): Promise<void> {
 
 export type ImportWorker = { stop(): Promise<void> }
 
-/** Runs up to `concurrency` imports at once from the queue, and recovers imports of dead workers. */
+/**
+ * Runs up to `concurrency` jobs at once from the queue (imports, and the exports that read
+ * them back out), recovers the work of dead workers, and deletes expired export files.
+ */
 export async function startImportWorker({ concurrency }: { concurrency: number }): Promise<ImportWorker> {
   const shutdown = new AbortController()
   const taskList: TaskList = {
@@ -37,6 +47,7 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
       const { importId, seconds } = PauseTimeoutPayload.parse(payload)
       await stopImportIfPausedTooLong(importId, seconds)
     },
+    [TASK_RUN_EXPORT]: async (payload) => runExport(ExportPayload.parse(payload).exportId, shutdown.signal),
   }
   await installJobQueue()
   await requeueImports({ includeQueued: true })
@@ -45,9 +56,15 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
     requeueImports({ includeQueued: false }).catch((e) => console.error('import recovery failed:', e))
   }, RECOVERY_INTERVAL_MS)
   timer.unref()
+  const expiry = setInterval(() => {
+    expireExports().catch((e) => console.error('deleting expired exports failed:', e))
+  }, EXPIRY_INTERVAL_MS)
+  expiry.unref()
+  void expireExports().catch((e) => console.error('deleting expired exports failed:', e))
   return {
     async stop() {
       clearInterval(timer)
+      clearInterval(expiry)
       shutdown.abort() // running imports go back to the queue at their checkpoint
       await runner.stop()
     },
@@ -67,4 +84,12 @@ async function requeueImports({ includeQueued }: { includeQueued: boolean }) {
   }
   for (const id of ids) await pool().query(ADD_RUN_IMPORT_JOB, [id])
   if (orphaned.rowCount) console.log(`Resuming ${orphaned.rowCount} import(s) whose worker stopped mid-way`)
+
+  const orphanedExports = await pool().query<{ id: string }>(REQUEUE_ORPHANED_EXPORTS)
+  const exportIds = new Set(orphanedExports.rows.map((r) => r.id))
+  if (includeQueued) {
+    const queued = await pool().query<{ id: string }>(`SELECT id FROM exports WHERE status = 'QUEUED'`)
+    for (const r of queued.rows) exportIds.add(r.id)
+  }
+  for (const id of exportIds) await pool().query(ADD_RUN_EXPORT_JOB, [id])
 }

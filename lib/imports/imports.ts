@@ -176,8 +176,12 @@ const STOPPED_DATA = { pausedAt: null, rowsImported: 0, rowsRejected: 0, bytesPr
 
 async function removeImportData(imp: Import): Promise<void> {
   // The worker's transaction (cancelled above) holds a lock on the table until it rolls back;
-  // DROP waits for it. The status is already STOPPED, so no later batch can commit.
-  await pool().query(`DROP TABLE IF EXISTS ${importTableSql(imp.tableName)}`)
+  // DROP waits for it. The status is already STOPPED, so no later batch can commit. Readers
+  // (an export streaming or writing its file, someone's query) would hold DROP up for as long
+  // as they read: they are cancelled too.
+  const table = importTableSql(imp.tableName)
+  await pool().query('SELECT pg_cancel_backend(pid) FROM pg_locks WHERE relation = to_regclass($1) AND pid <> pg_backend_pid()', [table])
+  await pool().query(`DROP TABLE IF EXISTS ${table}`)
   await prisma().importReject.deleteMany({ where: { importId: imp.id } })
   await deleteUploadFile(imp.uploadId)
   await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })

@@ -7,7 +7,7 @@ import { parse as parseCsv } from 'csv-parse/sync'
 import { config } from '../config'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
-import { columnListSql, columnsFromHeaders, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
+import { columnListSql, columnsFromHeaders, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, rowOrderIndexSql, type ImportColumn } from './column-names'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
@@ -146,7 +146,10 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
       const records = committed === 'reshape' ? scanRecords(chunk, { fields: cols.length, line, final }) : { ...quick, excluded: [] }
       if (committed === 'reshape') committed = await commitBatch(client, imp, { ...base, records })
       if (committed === 'no longer ours') return
-      if (committed === 'done') return
+      if (committed === 'done') {
+        await indexRowOrder(client, imp)
+        return
+      }
       columns = cols
       offset += headerBytes + records.end
       line = records.nextLine
@@ -284,6 +287,19 @@ function recordText(bytes: Buffer): string {
     .toString('utf8')
     .replace(/\r?\n$/, '')
     .replace(/\0/g, '\uFFFD')
+}
+
+/**
+ * Indexes the finished table on its row numbers (then ANALYZE, so the planner knows the table
+ * is in that order). The import is already PROCESSED: a failure here only costs exports a sort.
+ */
+async function indexRowOrder(client: pg.Client, imp: ClaimedImport) {
+  try {
+    await client.query(rowOrderIndexSql(imp.tableName))
+    await client.query(`ANALYZE ${importTableSql(imp.tableName)}`)
+  } catch (error) {
+    console.error(`could not index the rows of import ${imp.id} (exports will sort them instead):`, error)
+  }
 }
 
 /** Hands a claimed import back to the queue (worker shutdown), then cancels its batch. */

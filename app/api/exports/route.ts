@@ -1,0 +1,19 @@
+import { createExport, listExports, toExportDto } from '@/lib/exports/exports'
+import { CreateExportBody, ExportListQuery } from '@/lib/exports/schemas'
+import { handle, readJson } from '@/lib/http/errors'
+
+export const dynamic = 'force-dynamic'
+
+export const GET = (req: Request) =>
+  handle(async () => {
+    const query = ExportListQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
+    const exports = await listExports({ importId: query.import })
+    return Response.json({ exports: exports.map(toExportDto) })
+  })
+
+export const POST = (req: Request) =>
+  handle(async () => {
+    const { importId, ...filter } = CreateExportBody.parse(await readJson(req))
+    const exp = await createExport(importId, filter)
+    return Response.json(toExportDto(exp), { status: 201, headers: { Location: `/api/exports/${exp.id}` } })
+  })

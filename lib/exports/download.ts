@@ -1,0 +1,59 @@
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import { create as contentDisposition } from 'content-disposition'
+import parseRange from 'range-parser'
+import { DECLARED_LENGTH_HEADER } from '../http/content-length'
+import { SluiceError } from '../http/errors'
+import { exportFilePath } from './export-jobs'
+import { getExport, isDownloadable } from './exports'
+
+/**
+ * The finished file of an export, as a download that can resume: `Range` (one byte range;
+ * several are answered with the whole file, as `send` does), `If-Range`, and `ETag` /
+ * `If-None-Match`. A finished export's file never changes, so its id and size make a strong ETag.
+ */
+export async function downloadExport(id: string, req: Request): Promise<Response> {
+  const exp = await getExport(id)
+  if (exp.status === 'EXPIRED' || (exp.status === 'PROCESSED' && !isDownloadable(exp))) {
+    throw new SluiceError('GONE', `This export expired at ${exp.expiresAt?.toISOString()} and its file was deleted; export the rows again`)
+  }
+  if (exp.status !== 'PROCESSED') {
+    throw new SluiceError('INVALID_TRANSITION', `This export is ${exp.status.toLowerCase()}: only a finished export can be downloaded`)
+  }
+  const file = exportFilePath(exp.id)
+  const stat = await fsp.stat(file).catch(() => null)
+  if (!stat) throw new SluiceError('GONE', 'The file of this export is no longer on the server; export the rows again')
+
+  const etag = `"${exp.id}-${stat.size}"`
+  const headers = new Headers({
+    'Content-Type': 'text/csv; charset=utf-8',
+    'Content-Disposition': contentDisposition(exp.fileName),
+    'Accept-Ranges': 'bytes',
+    ETag: etag,
+    'Last-Modified': stat.mtime.toUTCString(),
+    'Cache-Control': 'private, no-cache',
+  })
+  if (req.headers.get('if-none-match')?.split(/\s*,\s*/).includes(etag)) return new Response(null, { status: 304, headers })
+
+  const rangeHeader = req.headers.get('range')
+  const ifRange = req.headers.get('if-range')
+  // If-Range: the range holds only for the file the client already has part of.
+  const ranges = rangeHeader && (ifRange === null || ifRange === etag) ? parseRange(stat.size, rangeHeader, { combine: true }) : -2
+  if (ranges === -1) {
+    return Response.json(
+      { error: { code: 'RANGE_NOT_SATISFIABLE', message: `The range ${rangeHeader} is outside the file of ${stat.size} bytes` } },
+      { status: 416, headers: { 'Content-Range': `bytes */${stat.size}` } },
+    )
+  }
+  const single = ranges !== -2 && ranges.type === 'bytes' && ranges.length === 1 ? ranges[0]! : null
+  const start = single?.start ?? 0
+  const end = single?.end ?? stat.size - 1
+  headers.set(DECLARED_LENGTH_HEADER, String(stat.size === 0 ? 0 : end - start + 1))
+  if (single) headers.set('Content-Range', `bytes ${start}-${end}/${stat.size}`)
+  const body =
+    req.method === 'HEAD' || stat.size === 0
+      ? null
+      : (Readable.toWeb(fs.createReadStream(file, { start, end })) as ReadableStream<Uint8Array>)
+  return new Response(body, { status: single ? 206 : 200, headers })
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import { config } from '../config'
+import type { Export } from '../db/generated/client'
+import { prisma } from '../db/pool'
+import { SluiceError } from '../http/errors'
+import { getImport } from '../imports/imports'
+import { buildExportQuery } from './export-query'
+import { ADD_RUN_EXPORT_JOB, cancelExportCopy, deleteExportFiles } from './export-jobs'
+import { assertExportable, exportFileName } from './export-stream'
+import type { ExportDto, ExportFilter } from './schemas'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Finished and not yet past its lifetime: its file can be downloaded. */
+export const isDownloadable = (exp: Export, now = Date.now()) =>
+  exp.status === 'PROCESSED' && exp.expiresAt !== null && exp.expiresAt.getTime() > now
+
+/** The export as the API answers it. */
+export function toExportDto(exp: Export): ExportDto {
+  const iso = (d: Date | null) => d?.toISOString() ?? null
+  return {
+    id: exp.id,
+    importId: exp.importId,
+    status: exp.status,
+    column: exp.column,
+    from: exp.rangeFrom,
+    to: exp.rangeTo,
+    protectFormulas: exp.protectFormulas,
+    fileName: exp.fileName,
+    rowsTotal: exp.rowsTotal === null ? null : Number(exp.rowsTotal),
+    rowsWritten: Number(exp.rowsWritten),
+    bytesWritten: Number(exp.bytesWritten),
+    error: exp.error,
+    createdAt: exp.createdAt.toISOString(),
+    startedAt: iso(exp.startedAt),
+    finishedAt: iso(exp.finishedAt),
+    expiresAt: iso(exp.expiresAt),
+    downloadUrl: isDownloadable(exp) ? `/api/exports/${exp.id}/download` : null,
+  }
+}
+
+/** One export; NOT_FOUND when there is none with that id. */
+export async function getExport(id: string): Promise<Export> {
+  const exp = UUID.test(id) ? await prisma().export.findUnique({ where: { id } }) : null
+  if (!exp) throw new SluiceError('NOT_FOUND', `No export with id ${id}`)
+  return exp
+}
+
+/** Exports, newest first; only those of one import when `importId` is given. */
+export function listExports(filter: { importId?: string | undefined } = {}): Promise<Export[]> {
+  if (filter.importId !== undefined && !UUID.test(filter.importId)) return Promise.resolve([])
+  return prisma().export.findMany({
+    where: filter.importId ? { importId: filter.importId } : {},
+    orderBy: { createdAt: 'desc' },
+    take: 100,
+  })
+}
+
+/**
+ * Queues an export of the import's rows (all, or a date range on one column). The filter is
+ * checked against the import now, so a bad column is a 400 here rather than a failed job.
+ */
+export async function createExport(importId: string, filter: ExportFilter): Promise<Export> {
+  const imp = await getImport(importId)
+  assertExportable(imp)
+  buildExportQuery(imp, filter)
+  const id = randomUUID()
+  return prisma().$transaction(async (tx) => {
+    const exp = await tx.export.create({
+      data: {
+        id,
+        importId: imp.id,
+        column: filter.column ?? null,
+        rangeFrom: filter.from ?? null,
+        rangeTo: filter.to ?? null,
+        protectFormulas: filter.protectFormulas,
+        fileName: exportFileName(imp, filter),
+      },
+    })
+    await tx.$executeRawUnsafe(ADD_RUN_EXPORT_JOB, id)
+    return exp
+  })
+}
+
+/**
+ * QUEUED or PROCESSING → STOPPED: the COPY in flight is cancelled and the partial file
+ * removed. The worker's own finish is guarded by the status, so it cannot publish the file
+ * after this; whatever it still holds open it deletes when its COPY fails.
+ */
+export async function stopExport(id: string): Promise<Export> {
+  if (!UUID.test(id)) throw new SluiceError('NOT_FOUND', `No export with id ${id}`)
+  const [exp] = await prisma().export.updateManyAndReturn({
+    where: { id, status: { in: ['QUEUED', 'PROCESSING'] } },
+    data: { status: 'STOPPED', finishedAt: new Date() },
+  })
+  if (!exp) {
+    const now = await getExport(id)
+    throw new SluiceError('INVALID_TRANSITION', `Cannot stop this export: it is ${now.status.toLowerCase()}, and only a queued or processing export can be stopped`)
+  }
+  await cancelExportCopy(id, exp.backendPid)
+  await deleteExportFiles(id)
+  return exp
+}
+
+/** When a finished export expires: EXPORT_TTL_HOURS after it finished. */
+export const expiryFrom = (finishedAt: Date) => new Date(finishedAt.getTime() + config().exportTtlHours * 3_600_000)
+
+/** PROCESSED → EXPIRED for finished exports past their lifetime, and their files deleted. */
+export async function expireExports(): Promise<number> {
+  const expired = await prisma().export.updateManyAndReturn({
+    where: { status: 'PROCESSED', expiresAt: { lte: new Date() } },
+    data: { status: 'EXPIRED' },
+    select: { id: true },
+  })
+  for (const { id } of expired) await deleteExportFiles(id)
+  return expired.length
+}

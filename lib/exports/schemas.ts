@@ -1,0 +1,82 @@
+import { z } from 'zod'
+
+const STATUSES = ['QUEUED', 'PROCESSING', 'PROCESSED', 'STOPPED', 'FAILED', 'EXPIRED'] as const
+
+/** An end of a date range: a date, or a timestamp (with an offset, or UTC without one). */
+const RangeEnd = z.union([z.iso.date(), z.iso.datetime({ offset: true, local: true })], {
+  error: 'must be a date (2024-01-31) or an ISO 8601 timestamp (2024-01-31T12:00:00Z)',
+})
+
+const MS_PER_DAY = 86_400_000
+const isDate = (end: string) => /^\d{4}-\d{2}-\d{2}$/.test(end)
+/** The first and last instant a range end covers (a date covers its whole day, in UTC). */
+export const firstInstant = (end: string) => Date.parse(isDate(end) ? `${end}T00:00:00Z` : /[zZ]|[+-]\d\d:?\d\d$/.test(end) ? end : `${end}Z`)
+export const lastInstant = (end: string) => (isDate(end) ? firstInstant(end) + MS_PER_DAY - 1 : firstInstant(end))
+export const isDateOnly = isDate
+
+const filterFields = {
+  column: z.string().min(1).optional().describe("Column (its name in the table) the range filters on; rows whose value there is not a date or timestamp are left out"),
+  from: RangeEnd.optional().describe('First date or instant included'),
+  to: RangeEnd.optional().describe('Last date or instant included (a date includes its whole day)'),
+}
+
+type FilterFields = { column?: string | undefined; from?: string | undefined; to?: string | undefined }
+
+/** from and to need a column, and from may not come after to. */
+function checkRange<T extends FilterFields>(schema: z.ZodType<T>) {
+  return schema
+    .refine((f) => f.column !== undefined || (f.from === undefined && f.to === undefined), {
+      message: 'a date range needs a column: give column with from or to',
+      path: ['column'],
+    })
+    .refine((f) => f.from === undefined || f.to === undefined || firstInstant(f.from) <= lastInstant(f.to), {
+      message: 'from is later than to',
+      path: ['from'],
+    })
+}
+
+/** The query of `GET /api/imports/:id/export.csv`. */
+export const ExportQuery = checkRange(
+  z.object({
+    ...filterFields,
+    protectFormulas: z.stringbool().default(false).describe('Prefix values that a spreadsheet would run as a formula with a single quote'),
+  }),
+)
+
+/** The body of `POST /api/exports`. */
+export const CreateExportBody = checkRange(
+  z.object({
+    importId: z.string().describe('The import whose rows are exported'),
+    ...filterFields,
+    protectFormulas: z.boolean().default(false).describe('Prefix values that a spreadsheet would run as a formula with a single quote'),
+  }),
+)
+
+/** What an export writes: which rows, and whether formulas are defused. */
+export type ExportFilter = { column?: string | undefined; from?: string | undefined; to?: string | undefined; protectFormulas: boolean }
+
+/** An export job as the API answers it. */
+export const ExportSchema = z.object({
+  id: z.uuid(),
+  importId: z.uuid(),
+  status: z.enum(STATUSES),
+  column: z.string().nullable(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  protectFormulas: z.boolean(),
+  fileName: z.string().describe('The name the download is saved under'),
+  rowsTotal: z.number().int().nullable().describe('Rows that match, counted when the export starts'),
+  rowsWritten: z.number().int(),
+  bytesWritten: z.number().int(),
+  error: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().nullable(),
+  finishedAt: z.iso.datetime().nullable(),
+  expiresAt: z.iso.datetime().nullable().describe('When the finished file is deleted'),
+  downloadUrl: z.string().nullable().describe('Set while the finished file can be downloaded'),
+})
+export type ExportDto = z.infer<typeof ExportSchema>
+
+export const ExportParams = z.object({ id: z.string() })
+
+export const ExportListQuery = z.object({ import: z.string().min(1).optional() })
