@@ -32,7 +32,8 @@ export async function downloadExport(id: string, req: Request): Promise<Response
     'Accept-Ranges': 'bytes',
     ETag: etag,
     'Last-Modified': stat.mtime.toUTCString(),
-    'Cache-Control': 'private, no-cache',
+    // no-transform: Next.js would otherwise gzip the body for a browser, and byte ranges must be of the file itself.
+    'Cache-Control': 'private, no-cache, no-transform',
   })
   if (req.headers.get('if-none-match')?.split(/\s*,\s*/).includes(etag)) return new Response(null, { status: 304, headers })
 
