@@ -37,14 +37,15 @@ export type ExportQuery = {
 export function buildExportQuery(imp: Import, filter: ExportFilter): ExportQuery {
   const columns = (imp.columns as ImportColumn[] | null) ?? []
   const table = importTableSql(imp.tableName)
-  const where = filter.column === undefined ? '' : `WHERE ${rangeCondition(findColumn(columns, filter.column), filter)}`
+  const where = filter.column === undefined ? '' : ` WHERE ${rangeCondition(findColumn(columns, filter.column), filter)}`
   const values = columns.map((c) => (filter.protectFormulas ? protectedValueSql(quoteIdent(c.name)) : quoteIdent(c.name)))
   const headers = columns.map((c) => (filter.protectFormulas ? protectValue(c.header) : c.header))
   return {
-    // csv-stringify quotes exactly where PostgreSQL's CSV output does (delimiter, quote, line breaks).
-    header: Buffer.from(stringify([headers], { record_delimiter: '\n' })),
-    select: `SELECT ${values.join(', ')} FROM ${table} ${where} ORDER BY ${quoteIdent(ROW_NUMBER_COLUMN)}`,
-    count: `SELECT count(*)::bigint AS n FROM ${table} ${where}`,
+    // Quoted where PostgreSQL's CSV output quotes: a comma, a quote or a line break (csv-stringify
+    // looks for its own record delimiter only, so a lone carriage return is named here).
+    header: Buffer.from(stringify([headers], { record_delimiter: '\n', quoted_match: /\r/ })),
+    select: `SELECT ${values.join(', ')} FROM ${table}${where} ORDER BY ${quoteIdent(ROW_NUMBER_COLUMN)}`,
+    count: `SELECT count(*)::bigint AS n FROM ${table}${where}`,
   }
 }
 

@@ -126,12 +126,23 @@ async function backendsNamed(name: string) {
   return rows[0].n as number
 }
 
+/** Backends with that name, once they have had up to 2 s to go away. */
+async function backendsLeft(name: string) {
+  let left = await backendsNamed(name)
+  for (let i = 0; i < 100 && left > 0; i++) {
+    await sleep(20)
+    left = await backendsNamed(name)
+  }
+  return left
+}
+
 beforeAll(async () => {
   dir = await tempDir('sluice-exports-')
   dataDir = path.join(dir, 'data')
   const databaseUrl = await createDatabase('sluice_exports_test')
   db = new pg.Pool({ connectionString: databaseUrl })
-  app = startApp({ PORT: String(await freePort()), DATA_DIR: dataDir, DATABASE_URL: databaseUrl })
+  // 1 MiB batches: an import of the big file takes long enough to be paused well past its start.
+  app = startApp({ PORT: String(await freePort()), DATA_DIR: dataDir, DATABASE_URL: databaseUrl, IMPORT_BATCH_BYTES: String(1024 * 1024) })
   expect(await health(app.url)).toEqual({ ok: true })
 
   const rows = awkwardRecords()
@@ -222,9 +233,10 @@ describe('GET /api/imports/:id/export.csv', () => {
     )
     const backwards = await getBytes(exportUrl(awkward.imp, { column: 'when', from: '2024-02-01', to: '2024-01-31' }))
     expect(backwards.status).toBe(400)
-    expect(JSON.parse(backwards.body.toString()).error).toEqual({ code: 'BAD_REQUEST', message: 'from: from is later than to' })
+    expect(JSON.parse(backwards.body.toString()).error).toEqual({ code: 'BAD_REQUEST', message: 'from: must not be later than to' })
     const noColumn = await getBytes(exportUrl(awkward.imp, { from: '2024-01-01' }))
     expect(noColumn.status).toBe(400)
+    expect(JSON.parse(noColumn.body.toString()).error.message).toBe('column: is required with from or to: name the date column the range is on')
     expect((await getBytes(exportUrl(awkward.imp, { column: 'when', from: '31/01/2024' }))).status).toBe(400)
     expect((await getBytes('/api/imports/00000000-0000-0000-0000-000000000000/export.csv')).status).toBe(404)
   })
@@ -247,12 +259,7 @@ describe('GET /api/imports/:id/export.csv', () => {
       req.on('error', () => {})
     })
     expect(received).toBeGreaterThan(0)
-    let left = 1
-    for (let i = 0; i < 100 && left > 0; i++) {
-      await sleep(20)
-      left = await backendsNamed(name)
-    }
-    expect(left).toBe(0)
+    expect(await backendsLeft(name)).toBe(0)
   })
 })
 
@@ -345,5 +352,51 @@ describe('export jobs', () => {
     expect(form.status).toBe(415)
     expect((await getBytes('/api/exports/00000000-0000-0000-0000-000000000000')).status).toBe(404)
     expect((await getBytes('/api/exports/not-a-uuid/download')).status).toBe(404)
+  })
+})
+
+describe('an import stopped while it is being exported', () => {
+  it('cancels the export reading it, so its rows are removed at once', async () => {
+    const uploadId = await uploadFile(app.url, big.file, 'paused.csv')
+    let imp: ImportDto | undefined
+    // Paused with more rows than the sockets between PostgreSQL and the client can hold.
+    const enough = (i: ImportDto | undefined) => i !== undefined && i.rowsImported >= BIG_ROWS / 2
+    for (let i = 0; i < 3000 && !enough(imp); i++) {
+      imp = ((await (await fetch(`${app.url}/api/imports?upload=${uploadId}`)).json()) as { imports: ImportDto[] }).imports[0]
+      if (!enough(imp)) await sleep(10)
+    }
+    const paused = await postJson(`/api/imports/${imp!.id}/pause`, {})
+    expect(paused.body).toMatchObject({ status: 'PAUSED' })
+
+    // A client that reads one chunk and no more: the COPY holds its lock on the table for as
+    // long as the client keeps the connection open, which would hold DROP TABLE up for ever.
+    const streamName = `sluice-export-stream:${imp!.id}`
+    let response: http.IncomingMessage | undefined
+    const outcome = new Promise<string>((resolve) => {
+      const req = http.get(`${app.url}${exportUrl(paused.body)}`, (res) => {
+        response = res
+        res.once('data', () => res.pause())
+        res.on('end', () => resolve('complete'))
+        res.on('error', (e) => resolve(`broken off: ${e.message}`))
+        res.on('aborted', () => resolve('broken off'))
+      })
+      req.on('error', (e) => resolve(`broken off: ${e.message}`))
+    })
+    // The COPY is stuck writing to a client that does not read, holding its lock on the table.
+    const waitingOnClient = async () =>
+      (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'ClientWrite'`, [streamName])).rows[0].n
+    for (let i = 0; i < 100 && (await waitingOnClient()) === 0; i++) await sleep(20)
+    expect(await waitingOnClient()).toBe(1)
+
+    const stopped = await postJson(`/api/imports/${imp!.id}/stop`, {})
+    expect(stopped).toMatchObject({ status: 200, body: { status: 'STOPPED', rowsImported: 0 } })
+    // The client reads on: its file must end broken off, never pass for a complete one.
+    response!.resume()
+    expect(await outcome).toMatch(/^broken off/)
+    expect(await backendsLeft(streamName)).toBe(0)
+    expect((await db.query('SELECT to_regclass($1) AS t', [paused.body.tableName])).rows[0].t).toBeNull()
+    const after = await getBytes(exportUrl(paused.body))
+    expect(after.status).toBe(409)
+    expect(JSON.parse(after.body.toString()).error.message).toBe('This import was stopped: its rows were removed, so there is nothing to export')
   })
 })

@@ -26,11 +26,11 @@ type FilterFields = { column?: string | undefined; from?: string | undefined; to
 function checkRange<T extends FilterFields>(schema: z.ZodType<T>) {
   return schema
     .refine((f) => f.column !== undefined || (f.from === undefined && f.to === undefined), {
-      message: 'a date range needs a column: give column with from or to',
+      message: 'is required with from or to: name the date column the range is on',
       path: ['column'],
     })
     .refine((f) => f.from === undefined || f.to === undefined || firstInstant(f.from) <= lastInstant(f.to), {
-      message: 'from is later than to',
+      message: 'must not be later than to',
       path: ['from'],
     })
 }

@@ -176,15 +176,44 @@ const STOPPED_DATA = { pausedAt: null, rowsImported: 0, rowsRejected: 0, bytesPr
 
 async function removeImportData(imp: Import): Promise<void> {
   // The worker's transaction (cancelled above) holds a lock on the table until it rolls back;
-  // DROP waits for it. The status is already STOPPED, so no later batch can commit. Readers
-  // (an export streaming or writing its file, someone's query) would hold DROP up for as long
-  // as they read: they are cancelled too.
-  const table = importTableSql(imp.tableName)
-  await pool().query('SELECT pg_cancel_backend(pid) FROM pg_locks WHERE relation = to_regclass($1) AND pid <> pg_backend_pid()', [table])
-  await pool().query(`DROP TABLE IF EXISTS ${table}`)
+  // DROP waits for it. The status is already STOPPED, so no later batch can commit.
+  await dropImportTable(importTableSql(imp.tableName))
   await prisma().importReject.deleteMany({ where: { importId: imp.id } })
   await deleteUploadFile(imp.uploadId)
   await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })
+}
+
+// SQLSTATE lock_not_available: DROP waited longer than its lock_timeout.
+const LOCK_NOT_AVAILABLE = '55P03'
+
+/**
+ * Drops an import's table. Readers (an export streaming or writing its file, someone's query)
+ * would hold DROP up for as long as they read, so they are cancelled first. PostgreSQL acts on
+ * a cancel only between writes to the client, so a reader stuck on a client that stopped
+ * reading ignores it: whoever still holds the table a second later is disconnected.
+ */
+async function dropImportTable(table: string): Promise<void> {
+  const stopReaders = (how: 'pg_cancel_backend' | 'pg_terminate_backend') =>
+    pool().query(`SELECT ${how}(pid) FROM pg_locks WHERE relation = to_regclass($1) AND pid <> pg_backend_pid()`, [table])
+  await stopReaders('pg_cancel_backend')
+  const client = await pool().connect()
+  try {
+    for (const lockTimeout of ['1s', '0']) {
+      try {
+        await client.query('BEGIN')
+        await client.query(`SET LOCAL lock_timeout = '${lockTimeout}'`)
+        await client.query(`DROP TABLE IF EXISTS ${table}`)
+        await client.query('COMMIT')
+        return
+      } catch (error) {
+        await client.query('ROLLBACK')
+        if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error
+        await stopReaders('pg_terminate_backend')
+      }
+    }
+  } finally {
+    client.release()
+  }
 }
 
 /** A page of an import's rows in file order, keyed by column name; empty before its first batch and after stop. */

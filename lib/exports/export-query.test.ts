@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import type { Import } from '../db/generated/client'
+import { buildExportQuery, protectValue } from './export-query'
+
+const imp = {
+  tableName: 'sales_3f9a1c2e',
+  columns: [
+    { name: 'id', header: 'id' },
+    { name: 'note', header: 'a\rb, "c"\nd' },
+    { name: 'formula', header: '=1+1' },
+  ],
+} as unknown as Import
+
+describe('buildExportQuery', () => {
+  it('writes the header as PostgreSQL writes CSV values: quoted for a comma, a quote or any line break', () => {
+    const { header } = buildExportQuery(imp, { protectFormulas: false })
+    expect(header.toString()).toBe('id,"a\rb, ""c""\nd",=1+1\n')
+  })
+
+  it('protects the header too when asked', () => {
+    expect(buildExportQuery(imp, { protectFormulas: true }).header.toString()).toBe(`id,"a\rb, ""c""\nd",'=1+1\n`)
+  })
+
+  it('reads in file order and filters only when a column is given', () => {
+    const all = buildExportQuery(imp, { protectFormulas: false })
+    expect(all.select).toBe('SELECT "id", "note", "formula" FROM "imported"."sales_3f9a1c2e" ORDER BY "_sluice_row"')
+    const ranged = buildExportQuery(imp, { column: 'note', from: "2024-01-01", protectFormulas: false })
+    expect(ranged.select).toContain(`>= '2024-01-01'::date`)
+  })
+
+  it('refuses a column the import does not have', () => {
+    expect(() => buildExportQuery(imp, { column: 'nope', protectFormulas: false })).toThrow('This import has no column "nope"; its columns are id, note, formula')
+  })
+})
+
+describe('protectValue', () => {
+  it.each([
+    ['=SUM(A1)', "'=SUM(A1)"],
+    ['+1', "'+1"],
+    ['-1', "'-1"],
+    ['@x', "'@x"],
+    ['\tx', "'\tx"],
+    ['\rx', "'\rx"],
+    ['x=1', 'x=1'],
+    ['', ''],
+  ])('%j becomes %j', (value, expected) => expect(protectValue(value)).toBe(expected))
+})
