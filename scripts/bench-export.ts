@@ -233,6 +233,8 @@ function exportThroughApp(app: App, importId: string, hash?: Hash): Promise<{ by
       })
       res.on('end', () => resolve({ bytes, sha256: hash?.digest('hex') }))
       res.on('error', (error) => reject(new Error(`GET ${url} broke off after ${bytes} bytes: ${error.message}`)))
+      // The app cut the response short (an error after the first byte): no 'end', maybe no 'error'.
+      res.on('close', () => res.complete || reject(new Error(`GET ${url} broke off after ${bytes} bytes`)))
     })
     req.on('error', (error) => reject(new Error(`GET ${url} failed: ${error.message}`)))
   })
@@ -351,7 +353,11 @@ function printSummary(results: RunResult[], fixture: Fixture, imp: ImportDto) {
   const appCpu = median(results.map((r) => r.exp.serverCpuSeconds))
   const exportPgCpus = results.flatMap((r) => (r.exp.postgresCpuSeconds === undefined ? [] : [r.exp.postgresCpuSeconds]))
   const rawPgCpu = median(results.map((r) => r.raw.postgresCpuSeconds))
-  const clientCpu = (side: 'exp' | 'raw') => median(results.map((r) => r[side].clientCpuSeconds)).toFixed(1)
+  const clientCpu = (side: 'exp' | 'raw') => median(results.map((r) => r[side].clientCpuSeconds))
+  // Every process that handles the bytes, per side: on a machine with fewer idle cores than
+  // that chain has processes, the times follow these sums rather than the slowest process.
+  const exportAllCpu = median(results.map((r) => r.exp.serverCpuSeconds + (r.exp.postgresCpuSeconds ?? 0) + r.exp.clientCpuSeconds))
+  const rawAllCpu = median(results.map((r) => r.raw.postgresCpuSeconds + r.raw.clientCpuSeconds))
   const peak = Math.max(...results.map((r) => Math.max(r.exp.peakRssBytes, r.exp.hwmBytes ?? 0)))
   console.log(`
 file:              ${fixture.file}, ${formatBytes(fixture.size)}, ${imp.rowsImported.toLocaleString('en')} rows in ${imp.tableName}
@@ -359,7 +365,8 @@ checked:           every export and raw COPY sent ${fixture.size.toLocaleString(
 median times:      export ${exportSeconds.toFixed(2)} s (${(fixture.size / MB / exportSeconds).toFixed(0)} MB/s), raw COPY ${rawSeconds.toFixed(2)} s (${(fixture.size / MB / rawSeconds).toFixed(0)} MB/s)
 median raw/export: ${ratio.toFixed(2)}  (target ≥ ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'ok' : 'MISSED'})
 CPU (medians):     export: app ${appCpu.toFixed(1)} s + its PostgreSQL backend ${exportPgCpus.length ? `${median(exportPgCpus).toFixed(1)} s` : 'unread'}; raw COPY: backend ${rawPgCpu.toFixed(1)} s
-bench client CPU:  ${clientCpu('exp')} s reading the export, ${clientCpu('raw')} s reading the raw COPY (medians)
+bench client CPU:  ${clientCpu('exp').toFixed(1)} s reading the export, ${clientCpu('raw').toFixed(1)} s reading the raw COPY (medians)
+CPU summed:        export ${exportAllCpu.toFixed(1)} s (backend → app → client), raw COPY ${rawAllCpu.toFixed(1)} s (backend → client); raw/export ${(rawAllCpu / exportAllCpu).toFixed(2)} (medians; ${os.availableParallelism()} cores here)
 app peak RSS:      ${toMB(peak)} MB during the exports`)
 }
 
