@@ -1,4 +1,4 @@
-// What bench:upload and bench:import share: the app started as `npm start` starts it, /proc
+// What the benches share: the app started as `npm start` starts it, /proc
 // readings of its memory and CPU, cleanup on exit or Ctrl-C, and small number helpers.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'

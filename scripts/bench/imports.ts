@@ -1,0 +1,120 @@
+// What bench:import and bench:export share about imports: the app with the URL of its
+// embedded PostgreSQL, a file uploaded over tus, the wait for its import, and the database
+// steps around a measurement.
+import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type pg from 'pg'
+import { databaseUrlFile } from '../../lib/db/database-url-file'
+import { readAll, readFileOrEmpty, sleep, startApp, type App as HarnessApp } from './harness'
+
+// The import's status is polled this often: its end is known to within this, plus one request.
+const POLL_MS = 50
+// A 1 GiB import takes well under a minute here; this only keeps a stuck import from hanging the bench.
+const IMPORT_TIMEOUT_MS = 30 * 60_000
+
+export type App = HarnessApp & { databaseUrl: string; uploadsDir: string }
+
+/** The app as harness.startApp starts it, with uploads of up to 100 GiB, and the URL of its embedded PostgreSQL. */
+export async function startAppWithDatabase(opts: { dataDir: string; logFile: string; env?: Record<string, string | undefined> }): Promise<App> {
+  const app = await startApp({
+    dataDir: opts.dataDir,
+    logFile: opts.logFile,
+    env: { MAX_UPLOAD_BYTES: String(100 * 2 ** 30), ...opts.env },
+  })
+  // start.ts writes it once its PostgreSQL is up, before it serves: present once healthy.
+  const databaseUrl = readFileOrEmpty(databaseUrlFile(opts.dataDir)).trim()
+  if (!databaseUrl) throw new Error(`${databaseUrlFile(opts.dataDir)} is missing: did the app start its embedded PostgreSQL?`)
+  return { ...app, databaseUrl, uploadsDir: path.join(opts.dataDir, 'uploads') }
+}
+
+/** The fields of GET /api/imports/:id that the benches read. */
+export type ImportDto = {
+  id: string
+  status: string
+  rowsImported: number
+  rowsRejected: number
+  columns: Array<{ name: string; header: string }>
+  tableName: string
+  error: string | null
+}
+
+/** An import's schema-qualified table name (ImportDto.tableName, `imported.<name>`) quoted for SQL. */
+export const tableSql = (db: pg.Client, tableName: string) =>
+  tableName
+    .split('.')
+    .map((part) => db.escapeIdentifier(part))
+    .join('.')
+
+/** tus creation, then one PATCH of the whole file from offset 0; resolves with the upload id once the PATCH is answered 204. */
+export async function uploadWithTus(baseUrl: string, file: string, size: number): Promise<string> {
+  const created = await fetch(`${baseUrl}/api/uploads`, {
+    method: 'POST',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Length': String(size),
+      'Upload-Metadata': `filename ${Buffer.from(path.basename(file)).toString('base64')},filetype ${Buffer.from('text/csv').toString('base64')}`,
+    },
+  })
+  const location = created.headers.get('Location')
+  if (created.status !== 201 || !location) throw new Error(`tus creation answered ${created.status} ${await created.text()}`)
+  const req = http.request(new URL(location, baseUrl), {
+    method: 'PATCH',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Offset': '0',
+      'Content-Type': 'application/offset+octet-stream',
+      'Content-Length': size,
+    },
+  })
+  const [[res]] = await Promise.all([once(req, 'response') as Promise<[http.IncomingMessage]>, pipeline(fs.createReadStream(file), req)])
+  const body = await readAll(res)
+  if (res.statusCode !== 204 || Number(res.headers['upload-offset']) !== size) {
+    throw new Error(`tus PATCH answered ${res.statusCode} (Upload-Offset ${res.headers['upload-offset']}) ${body.trim()}`)
+  }
+  // The Location is /api/uploads/<id>.
+  return path.basename(new URL(location, baseUrl).pathname)
+}
+
+/** Finds the upload's import and polls it every POLL_MS until PROCESSED; throws on any other end. */
+export async function waitForImport(baseUrl: string, uploadId: string, onPoll: (imp: ImportDto) => Promise<void> = async () => {}): Promise<ImportDto> {
+  const deadline = Date.now() + IMPORT_TIMEOUT_MS
+  let id: string | undefined
+  while (id === undefined) {
+    // Queued in the same request as the PATCH's answer, so it is there at once.
+    const { imports } = (await getJson(`${baseUrl}/api/imports?upload=${encodeURIComponent(uploadId)}`)) as { imports: ImportDto[] }
+    id = imports[0]?.id
+    if (id === undefined) {
+      if (Date.now() > deadline) throw new Error(`no import appeared for upload ${uploadId}`)
+      await sleep(POLL_MS)
+    }
+  }
+  for (;;) {
+    const imp = (await getJson(`${baseUrl}/api/imports/${id}`)) as ImportDto
+    if (imp.status === 'PROCESSED') return imp
+    await onPoll(imp)
+    if (imp.status !== 'QUEUED' && imp.status !== 'PROCESSING') {
+      throw new Error(`import ${id} ended ${imp.status}${imp.error ? `: ${imp.error}` : ''}`)
+    }
+    if (Date.now() > deadline) throw new Error(`import ${id} was still ${imp.status} after ${IMPORT_TIMEOUT_MS / 60_000} min`)
+    await sleep(POLL_MS)
+  }
+}
+
+export async function getJson(url: string): Promise<unknown> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`GET ${url} answered ${res.status} ${await res.text()}`)
+  return res.json()
+}
+
+/**
+ * Before each side: PostgreSQL writes its dirty buffers (CHECKPOINT), then the OS flushes
+ * the page cache (sync), so neither side pays for the other's writeback.
+ */
+export async function settle(db: pg.Client) {
+  await db.query('CHECKPOINT')
+  execFileSync('sync')
+}
