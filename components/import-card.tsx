@@ -6,13 +6,9 @@ import { formatBytes, formatClock, formatCount, formatDuration, formatRows } fro
 import type { ImportDto } from '@/lib/imports/schemas'
 import { ImportStatusBadge } from './import-status-badge'
 import { allows, IMPORT_COMMANDS, type ImportCommand } from '@/lib/imports/import-status'
+import { button, dangerButton as danger, link, neutralButton as neutral, primaryButton as primary } from './styles'
 import { useImport, type ImportController } from './use-import'
 
-const button =
-  'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40'
-const neutral = `${button} border-slate-300 dark:border-slate-700`
-const primary = `${button} border-sky-600 text-sky-700 dark:text-sky-300`
-const danger = `${button} border-red-300 text-red-700 dark:border-red-800 dark:text-red-300`
 
 /**
  * The import of a finished upload: a bar over the bytes of the file, rows imported and
@@ -78,7 +74,7 @@ export function ImportProgress({
         {!onItsPage && (
           <Link
             href={`/imports/${imp.id}`}
-            className="text-sm font-medium text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:text-sky-300"
+            className={`text-sm ${link}`}
           >
             Details
           </Link>
