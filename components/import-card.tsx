@@ -4,18 +4,24 @@ import Link from 'next/link'
 import { useEffect, useId, useRef, useState } from 'react'
 import { formatBytes, formatClock, formatCount, formatDuration, formatRows } from '@/lib/format'
 import type { ImportDto } from '@/lib/imports/schemas'
+import { ExportPanel } from './export-panel'
 import { ImportStatusBadge } from './import-status-badge'
 import { allows, IMPORT_COMMANDS, type ImportCommand } from '@/lib/imports/import-status'
 import { button, dangerButton as danger, link, neutralButton as neutral, primaryButton as primary } from './styles'
 import { useImport, type ImportController } from './use-import'
 
-
 /**
  * The import of a finished upload: a bar over the bytes of the file, rows imported and
- * rejected, rows per second and time left, and the buttons its status allows.
+ * rejected, rows per second and time left, the buttons its status allows, and its exports.
  */
 export function ImportCard({ uploadId, fileName }: { uploadId: string; fileName: string }) {
-  return <ImportProgress controller={useImport({ uploadId })} fileName={fileName} />
+  const controller = useImport({ uploadId })
+  return (
+    <>
+      <ImportProgress controller={controller} fileName={fileName} />
+      {controller.view.phase === 'following' && <ExportPanel imp={controller.view.imp} variant="card" />}
+    </>
+  )
 }
 
 /** What `ImportCard` shows, for a page that follows the import itself (`useImport`). */
