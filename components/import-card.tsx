@@ -4,22 +4,24 @@ import Link from 'next/link'
 import { useEffect, useId, useRef, useState } from 'react'
 import { formatBytes, formatClock, formatCount, formatDuration, formatRows } from '@/lib/format'
 import type { ImportDto } from '@/lib/imports/schemas'
+import { ExportPanel } from './export-panel'
 import { ImportStatusBadge } from './import-status-badge'
 import { allows, IMPORT_COMMANDS, type ImportCommand } from '@/lib/imports/import-status'
+import { button, dangerButton as danger, link, neutralButton as neutral, primaryButton as primary } from './styles'
 import { useImport, type ImportController } from './use-import'
-
-const button =
-  'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40'
-const neutral = `${button} border-slate-300 dark:border-slate-700`
-const primary = `${button} border-sky-600 text-sky-700 dark:text-sky-300`
-const danger = `${button} border-red-300 text-red-700 dark:border-red-800 dark:text-red-300`
 
 /**
  * The import of a finished upload: a bar over the bytes of the file, rows imported and
- * rejected, rows per second and time left, and the buttons its status allows.
+ * rejected, rows per second and time left, the buttons its status allows, and its exports.
  */
 export function ImportCard({ uploadId, fileName }: { uploadId: string; fileName: string }) {
-  return <ImportProgress controller={useImport({ uploadId })} fileName={fileName} />
+  const controller = useImport({ uploadId })
+  return (
+    <>
+      <ImportProgress controller={controller} fileName={fileName} />
+      {controller.view.phase === 'following' && <ExportPanel imp={controller.view.imp} variant="card" />}
+    </>
+  )
 }
 
 /** What `ImportCard` shows, for a page that follows the import itself (`useImport`). */
@@ -78,7 +80,7 @@ export function ImportProgress({
         {!onItsPage && (
           <Link
             href={`/imports/${imp.id}`}
-            className="text-sm font-medium text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:text-sky-300"
+            className={`text-sm ${link}`}
           >
             Details
           </Link>

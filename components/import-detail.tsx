@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { formatCount, formatDateTime } from '@/lib/format'
 import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
+import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from './import-limits'
 import { useImport } from './use-import'
@@ -14,8 +15,8 @@ const td = 'border-b border-slate-100 px-3 py-1.5 align-top dark:border-slate-80
 
 /**
  * One import's page below its title: live progress and controls, where its rows are in SQL,
- * its columns, a preview of its first rows and its rejected lines. Starts from what the server
- * rendered and follows the import while it runs.
+ * its exports, its columns, a preview of its first rows and its rejected lines. Starts from
+ * what the server rendered and follows the import while it runs.
  */
 export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }: { initial: ImportDto; rows: RowsPage; rejects: RejectDto[] }) {
   const controller = useImport({ initial })
@@ -85,6 +86,8 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
           </p>
         )}
       </section>
+
+      <ExportPanel imp={imp} variant="page" />
 
       <section aria-labelledby="columns-heading" className={card}>
         <h2 id="columns-heading" className="font-semibold">

@@ -2,9 +2,11 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { test as base, expect, type APIRequestContext } from '@playwright/test'
+import pg from 'pg'
+import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test'
 import { generateCsv } from '../lib/csv/generate'
-import { fixturesDir, SERVER_URL } from './run-dir'
+import { databaseUrlFile } from '../lib/db/database-url-file'
+import { dataDir, fixturesDir, SERVER_URL } from './run-dir'
 import { startThrottleProxy, type ThrottleProxy } from './throttle-proxy'
 
 export type CsvFixture = { path: string; size: number; sha256: string }
@@ -43,6 +45,29 @@ export async function offsetOf(request: APIRequestContext, uploadUrl: string): P
   const offset = await serverOffset(request, uploadUrl)
   if (typeof offset !== 'number') throw new Error(`HEAD ${uploadUrl} answered ${offset.status}`)
   return offset
+}
+
+/** Opens the home page and waits until React handles it (a file chosen before that is lost). */
+export async function openHome(page: Page) {
+  await page.goto(SERVER_URL.href)
+  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true')
+}
+
+/** A client of the e2e server's own PostgreSQL (its URL is in DATA_DIR), connected; end it when done. */
+export async function connectToServerDatabase(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: fs.readFileSync(databaseUrlFile(dataDir()), 'utf8').trim() })
+  await client.connect()
+  return client
+}
+
+/** Runs one query on the e2e server's own PostgreSQL. */
+export async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
+  const client = await connectToServerDatabase()
+  try {
+    return (await client.query<T>(text, values)).rows
+  } finally {
+    await client.end()
+  }
 }
 
 const MiB = 1024 * 1024

@@ -1,23 +1,15 @@
 import fs from 'node:fs'
 import { parse } from 'csv-parse/sync'
-import pg from 'pg'
 import type { APIRequestContext, Locator, Page } from '@playwright/test'
-import { databaseUrlFile } from '../lib/db/database-url-file'
 import type { ImportDto, RowsPage } from '../lib/imports/schemas'
-import { expect, test } from './fixtures'
-import { dataDir, SERVER_URL } from './run-dir'
+import { expect, openHome, sql, test } from './fixtures'
+import { SERVER_URL } from './run-dir'
 
 /** The import as the API answers it. */
 async function apiImport(request: APIRequestContext, id: string): Promise<ImportDto> {
   const res = await request.get(new URL(`/api/imports/${id}`, SERVER_URL).href)
   expect(res.status()).toBe(200)
   return (await res.json()) as ImportDto
-}
-
-/** Opens the home page and waits until React handles it (a file chosen before that is lost). */
-async function openHome(page: Page) {
-  await page.goto(SERVER_URL.href)
-  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true')
 }
 
 /** The row count a card shows, as a number. */
@@ -43,17 +35,6 @@ function firstRecords(file: string, n: number): string[][] {
     fs.closeSync(fd)
   }
   return parse(head.toString('utf8'), { to: n }) as string[][]
-}
-
-/** Runs one query on the e2e server's own PostgreSQL (its URL is in DATA_DIR). */
-async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: fs.readFileSync(databaseUrlFile(dataDir()), 'utf8').trim() })
-  await client.connect()
-  try {
-    return (await client.query<T>(text, values)).rows
-  } finally {
-    await client.end()
-  }
 }
 
 const tableExists = async (tableName: string) =>

@@ -1,0 +1,143 @@
+'use client'
+
+import { useEffect, useId, useState } from 'react'
+import { findDateColumns } from '@/lib/date-columns'
+import type { ImportDto, RowsPage } from '@/lib/imports/schemas'
+import { primaryButton } from './styles'
+import type { ExportRequest } from './use-exports'
+
+// Rows looked at to tell date columns from others: enough to meet the odd non-date value,
+// few enough to come back at once.
+const SAMPLE_ROWS = 200
+
+type Column = ImportDto['columns'][number]
+/** The date columns: null while the sample loads. */
+type DateColumns = { columns: Column[] } | { failed: string } | null
+
+const input =
+  'rounded-md border border-slate-300 bg-white px-2 py-1 text-sm text-slate-900 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40 dark:border-slate-700 dark:bg-slate-950 dark:text-slate-100'
+const hint = 'text-xs text-slate-500 dark:text-slate-400'
+
+/** Samples the import's first rows (again while it has fewer than the sample) for its date columns. */
+function useDateColumns(imp: ImportDto): DateColumns {
+  const [found, setFound] = useState<DateColumns>(null)
+  const sampled = Math.min(imp.rowsImported, SAMPLE_ROWS)
+  useEffect(() => {
+    const abort = new AbortController()
+    fetch(`/api/imports/${imp.id}/rows?limit=${SAMPLE_ROWS}`, { signal: abort.signal, cache: 'no-store' })
+      .then(async (res) => {
+        if (!res.ok) throw new Error(`the server answered ${res.status}`)
+        const page = (await res.json()) as RowsPage
+        setFound({ columns: findDateColumns(page.columns, page.rows) })
+      })
+      .catch((error: unknown) => {
+        if (!abort.signal.aborted) setFound({ failed: error instanceof Error ? error.message : String(error) })
+      })
+    return () => abort.abort()
+  }, [imp.id, sampled, imp.columns.length])
+  return found
+}
+
+/** What to export: all rows or a date range on one date column, and formula protection (on unless unticked). */
+export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: ImportDto; busy: boolean; onSubmit: (request: ExportRequest) => void }) {
+  const dates = useDateColumns(imp)
+  const dateColumns = dates && 'columns' in dates ? dates.columns : []
+  const [scope, setScope] = useState<'all' | 'range'>('all')
+  const [column, setColumn] = useState<string | null>(null)
+  const [from, setFrom] = useState('')
+  const [to, setTo] = useState('')
+  const [protect, setProtect] = useState(true)
+  const ids = { scope: useId(), why: useId(), column: useId(), from: useId(), to: useId(), protectHint: useId() }
+
+  // The chosen column while it is still a date column; otherwise the first one.
+  const chosen = dateColumns.find((c) => c.name === column) ?? dateColumns[0] ?? null
+  const ranged = scope === 'range' && chosen !== null
+  const why =
+    dates === null
+      ? 'Looking for date columns in the first rows…'
+      : 'failed' in dates
+        ? `The rows could not be read to find date columns (${dates.failed}).`
+        : dateColumns.length === 0
+          ? `No column holds only dates in the first ${SAMPLE_ROWS} rows, so there is no range to choose.`
+          : null
+
+  return (
+    <form
+      id={id}
+      aria-label="Export rows"
+      className="mt-2 flex flex-col gap-3 text-sm"
+      onSubmit={(e) => {
+        e.preventDefault()
+        onSubmit(
+          ranged
+            ? { column: chosen.name, ...(from && { from }), ...(to && { to }), protectFormulas: protect }
+            : { protectFormulas: protect },
+        )
+      }}
+    >
+      <fieldset className="flex flex-col gap-1.5">
+        <legend className="mb-1 font-medium">Rows</legend>
+        <label className="flex items-center gap-2">
+          <input type="radio" name={ids.scope} value="all" checked={!ranged} onChange={() => setScope('all')} />
+          All rows
+        </label>
+        <label className={`flex items-center gap-2 ${why ? 'text-slate-400 dark:text-slate-500' : ''}`}>
+          <input
+            type="radio"
+            name={ids.scope}
+            value="range"
+            checked={ranged}
+            disabled={chosen === null}
+            aria-describedby={why ? ids.why : undefined}
+            onChange={() => setScope('range')}
+          />
+          A date range
+        </label>
+        {why && (
+          <p id={ids.why} className={hint} data-testid="export-range-unavailable">
+            {why}
+          </p>
+        )}
+        {ranged && (
+          <div className="mt-1 flex flex-wrap items-start gap-3 pl-6">
+            <div className="flex flex-col gap-1">
+              <label htmlFor={ids.column}>Date column</label>
+              <select id={ids.column} className={input} value={chosen.name} onChange={(e) => setColumn(e.target.value)}>
+                {dateColumns.map((c) => (
+                  <option key={c.name} value={c.name}>
+                    {c.header}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="flex flex-col gap-1">
+              <label htmlFor={ids.from}>From</label>
+              <input id={ids.from} type="date" className={input} value={from} onChange={(e) => setFrom(e.target.value)} />
+            </div>
+            <div className="flex flex-col gap-1">
+              <label htmlFor={ids.to}>To</label>
+              <input id={ids.to} type="date" className={input} value={to} onChange={(e) => setTo(e.target.value)} />
+            </div>
+            <p className={`${hint} basis-full`}>Both days are included. Leave one empty for no limit on that side.</p>
+          </div>
+        )}
+      </fieldset>
+
+      <div className="flex flex-col gap-1">
+        <label className="flex items-center gap-2">
+          <input type="checkbox" checked={protect} onChange={(e) => setProtect(e.target.checked)} aria-describedby={ids.protectHint} />
+          Protect against spreadsheet formulas
+        </label>
+        <p id={ids.protectHint} className={`${hint} pl-6`}>
+          Values that start with = + - or @ get a &apos; in front, so a spreadsheet shows them instead of running them.
+        </p>
+      </div>
+
+      <div>
+        <button type="submit" className={primaryButton} data-testid="export-button" disabled={busy}>
+          Export
+        </button>
+      </div>
+    </form>
+  )
+}
