@@ -193,7 +193,7 @@ test('a date range from the import page holds exactly the rows of both inclusive
   await panel.getByLabel('From', { exact: true }).fill('2024-03-20')
   await panel.getByLabel('To', { exact: true }).fill('2024-03-10')
   await panel.getByTestId('export-button').click()
-  await expect(panel.getByTestId('export-notice')).toHaveText('from: from is later than to')
+  await expect(panel.getByTestId('export-notice')).toHaveText('from: must not be later than to')
   await expect(panel.getByTestId('export-progress')).toHaveCount(0)
   expect((await apiGet<{ exports: ExportDto[] }>(request, `/api/exports?import=${id}`)).exports).toEqual([])
 

@@ -65,7 +65,7 @@ type ExportRun = {
   hwmBytes: number | undefined
 }
 type RawRun = { seconds: number; bytes: number; postgresCpuSeconds: number; clientCpuSeconds: number }
-type RunResult = { exportFirst: boolean; exp: ExportRun; raw: RawRun }
+type RunResult = { exportFirst: boolean; exp: ExportRun; raw: RawRun; star: RawRun }
 
 async function main() {
   const options = parseOptions()
@@ -105,28 +105,35 @@ async function main() {
     // The order of the two sides alternates between runs. CPU: seconds the app's process (all
     // its threads) and the PostgreSQL backend that ran the COPY spent on each side; steadier
     // than times on a shared machine.
-    printRow('run', 'first', 'export s', 'raw s', 'raw/export', 'export MB/s', 'CPU s app+pg/pg', 'app RSS MB peak (VmHWM)')
+    printRow('run', 'first', 'export s', 'raw s', 'raw/export', 'raw * s', '*/export', 'export MB/s', 'CPU s app+pg/pg', 'app RSS MB peak (VmHWM)')
     const results: RunResult[] = []
     for (let run = 1; run <= options.runs; run++) {
       const exportFirst = run % 2 === 1
       let exp: ExportRun | undefined
       let raw: RawRun | undefined
+      let star: RawRun | undefined
       for (const side of exportFirst ? ['export', 'raw'] : ['raw', 'export']) {
         await settle(db)
         if (side === 'export') exp = await measureExport(app, db, imp.id)
-        else raw = await measureRawCopy(db, table, imp.columns)
+        else {
+          raw = await measureRawCopy(db, table, imp.columns)
+          await settle(db)
+          star = await measureRawCopy(db, table, '*')
+        }
       }
       checkExportBytes(fixture, exp!.bytes)
       // The generator's headers are already the names the app gives the columns, so the raw
       // COPY's HEADER line is the file's too, and both sides send the same number of bytes.
       if (raw!.bytes !== fixture.size) throw new Error(`the raw COPY sent ${raw!.bytes} bytes, the file has ${fixture.size}`)
-      results.push({ exportFirst, exp: exp!, raw: raw! })
+      results.push({ exportFirst, exp: exp!, raw: raw!, star: star! })
       printRow(
         String(run),
         exportFirst ? 'export' : 'raw',
         exp!.seconds.toFixed(2),
         raw!.seconds.toFixed(2),
         (raw!.seconds / exp!.seconds).toFixed(2),
+        star!.seconds.toFixed(2),
+        (star!.seconds / exp!.seconds).toFixed(2),
         (fixture.size / MB / exp!.seconds).toFixed(0),
         `${exp!.serverCpuSeconds.toFixed(1)}+${exp!.postgresCpuSeconds?.toFixed(1) ?? '?'}/${raw!.postgresCpuSeconds.toFixed(1)}`,
         toMB(exp!.peakRssBytes) + (exp!.hwmBytes === undefined ? '' : ` (${toMB(exp!.hwmBytes)})`),
@@ -304,9 +311,10 @@ async function followBackend(db: pg.Client, name: string, since: Date, backend: 
  * would add to every line, so the baseline names the file's columns and sends exactly the
  * export's bytes. It has no ORDER BY: the rows come in the order the table stores them, the
  * least PostgreSQL can do, where the export reads them in file order through the row index.
+ * The issue's literal `SELECT *` is timed as well (column "raw *"), for the record.
  */
-async function measureRawCopy(db: pg.Client, table: string, columns: ImportDto['columns']): Promise<RawRun> {
-  const list = columns.map((c) => db.escapeIdentifier(c.name)).join(', ')
+async function measureRawCopy(db: pg.Client, table: string, columns: ImportDto['columns'] | '*'): Promise<RawRun> {
+  const list = columns === '*' ? '*' : columns.map((c) => db.escapeIdentifier(c.name)).join(', ')
   const backendPid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
   const cpuBefore = readCpuSeconds(backendPid)
   const clientCpuBefore = process.cpuUsage()
@@ -364,6 +372,7 @@ file:              ${fixture.file}, ${formatBytes(fixture.size)}, ${imp.rowsImpo
 checked:           every export and raw COPY sent ${fixture.size.toLocaleString('en')} bytes; the first export is byte-identical to the file (sha256)
 median times:      export ${exportSeconds.toFixed(2)} s (${(fixture.size / MB / exportSeconds).toFixed(0)} MB/s), raw COPY ${rawSeconds.toFixed(2)} s (${(fixture.size / MB / rawSeconds).toFixed(0)} MB/s)
 median raw/export: ${ratio.toFixed(2)}  (target ≥ ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'ok' : 'MISSED'})
+with SELECT *:     ${median(results.map((r) => r.star.seconds / r.exp.seconds)).toFixed(2)}  (the raw side also sends _sluice_row: ${median(results.map((r) => r.star.bytes)).toLocaleString('en')} bytes)
 CPU (medians):     export: app ${appCpu.toFixed(1)} s + its PostgreSQL backend ${exportPgCpus.length ? `${median(exportPgCpus).toFixed(1)} s` : 'unread'}; raw COPY: backend ${rawPgCpu.toFixed(1)} s
 bench client CPU:  ${clientCpu('exp').toFixed(1)} s reading the export, ${clientCpu('raw').toFixed(1)} s reading the raw COPY (medians)
 CPU summed:        export ${exportAllCpu.toFixed(1)} s (backend → app → client), raw COPY ${rawAllCpu.toFixed(1)} s (backend → client); raw/export ${(rawAllCpu / exportAllCpu).toFixed(2)} (medians; ${os.availableParallelism()} cores here)
@@ -371,7 +380,7 @@ app peak RSS:      ${toMB(peak)} MB during the exports`)
 }
 
 function printRow(...cells: string[]) {
-  const widths = [4, 6, 9, 7, 11, 12, 16, 0]
+  const widths = [4, 6, 9, 7, 11, 8, 9, 12, 16, 0]
   console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
 }
 
