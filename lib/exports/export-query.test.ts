@@ -45,3 +45,12 @@ describe('protectValue', () => {
     ['', ''],
   ])('%j becomes %j', (value, expected) => expect(protectValue(value)).toBe(expected))
 })
+
+describe('the order of the rows', () => {
+  it('reads a table checked to be stored in file order as stored, any other through ORDER BY', () => {
+    const stored = buildExportQuery({ ...imp, storedInFileOrder: true } as Import, { protectFormulas: false })
+    expect(stored.select).toBe('SELECT "id", "note", "formula" FROM "imported"."sales_3f9a1c2e"')
+    const unchecked = buildExportQuery({ ...imp, storedInFileOrder: false } as Import, { protectFormulas: false })
+    expect(unchecked.select).toMatch(/ ORDER BY "_sluice_row"$/)
+  })
+})

@@ -61,11 +61,3 @@ export const importTableSql = (tableName: string) => `${quoteIdent(IMPORTED_SCHE
 /** The import's columns as a quoted SQL list, in file order. */
 export const columnListSql = (columns: readonly ImportColumn[]) => columns.map((c) => quoteIdent(c.name)).join(', ')
 
-/**
- * The index that keeps the file's order cheap to read: built once an import is PROCESSED (an
- * index kept up during COPY would slow every batch). With it, an export in file order reads
- * the table in index order instead of sorting it (measured here on 2M rows: about 0.9 of a
- * plain `SELECT *` copy, against 0.7 with a sort).
- */
-export const rowOrderIndexSql = (tableName: string) =>
-  `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${tableName}_row`)} ON ${importTableSql(tableName)} (${quoteIdent(ROW_NUMBER_COLUMN)})`

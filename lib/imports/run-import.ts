@@ -7,11 +7,12 @@ import { parse as parseCsv } from 'csv-parse/sync'
 import { config } from '../config'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
-import { columnListSql, columnsFromHeaders, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, rowOrderIndexSql, type ImportColumn } from './column-names'
+import { columnListSql, columnsFromHeaders, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
 import { findFirstRecordEnd, findRecordsEnd } from './record-boundaries'
+import { prepareRowOrder, STORED_ORDER_SETTINGS } from './row-order'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
 
 // A record may be longer than a batch; the buffer grows for it up to this size, after which
@@ -52,7 +53,11 @@ export async function runImport(importId: string, signal?: AbortSignal): Promise
   // pg_stat_activity (from any process), and a crash recovery knows the worker is gone when
   // no connection has the name. A pooled connection could be running someone else's query
   // by the time a cancel arrives.
-  const client = new pg.Client({ connectionString: process.env.DATABASE_URL, application_name: importConnectionName(importId) })
+  const client = new pg.Client({
+    connectionString: process.env.DATABASE_URL,
+    application_name: importConnectionName(importId),
+    options: STORED_ORDER_SETTINGS,
+  })
   client.on('error', () => {}) // a cancelled or terminated connection is handled where it is awaited
   await client.connect()
   try {
@@ -289,16 +294,12 @@ function recordText(bytes: Buffer): string {
     .replace(/\0/g, '\uFFFD')
 }
 
-/**
- * Indexes the finished table on its row numbers (then ANALYZE, so the planner knows the table
- * is in that order). The import is already PROCESSED: a failure here only costs exports a sort.
- */
+/** Readies the finished table for exports in file order; a failure only costs exports a sort. */
 async function indexRowOrder(client: pg.Client, imp: ClaimedImport) {
   try {
-    await client.query(rowOrderIndexSql(imp.tableName))
-    await client.query(`ANALYZE ${importTableSql(imp.tableName)}`)
+    await prepareRowOrder(client, imp)
   } catch (error) {
-    console.error(`could not index the rows of import ${imp.id} (exports will sort them instead):`, error)
+    console.error(`could not prepare the rows of import ${imp.id} for exports (they will be sorted instead):`, error)
   }
 }
 
