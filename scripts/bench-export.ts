@@ -17,16 +17,17 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
 import { formatBytes } from '../lib/format'
 import { ensureCsv, type Fixture } from './bench/fixture'
 import {
   cleanups,
+  countFlag,
   interrupted,
   MB,
   median,
+  parseFlags,
   printLogTail,
   readAll,
   readCpuSeconds,
@@ -149,24 +150,8 @@ async function main() {
 // ── options ──────────────────────────────────────────────────────────────────────────────
 
 function parseOptions(): Options {
-  const values = (() => {
-    try {
-      return parseArgs({
-        options: {
-          rows: { type: 'string' },
-          runs: { type: 'string' },
-          keep: { type: 'boolean', default: false },
-        },
-      }).values
-    } catch (error) {
-      throw new UsageError((error as Error).message) // an unknown flag or a missing value
-    }
-  })()
-  const rows = values.rows === undefined ? DEFAULT_ROWS : Number(values.rows)
-  if (!Number.isSafeInteger(rows) || rows < 1) throw new UsageError(`--rows must be a whole number ≥ 1, not ${values.rows}`)
-  const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs)
-  if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1, not ${values.runs}`)
-  return { rows, runs, keep: values.keep === true }
+  const values = parseFlags({ rows: { type: 'string' }, runs: { type: 'string' }, keep: { type: 'boolean', default: false } })
+  return { rows: countFlag('--rows', values.rows, DEFAULT_ROWS), runs: countFlag('--runs', values.runs, DEFAULT_RUNS), keep: values.keep === true }
 }
 
 // ── the import, once ─────────────────────────────────────────────────────────────────────

@@ -14,7 +14,6 @@ import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { generateCsv, HEADER } from '../lib/csv/generate'
@@ -22,9 +21,11 @@ import { formatBytes, parseSize } from '../lib/format'
 import { ensureCsv, type Fixture, type Source } from './bench/fixture'
 import {
   cleanups,
+  countFlag,
   interrupted,
   MB,
   median,
+  parseFlags,
   printLogTail,
   readCpuSeconds,
   readFileOrEmpty,
@@ -136,31 +137,18 @@ async function main() {
 // ── options ──────────────────────────────────────────────────────────────────────────────
 
 function parseOptions(): Options {
-  const values = (() => {
-    try {
-      return parseArgs({
-        options: {
-          rows: { type: 'string' },
-          size: { type: 'string' },
-          runs: { type: 'string' },
-          'batch-bytes': { type: 'string' },
-          keep: { type: 'boolean', default: false },
-        },
-      }).values
-    } catch (error) {
-      throw new UsageError((error as Error).message) // an unknown flag or a missing value
-    }
-  })()
+  const values = parseFlags({
+    rows: { type: 'string' },
+    size: { type: 'string' },
+    runs: { type: 'string' },
+    'batch-bytes': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  })
   if (values.rows !== undefined && values.size !== undefined) throw new UsageError('give --rows or --size, not both')
-  const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs)
-  if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1, not ${values.runs}`)
+  const runs = countFlag('--runs', values.runs, DEFAULT_RUNS)
   let source: Source = { rows: DEFAULT_ROWS }
   if (values.size !== undefined) source = { bytes: parseSizeFlag('--size', values.size) }
-  if (values.rows !== undefined) {
-    const rows = Number(values.rows)
-    if (!Number.isSafeInteger(rows) || rows < 1) throw new UsageError(`--rows must be a whole number ≥ 1, not ${values.rows}`)
-    source = { rows }
-  }
+  if (values.rows !== undefined) source = { rows: countFlag('--rows', values.rows, DEFAULT_ROWS) }
   // The app checks the range (IMPORT_BATCH_BYTES in lib/config.ts) and refuses to start outside it.
   const batchBytes = values['batch-bytes'] === undefined ? undefined : parseSizeFlag('--batch-bytes', values['batch-bytes'])
   return { source, runs, batchBytes, keep: values.keep === true }

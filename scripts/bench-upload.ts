@@ -13,15 +13,16 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { parseArgs } from 'node:util'
 import * as tus from 'tus-js-client'
 import { generateCsv } from '../lib/csv/generate'
 import { formatBytes, parseSize } from '../lib/format'
 import {
   cleanups,
+  countFlag,
   interrupted,
   MB,
   median,
+  parseFlags,
   printLogTail,
   readAll,
   readCpuSeconds,
@@ -118,15 +119,8 @@ async function main() {
 // ── options ──────────────────────────────────────────────────────────────────────────────
 
 function parseOptions(): Options {
-  const values = (() => {
-    try {
-      return parseArgs({ options: { size: { type: 'string' }, runs: { type: 'string' }, chunk: { type: 'string' } } }).values
-    } catch (error) {
-      throw new UsageError((error as Error).message) // an unknown flag or a missing value
-    }
-  })()
-  const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs)
-  if (!Number.isSafeInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1, not ${values.runs}`)
+  const values = parseFlags({ size: { type: 'string' }, runs: { type: 'string' }, chunk: { type: 'string' } })
+  const runs = countFlag('--runs', values.runs, DEFAULT_RUNS)
   const bytes = values.size === undefined ? DEFAULT_SIZE : parseSizeFlag(values.size)
   if (!Number.isFinite(bytes) || bytes < 1) throw new UsageError(`--size must be a finite size, not ${values.size}`)
   const chunkSize = values.chunk === undefined ? DEFAULT_CHUNK : parseSizeFlag(values.chunk)

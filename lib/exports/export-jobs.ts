@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { exportsDir } from '../config'
-import { pool } from '../db/pool'
+import { cancelNamedStatement } from '../db/named-connection'
 
 /** The graphile-worker task that writes an export's file. */
 export const TASK_RUN_EXPORT = 'run-export'
@@ -10,20 +10,12 @@ export const TASK_RUN_EXPORT = 'run-export'
 export const ADD_RUN_EXPORT_JOB = `SELECT 1 FROM graphile_worker.add_job('${TASK_RUN_EXPORT}',
   json_build_object('exportId', $1::text), job_key => 'export:' || $1, max_attempts => 3)`
 
-/**
- * A running export has a connection of its own, named after it, as imports do
- * (lib/imports/import-connection.ts): stop cancels its COPY by pid and name from any process,
- * and recovery knows its worker died when the name is gone.
- */
+/** The name of a running export's own connection (lib/db/named-connection.ts). */
 export const exportConnectionName = (exportId: string) => `sluice-export:${exportId}`
 
-export async function cancelExportCopy(exportId: string, backendPid: number | null): Promise<void> {
-  if (backendPid === null) return
-  await pool().query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2', [
-    backendPid,
-    exportConnectionName(exportId),
-  ])
-}
+/** Cancels the export's COPY in flight, from any process. */
+export const cancelExportCopy = (exportId: string, backendPid: number | null) =>
+  cancelNamedStatement(exportConnectionName(exportId), backendPid)
 
 /** Exports left PROCESSING by a worker whose connection is gone go back to QUEUED, to start over. */
 export const REQUEUE_ORPHANED_EXPORTS = `

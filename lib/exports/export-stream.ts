@@ -1,24 +1,10 @@
-import pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
-import type { Import } from '../db/generated/client'
+import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
-import { SluiceError } from '../http/errors'
 import { getImport } from '../imports/imports'
 import { buildExportQuery, EXPORT_SESSION_OPTIONS } from './export-query'
+import { assertExportable, exportFileName } from './exports'
 import type { ExportFilter } from './schemas'
-
-/** The import's rows can be read: its table exists and it was not stopped. */
-export function assertExportable(imp: Import): void {
-  if (imp.status === 'STOPPED') throw new SluiceError('INVALID_TRANSITION', 'This import was stopped: its rows were removed, so there is nothing to export')
-  if (imp.columns === null) throw new SluiceError('INVALID_TRANSITION', `This import is ${imp.status.toLowerCase()} and has not read its header yet: there is nothing to export`)
-}
-
-/** The suggested file name of an export: the source's name, plus the range when there is one. */
-export function exportFileName(imp: Import, filter: ExportFilter): string {
-  const stem = imp.fileName.replace(/\.csv$/i, '') || 'export'
-  const range = filter.column === undefined ? '' : `_${filter.column}_${filter.from ?? 'start'}_to_${filter.to ?? 'end'}`
-  return `${stem}${range.replace(/[:]/g, '-')}.csv`
-}
 
 /**
  * The import's rows as CSV (the file's header, then the rows in file order), straight from
@@ -32,13 +18,7 @@ export async function openExportStream(importId: string, filter: ExportFilter, s
   const imp = await getImport(importId)
   assertExportable(imp)
   const query = buildExportQuery(imp, filter)
-  const client = new pg.Client({
-    connectionString: process.env.DATABASE_URL,
-    application_name: `sluice-export-stream:${importId}`,
-    options: EXPORT_SESSION_OPTIONS,
-  })
-  client.on('error', () => {}) // a cancelled connection is handled where it is read
-  await client.connect()
+  const client = await connectAs(`sluice-export-stream:${importId}`, EXPORT_SESSION_OPTIONS)
 
   let closed = false
   const close = async (cancelQuery: boolean) => {

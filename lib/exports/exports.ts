@@ -1,15 +1,26 @@
 import { randomUUID } from 'node:crypto'
 import { config } from '../config'
-import type { Export } from '../db/generated/client'
+import type { Export, Import } from '../db/generated/client'
 import { prisma } from '../db/pool'
 import { SluiceError } from '../http/errors'
+import { isUuid } from '../http/ids'
 import { getImport } from '../imports/imports'
 import { buildExportQuery } from './export-query'
 import { ADD_RUN_EXPORT_JOB, cancelExportCopy, deleteExportFiles } from './export-jobs'
-import { assertExportable, exportFileName } from './export-stream'
 import type { ExportDto, ExportFilter } from './schemas'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+/** The import's rows can be read: its table exists and it was not stopped. */
+export function assertExportable(imp: Import): void {
+  if (imp.status === 'STOPPED') throw new SluiceError('INVALID_TRANSITION', 'This import was stopped: its rows were removed, so there is nothing to export')
+  if (imp.columns === null) throw new SluiceError('INVALID_TRANSITION', `This import is ${imp.status.toLowerCase()} and has not read its header yet: there is nothing to export`)
+}
+
+/** The suggested file name of an export: the source's name, plus the range when there is one. */
+export function exportFileName(imp: Import, filter: ExportFilter): string {
+  const stem = imp.fileName.replace(/\.csv$/i, '') || 'export'
+  const range = filter.column === undefined ? '' : `_${filter.column}_${filter.from ?? 'start'}_to_${filter.to ?? 'end'}`
+  return `${stem}${range.replace(/[:]/g, '-')}.csv`
+}
 
 /** Finished and not yet past its lifetime: its file can be downloaded. */
 export const isDownloadable = (exp: Export, now = Date.now()) =>
@@ -39,16 +50,18 @@ export function toExportDto(exp: Export): ExportDto {
   }
 }
 
+const notFound = (id: string) => new SluiceError('NOT_FOUND', `No export with id ${id}`)
+
 /** One export; NOT_FOUND when there is none with that id. */
 export async function getExport(id: string): Promise<Export> {
-  const exp = UUID.test(id) ? await prisma().export.findUnique({ where: { id } }) : null
-  if (!exp) throw new SluiceError('NOT_FOUND', `No export with id ${id}`)
+  const exp = isUuid(id) ? await prisma().export.findUnique({ where: { id } }) : null
+  if (!exp) throw notFound(id)
   return exp
 }
 
 /** Exports, newest first; only those of one import when `importId` is given. */
 export function listExports(filter: { importId?: string | undefined } = {}): Promise<Export[]> {
-  if (filter.importId !== undefined && !UUID.test(filter.importId)) return Promise.resolve([])
+  if (filter.importId !== undefined && !isUuid(filter.importId)) return Promise.resolve([])
   return prisma().export.findMany({
     where: filter.importId ? { importId: filter.importId } : {},
     orderBy: { createdAt: 'desc' },
@@ -88,7 +101,7 @@ export async function createExport(importId: string, filter: ExportFilter): Prom
  * after this; whatever it still holds open it deletes when its COPY fails.
  */
 export async function stopExport(id: string): Promise<Export> {
-  if (!UUID.test(id)) throw new SluiceError('NOT_FOUND', `No export with id ${id}`)
+  if (!isUuid(id)) throw notFound(id)
   const [exp] = await prisma().export.updateManyAndReturn({
     where: { id, status: { in: ['QUEUED', 'PROCESSING'] } },
     data: { status: 'STOPPED', finishedAt: new Date() },

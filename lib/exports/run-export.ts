@@ -5,13 +5,13 @@ import pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
 import { exportsDir } from '../config'
 import type { Export } from '../db/generated/client'
+import { connectAs } from '../db/named-connection'
 import { pool, prisma } from '../db/pool'
 import { getImport } from '../imports/imports'
 import { CsvRecordCounter } from './csv-record-counter'
 import { buildExportQuery, EXPORT_SESSION_OPTIONS } from './export-query'
 import { ADD_RUN_EXPORT_JOB, cancelExportCopy, deleteExportFiles, exportConnectionName, exportFilePath, partialExportFilePath } from './export-jobs'
-import { assertExportable } from './export-stream'
-import { expiryFrom } from './exports'
+import { assertExportable, expiryFrom } from './exports'
 
 // Progress reaches the database this often; each write also tells the worker whether the
 // export is still its own (a stop makes the guarded write match nothing).
@@ -27,13 +27,7 @@ class NoLongerOurs extends Error {}
  * the export is not QUEUED, or is stopped meanwhile.
  */
 export async function runExport(exportId: string, signal?: AbortSignal): Promise<void> {
-  const client = new pg.Client({
-    connectionString: process.env.DATABASE_URL,
-    application_name: exportConnectionName(exportId),
-    options: EXPORT_SESSION_OPTIONS,
-  })
-  client.on('error', () => {}) // a cancelled connection is handled where it is awaited
-  await client.connect()
+  const client = await connectAs(exportConnectionName(exportId), EXPORT_SESSION_OPTIONS)
   try {
     const claimed = await claimExport(client, exportId)
     if (!claimed) return

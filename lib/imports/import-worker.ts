@@ -50,46 +50,46 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
     [TASK_RUN_EXPORT]: async (payload) => runExport(ExportPayload.parse(payload).exportId, shutdown.signal),
   }
   await installJobQueue()
-  await requeueImports({ includeQueued: true })
+  await requeueWork({ includeQueued: true })
   const runner = await run({ pgPool: pool(), concurrency, noHandleSignals: true, pollInterval: POLL_INTERVAL_MS, taskList, logger })
   const timer = setInterval(() => {
-    requeueImports({ includeQueued: false }).catch((e) => console.error('import recovery failed:', e))
+    requeueWork({ includeQueued: false }).catch((e) => console.error("recovering dead workers' imports and exports failed:", e))
   }, RECOVERY_INTERVAL_MS)
   timer.unref()
-  const expiry = setInterval(() => {
-    expireExports().catch((e) => console.error('deleting expired exports failed:', e))
-  }, EXPIRY_INTERVAL_MS)
+  const expire = () => void expireExports().catch((e) => console.error('deleting expired exports failed:', e))
+  expire()
+  const expiry = setInterval(expire, EXPIRY_INTERVAL_MS)
   expiry.unref()
-  void expireExports().catch((e) => console.error('deleting expired exports failed:', e))
   return {
     async stop() {
       clearInterval(timer)
       clearInterval(expiry)
-      shutdown.abort() // running imports go back to the queue at their checkpoint
+      shutdown.abort() // running imports go back to the queue at their checkpoint, exports to start over
       await runner.stop()
     },
   }
 }
 
-/**
- * Puts imports whose worker died back on the queue; at start also re-adds a job for every
- * QUEUED import (a job can be lost with a worker that was shut down mid-import).
- */
-async function requeueImports({ includeQueued }: { includeQueued: boolean }) {
-  const orphaned = await pool().query<{ id: string }>(REQUEUE_ORPHANED_IMPORTS)
-  const ids = new Set(orphaned.rows.map((r) => r.id))
-  if (includeQueued) {
-    const queued = await pool().query<{ id: string }>(`SELECT id FROM imports WHERE status = 'QUEUED'`)
-    for (const r of queued.rows) ids.add(r.id)
-  }
-  for (const id of ids) await pool().query(ADD_RUN_IMPORT_JOB, [id])
-  if (orphaned.rowCount) console.log(`Resuming ${orphaned.rowCount} import(s) whose worker stopped mid-way`)
+// Work whose row says what to do when its worker dies: imports resume from their checkpoint,
+// exports start over.
+const RECOVERABLE = [
+  { noun: 'import', table: 'imports', requeueOrphaned: REQUEUE_ORPHANED_IMPORTS, addJob: ADD_RUN_IMPORT_JOB },
+  { noun: 'export', table: 'exports', requeueOrphaned: REQUEUE_ORPHANED_EXPORTS, addJob: ADD_RUN_EXPORT_JOB },
+] as const
 
-  const orphanedExports = await pool().query<{ id: string }>(REQUEUE_ORPHANED_EXPORTS)
-  const exportIds = new Set(orphanedExports.rows.map((r) => r.id))
-  if (includeQueued) {
-    const queued = await pool().query<{ id: string }>(`SELECT id FROM exports WHERE status = 'QUEUED'`)
-    for (const r of queued.rows) exportIds.add(r.id)
+/**
+ * Puts imports and exports whose worker died back on the queue; at start also re-adds a job
+ * for every QUEUED one (a job can be lost with a worker that was shut down mid-way).
+ */
+async function requeueWork({ includeQueued }: { includeQueued: boolean }) {
+  for (const kind of RECOVERABLE) {
+    const orphaned = await pool().query<{ id: string }>(kind.requeueOrphaned)
+    const ids = new Set(orphaned.rows.map((r) => r.id))
+    if (includeQueued) {
+      const queued = await pool().query<{ id: string }>(`SELECT id FROM ${kind.table} WHERE status = 'QUEUED'`)
+      for (const r of queued.rows) ids.add(r.id)
+    }
+    for (const id of ids) await pool().query(kind.addJob, [id])
+    if (orphaned.rowCount) console.log(`Resuming ${orphaned.rowCount} ${kind.noun}(s) whose worker stopped mid-way`)
   }
-  for (const id of exportIds) await pool().query(ADD_RUN_EXPORT_JOB, [id])
 }

@@ -3,14 +3,13 @@ import { config } from '../config'
 import { pool, prisma } from '../db/pool'
 import type { Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
+import { isUuid } from '../http/ids'
 import { deleteUploadFile, sameFileContent } from '../uploads/upload-files'
 import { columnListSql, IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, tableNameFor, type ImportColumn } from './column-names'
 import { cancelImportBatch } from './import-connection'
 import { COMMAND_TARGET, sourcesOf, type ImportCommand } from './import-status'
 import { addPauseTimeoutJob, addRunImportJob } from './job-queue'
 import type { ImportDto, RejectDto, RowsPage } from './schemas'
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** The import as the API answers it. */
 export function toImportDto(imp: Import): ImportDto {
@@ -40,7 +39,7 @@ const notFound = (id: string) => new SluiceError('NOT_FOUND', `No import with id
 
 /** One import; NOT_FOUND when there is none with that id. */
 export async function getImport(id: string): Promise<Import> {
-  const imp = UUID.test(id) ? await prisma().import.findUnique({ where: { id } }) : null
+  const imp = isUuid(id) ? await prisma().import.findUnique({ where: { id } }) : null
   if (!imp) throw notFound(id)
   return imp
 }
@@ -97,7 +96,7 @@ type Tx = Parameters<Parameters<ReturnType<typeof prisma>['$transaction']>[0]>[0
  * transaction; 404 or 409 with the reason otherwise.
  */
 async function transition(id: string, command: ImportCommand, data: Record<string, unknown>, then?: (tx: Tx) => Promise<unknown>) {
-  if (!UUID.test(id)) throw notFound(id)
+  if (!isUuid(id)) throw notFound(id)
   const to = COMMAND_TARGET[command]
   const imp = await prisma().$transaction(async (tx) => {
     const [updated] = await tx.import.updateManyAndReturn({ where: { id, status: { in: sourcesOf(to) } }, data: { status: to, ...data } })

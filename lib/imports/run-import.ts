@@ -8,6 +8,7 @@ import { config } from '../config'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
 import { columnListSql, columnsFromHeaders, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
+import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
@@ -49,17 +50,9 @@ class ImportFailure extends Error {}
  * flight, and the guarded checkpoint write refuses any batch that finishes after them.
  */
 export async function runImport(importId: string, signal?: AbortSignal): Promise<void> {
-  // A connection of its own, named after the import: kill finds it by that name in
-  // pg_stat_activity (from any process), and a crash recovery knows the worker is gone when
-  // no connection has the name. A pooled connection could be running someone else's query
-  // by the time a cancel arrives.
-  const client = new pg.Client({
-    connectionString: process.env.DATABASE_URL,
-    application_name: importConnectionName(importId),
-    options: STORED_ORDER_SETTINGS,
-  })
-  client.on('error', () => {}) // a cancelled or terminated connection is handled where it is awaited
-  await client.connect()
+  // Kill finds this connection by its name (from any process), and crash recovery knows the
+  // worker is gone when no connection has it.
+  const client = await connectAs(importConnectionName(importId), STORED_ORDER_SETTINGS)
   try {
     const claimed = await claimImport(client, importId)
     if (!claimed) return

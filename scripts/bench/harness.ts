@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { stopOrphanedPostgres } from '../../lib/db/orphaned-postgres'
 import { freePort } from '../../lib/server/free-port'
 import { startScriptNodeArgs } from '../../lib/server/start-command'
@@ -20,6 +21,23 @@ const STOP_TIMEOUT_MS = 30_000
 
 /** A bad command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
+
+/** The command line's flags; an unknown flag or a missing value is a usage error. */
+export function parseFlags<const T extends NonNullable<ParseArgsConfig['options']>>(options: T) {
+  try {
+    return parseArgs({ options }).values
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+}
+
+/** A whole number ≥ 1 given with `flag` (`--runs`, `--rows`), or `fallback` when it was not given. */
+export function countFlag(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number ≥ 1, not ${text}`)
+  return n
+}
 
 /** Steps undone at exit, last first: the apps started, the temp folders made. */
 export const cleanups: Array<() => Promise<void> | void> = []
