@@ -161,8 +161,9 @@ export function useUploads() {
   /** Gives up an upload from an earlier visit: removed on the server and forgotten here. */
   const discard = useCallback(async (upload: EarlierUpload) => {
     setEarlier((all) => all.filter((e) => e.urlStorageKey !== upload.urlStorageKey))
-    if (upload.uploadUrl) await tus.Upload.terminate(upload.uploadUrl).catch(() => {}) // already gone: fine
+    // Forgotten here first, so a tab closed while the server is asked never offers it again.
     await tus.defaultOptions.urlStorage.removeUpload(upload.urlStorageKey)
+    if (upload.uploadUrl) await tus.Upload.terminate(upload.uploadUrl).catch(() => {}) // already gone: fine
   }, [])
 
   useEffect(() => {

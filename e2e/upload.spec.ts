@@ -146,7 +146,7 @@ test('an unfinished upload from before a reload can be discarded', async ({ page
   await expect.poll(() => serverOffset(request, uploadUrl)).toEqual({ status: 404 })
 
   // Forgotten for good: tus-js-client's fingerprint is gone, so no later visit offers it again.
-  expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')))).toEqual([])
+  await expect.poll(() => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')))).toEqual([])
   await page.reload()
   await expect(page.getByRole('button', { name: 'Choose files…' })).toBeVisible()
   await expect(earlier).toHaveCount(0)
