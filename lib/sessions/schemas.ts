@@ -1,0 +1,67 @@
+import { z } from 'zod'
+
+const SESSION_STATUSES = ['OPEN', 'FINISHED', 'STOPPED'] as const
+
+/** A column as a record names it: any non-empty text (the table gets a safe name for it). */
+const ColumnKey = z.string().min(1, 'must not be empty').max(1000)
+
+/** The body of `POST /api/sessions`. */
+export const CreateSessionBody = z.object({
+  name: z.string().trim().min(1, 'must not be empty').max(200).describe('Shown as the import\'s name, like a file name'),
+  columns: z
+    .array(ColumnKey)
+    .min(1)
+    .max(1600)
+    .refine((cols) => new Set(cols).size === cols.length, 'must not name a column twice')
+    .optional()
+    .describe('The keys records may have, in table order; without it, the keys of the first batch'),
+})
+
+/** One field of a record: stored as text (numbers and booleans as JSON writes them), null as NULL. */
+const FieldValue = z.union([
+  z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL character (PostgreSQL text cannot hold it)'),
+  z.number(),
+  z.boolean(),
+  z.null(),
+])
+
+/** The body of `POST /api/sessions/:id/batches`. */
+export const BatchBody = z.object({
+  records: z.array(z.record(z.string(), FieldValue)).describe('Records as objects keyed by column; a missing key is NULL'),
+  sequence: z
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('The batch\'s number in the client\'s order: a batch sent again with the same sequence is not applied twice'),
+})
+
+/** The body of `POST /api/sessions/:id/finish`. */
+export const FinishSessionBody = z.object({
+  totalRecords: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('Every record the client sent; the server checks it against what arrived'),
+})
+
+export const SessionParams = z.object({ id: z.string() })
+
+/** A batch session as the API answers it. */
+export const SessionSchema = z.object({
+  id: z.uuid(),
+  importId: z.uuid().describe('The import the records go into: steer and export it like any import'),
+  name: z.string(),
+  status: z.enum(SESSION_STATUSES).describe('OPEN takes batches; FINISHED once the total matched; STOPPED when its import was stopped'),
+  columns: z.array(z.string()).describe('The keys records may have; empty until the first batch when none were given'),
+  recordsReceived: z.number().int(),
+  batchesReceived: z.number().int(),
+  createdAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime().nullable(),
+})
+export type SessionDto = z.infer<typeof SessionSchema>
+
+/** The answer to a batch: the session after it, and whether this request applied it. */
+export const BatchResultSchema = z.object({
+  session: SessionSchema,
+  applied: z.boolean().describe('false when a batch with this sequence was applied before: nothing was added'),
+  records: z.number().int().describe('Records in this batch'),
+})
+export type BatchResult = z.infer<typeof BatchResultSchema>
