@@ -58,6 +58,8 @@ export function ImportProgress({
   const percent = imp.totalBytes === 0 ? (imp.status === 'PROCESSED' ? 100 : 0) : Math.floor((imp.bytesProcessed / imp.totalBytes) * 1000) / 10
   const can = (command: ImportCommand) => allows(imp.status, command)
   const moving = imp.status === 'PROCESSING'
+  // A batch session's total is unknown until it finishes: the bar is full and pulses.
+  const receiving = imp.status === 'RECEIVING'
   // From the first batch to the last, pauses included: what the person waited.
   const took =
     imp.status === 'PROCESSED' && imp.startedAt && imp.finishedAt ? (Date.parse(imp.finishedAt) - Date.parse(imp.startedAt)) / 1000 : null
@@ -92,11 +94,11 @@ export function ImportProgress({
         aria-label={`Import of ${fileName}`}
         aria-valuemin={0}
         aria-valuemax={100}
-        aria-valuenow={percent}
-        aria-valuetext={`${percent}% of ${formatBytes(imp.totalBytes)} read`}
+        aria-valuenow={receiving ? undefined : percent}
+        aria-valuetext={receiving ? 'Receiving records' : `${percent}% of ${formatBytes(imp.totalBytes)} read`}
         className="mt-2 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
       >
-        <div className={`h-full rounded-full transition-[width] ${BAR_COLOUR[imp.status]}`} style={{ width: `${percent}%` }} />
+        <div className={`h-full rounded-full transition-[width] ${BAR_COLOUR[imp.status]}`} style={{ width: `${receiving ? 100 : percent}%` }} />
       </div>
 
       <dl className="mt-3 grid grid-cols-2 gap-x-4 gap-y-2 text-sm sm:grid-cols-4">
@@ -212,6 +214,7 @@ export function ImportProgress({
 
 const BAR_COLOUR: Record<ImportDto['status'], string> = {
   QUEUED: 'bg-slate-400',
+  RECEIVING: 'bg-sky-500 animate-pulse',
   PROCESSING: 'bg-sky-500',
   PAUSED: 'bg-amber-500',
   PROCESSED: 'bg-emerald-500',
@@ -229,6 +232,8 @@ function describe(imp: ImportDto, percent: number): string {
     case 'KILLED':
     case 'FAILED':
       return `${percent}% of ${formatBytes(imp.totalBytes)}`
+    case 'RECEIVING':
+      return `${formatRows(imp.rowsImported)} received so far through the batch API`
     case 'PROCESSED':
       return `${formatRows(imp.rowsImported)} in ${imp.tableName}`
     case 'STOPPED':
