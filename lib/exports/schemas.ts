@@ -22,14 +22,14 @@ const filterFields = {
 
 type FilterFields = { column?: string | undefined; from?: string | undefined; to?: string | undefined }
 
-/** from and to need a column, and from may not come after to. */
-function checkRange<T extends FilterFields>(schema: z.ZodType<T>) {
+/** from and to need a column, and from may not come after to (the object's own type is kept, for the OpenAPI document). */
+function checkRange<S extends z.ZodType<FilterFields, Record<string, unknown>>>(schema: S): S {
   return schema
-    .refine((f) => f.column !== undefined || (f.from === undefined && f.to === undefined), {
+    .refine((f: FilterFields) => f.column !== undefined || (f.from === undefined && f.to === undefined), {
       message: 'is required with from or to: name the date column the range is on',
       path: ['column'],
     })
-    .refine((f) => f.from === undefined || f.to === undefined || firstInstant(f.from) <= lastInstant(f.to), {
+    .refine((f: FilterFields) => f.from === undefined || f.to === undefined || firstInstant(f.from) <= lastInstant(f.to), {
       message: 'must not be later than to',
       path: ['from'],
     })
@@ -39,7 +39,10 @@ function checkRange<T extends FilterFields>(schema: z.ZodType<T>) {
 export const ExportQuery = checkRange(
   z.object({
     ...filterFields,
-    protectFormulas: z.stringbool().default(false).describe('Prefix values that a spreadsheet would run as a formula with a single quote'),
+    protectFormulas: z
+      .stringbool()
+      .default(false)
+      .describe('`true` to prefix values that a spreadsheet would run as a formula with a single quote (default `false`)'),
   }),
 )
 
@@ -76,6 +79,10 @@ export const ExportSchema = z.object({
   downloadUrl: z.string().nullable().describe('Set while the finished file can be downloaded'),
 })
 export type ExportDto = z.infer<typeof ExportSchema>
+
+/** The answer of `GET /api/exports`. */
+export const ExportListSchema = z.object({ exports: z.array(ExportSchema).describe('Newest first, at most 100') })
+export type ExportList = z.infer<typeof ExportListSchema>
 
 export const ExportParams = z.object({ id: z.string() })
 

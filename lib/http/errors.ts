@@ -1,5 +1,5 @@
 import { formatBytes } from '../format'
-import { ZodError } from 'zod'
+import { z, ZodError } from 'zod'
 
 /** HTTP status for each error code Sluice answers with; the one place codes become statuses. */
 const STATUS = {
@@ -15,6 +15,19 @@ const STATUS = {
 } as const
 
 export type ErrorCode = keyof typeof STATUS
+
+/** The status an error code is answered with. */
+export const statusOf = (code: ErrorCode): number => STATUS[code]
+
+/** The error envelope as the API answers it (what toErrorResponse writes). */
+export const ErrorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string().describe('For a person: what went wrong and what to do about it'),
+    details: z.record(z.string(), z.unknown()).optional().describe('Facts a client can act on without parsing the message'),
+  }),
+})
+export type ErrorBody = z.infer<typeof ErrorBodySchema>
 
 export class SluiceError extends Error {
   constructor(
@@ -40,7 +53,7 @@ export function toErrorResponse(error: unknown): Response {
         : new SluiceError('INTERNAL', 'Unexpected error', { cause: error })
   if (err.code === 'INTERNAL') console.error(err.cause ?? err)
   const details = err.details ? { details: err.details } : {}
-  return Response.json({ error: { code: err.code, message: err.message, ...details } }, { status: STATUS[err.code] })
+  return Response.json({ error: { code: err.code, message: err.message, ...details } } satisfies ErrorBody, { status: STATUS[err.code] })
 }
 
 /** Runs a route's work and turns whatever it throws into the error envelope. */

@@ -28,6 +28,10 @@ export const ImportSchema = z.object({
 })
 export type ImportDto = z.infer<typeof ImportSchema>
 
+/** The answer of `GET /api/imports`. */
+export const ImportListSchema = z.object({ imports: z.array(ImportSchema).describe('Newest first, at most 200') })
+export type ImportList = z.infer<typeof ImportListSchema>
+
 export const ImportParams = z.object({ id: z.string() })
 
 export const ImportListQuery = z.object({ upload: z.string().min(1).optional() })
@@ -39,6 +43,10 @@ export const RowsQuery = z.object({
 
 export const RejectSchema = z.object({ line: z.number().int(), reason: z.string(), record: z.string() })
 export type RejectDto = z.infer<typeof RejectSchema>
+
+/** The answer of `GET /api/imports/:id/rejects`: a page of rejected records, in file order. */
+export const RejectsPageSchema = z.object({ rejects: z.array(RejectSchema), limit: z.number().int(), offset: z.number().int() })
+export type RejectsPage = z.infer<typeof RejectsPageSchema>
 
 export const RowsPageSchema = z.object({
   columns: z.array(ImportColumnSchema),

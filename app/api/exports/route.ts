@@ -1,5 +1,5 @@
 import { createExport, listExports, toExportDto } from '@/lib/exports/exports'
-import { CreateExportBody, ExportListQuery } from '@/lib/exports/schemas'
+import { CreateExportBody, ExportListQuery, type ExportList } from '@/lib/exports/schemas'
 import { handle, readJson } from '@/lib/http/errors'
 
 export const dynamic = 'force-dynamic'
@@ -8,7 +8,7 @@ export const GET = (req: Request) =>
   handle(async () => {
     const query = ExportListQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
     const exports = await listExports({ importId: query.import })
-    return Response.json({ exports: exports.map(toExportDto) })
+    return Response.json({ exports: exports.map(toExportDto) } satisfies ExportList)
   })
 
 export const POST = (req: Request) =>

@@ -1,6 +1,6 @@
 import { handle } from '@/lib/http/errors'
 import { listImports, toImportDto } from '@/lib/imports/imports'
-import { ImportListQuery } from '@/lib/imports/schemas'
+import { ImportListQuery, type ImportList } from '@/lib/imports/schemas'
 
 export const dynamic = 'force-dynamic'
 
@@ -8,5 +8,5 @@ export const GET = (req: Request) =>
   handle(async () => {
     const { upload } = ImportListQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
     const imports = await listImports({ uploadId: upload })
-    return Response.json({ imports: imports.map(toImportDto) })
+    return Response.json({ imports: imports.map(toImportDto) } satisfies ImportList)
   })
