@@ -1,0 +1,536 @@
+import { z } from 'zod'
+import { createDocument, type CreateDocumentOptions, type oas31, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi'
+import packageJson from '../../package.json'
+import {
+  CreateExportBody,
+  ExportListQuery,
+  ExportListSchema,
+  ExportParams,
+  ExportQuery,
+  ExportSchema,
+} from '../exports/schemas'
+import { IMPORT_COMMANDS } from '../imports/import-status'
+import {
+  ImportCommandParams,
+  ImportListQuery,
+  ImportListSchema,
+  ImportParams,
+  ImportSchema,
+  RejectSchema,
+  RejectsPageSchema,
+  RowsPageSchema,
+  RowsQuery,
+} from '../imports/schemas'
+import { BatchBody, BatchResultSchema, CreateSessionBody, FinishSessionBody, SessionParams, SessionSchema } from '../sessions/schemas'
+import { UPLOAD_EXPIRY_MS } from '../uploads/tus-server'
+import { ErrorBodySchema, statusOf, type ErrorCode } from './errors'
+
+// The OpenAPI 3.1 document of every route under app/api, built from the zod schemas the
+// handlers parse their input with and type their answers with (lib/<noun>/schemas.ts).
+// lib/http/openapi.test.ts fails when a route handler is missing here or an operation here
+// has no handler.
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } })
+const csv = { 'text/csv': { schema: z.string().describe('CSV (RFC 4180), UTF-8, with a header line') } }
+const text = { 'text/plain': { schema: z.string() } }
+
+const ok = (description: string, schema: z.ZodType) => ({ description, content: json(schema) })
+
+/** Error answers in the `{"error": {...}}` envelope, keyed by their code's status. */
+function errors(reasons: Partial<Record<ErrorCode, string>>): ZodOpenApiResponsesObject {
+  return Object.fromEntries(
+    Object.entries(reasons).map(([code, description]) => [statusOf(code as ErrorCode), { description, content: json(ErrorBodySchema) }]),
+  )
+}
+
+/** An error envelope whose `details` has a known shape. */
+const errorWithDetails = (code: ErrorCode, details: z.ZodType) =>
+  z.object({ error: z.object({ code: z.literal(code), message: z.string(), details }) })
+
+const location = (description: string) => z.object({ Location: z.string().describe(description) })
+
+// ---- imports ---------------------------------------------------------------------------------
+
+// The handler takes any text as the action and answers 404 for one it does not know; the
+// document names the four it knows.
+const ImportCommandPath = ImportCommandParams.extend({ action: z.enum(IMPORT_COMMANDS).describe('The command') })
+
+const imports = {
+  '/api/imports': {
+    get: {
+      tags: ['Imports'],
+      operationId: 'listImports',
+      summary: 'List imports',
+      description: 'Imports, newest first. `upload` filters to the import of one tus upload.',
+      requestParams: { query: ImportListQuery },
+      responses: { 200: ok('The imports', ImportListSchema), ...errors({ BAD_REQUEST: 'An empty `upload`' }) },
+    },
+  },
+  '/api/imports/{id}': {
+    get: {
+      tags: ['Imports'],
+      operationId: 'getImport',
+      summary: 'Get an import',
+      description: 'Status, progress (`bytesProcessed` of `totalBytes`, rows imported and rejected) and columns. Poll it to follow an import.',
+      requestParams: { path: ImportParams },
+      responses: { 200: ok('The import', ImportSchema), ...errors({ NOT_FOUND: 'No import with this id' }) },
+    },
+  },
+  '/api/imports/{id}/{action}': {
+    post: {
+      tags: ['Imports'],
+      operationId: 'commandImport',
+      summary: 'Pause, resume, stop or kill an import',
+      description: [
+        '- `pause`: a running import stops after its current batch and waits; after `PAUSE_TIMEOUT_SECONDS` it is stopped.',
+        '- `resume`: a paused, killed or failed import continues from its checkpoint.',
+        '- `stop`: the import ends and every row it wrote is removed (its table is dropped).',
+        '- `kill`: the batch in flight is aborted now; committed rows and the checkpoint stay, so resume continues.',
+      ].join('\n'),
+      requestParams: { path: ImportCommandPath },
+      responses: {
+        200: ok('The import as it is after the command', ImportSchema),
+        ...errors({
+          NOT_FOUND: 'No import with this id, or no such command',
+          INVALID_TRANSITION: 'The import is in a status the command does not apply to',
+        }),
+      },
+    },
+  },
+  '/api/imports/{id}/rows': {
+    get: {
+      tags: ['Imports'],
+      operationId: 'listImportRows',
+      summary: 'A page of imported rows',
+      description: 'Rows in file order, keyed by column name; empty before the first batch and after stop.',
+      requestParams: { path: ImportParams, query: RowsQuery },
+      responses: {
+        200: ok('The page', RowsPageSchema),
+        ...errors({ BAD_REQUEST: '`limit` or `offset` out of range', NOT_FOUND: 'No import with this id' }),
+      },
+    },
+  },
+  '/api/imports/{id}/rejects': {
+    get: {
+      tags: ['Imports'],
+      operationId: 'listImportRejects',
+      summary: 'A page of rejected records',
+      description: 'Records that could not be imported (for example a wrong number of fields), with their line and the reason, in file order.',
+      requestParams: { path: ImportParams, query: RowsQuery },
+      responses: {
+        200: ok('The page', RejectsPageSchema),
+        ...errors({ BAD_REQUEST: '`limit` or `offset` out of range', NOT_FOUND: 'No import with this id' }),
+      },
+    },
+  },
+  '/api/imports/{id}/export.csv': {
+    get: {
+      tags: ['Imports', 'Exports'],
+      operationId: 'streamImportCsv',
+      summary: 'Stream the rows as CSV',
+      description:
+        'The rows (all, or those whose `column` lies from `from` to `to`) streamed as CSV while PostgreSQL reads them; nothing is stored on the server and a client that goes away cancels the query. For a file that can be resumed, create an export job instead.',
+      requestParams: { path: ImportParams, query: ExportQuery },
+      responses: {
+        200: { description: 'The CSV, sent as it is read (chunked)', content: csv, headers: z.object({ 'Content-Disposition': z.string() }) },
+        ...errors({
+          BAD_REQUEST: 'A bad range, or a column the import does not have',
+          NOT_FOUND: 'No import with this id',
+          INVALID_TRANSITION: 'The import was stopped, or has not read its header yet',
+        }),
+      },
+    },
+  },
+}
+
+// ---- exports ---------------------------------------------------------------------------------
+
+const RangeNotSatisfiableSchema = z.object({
+  error: z.object({ code: z.literal('RANGE_NOT_SATISFIABLE'), message: z.string() }),
+})
+
+/** GET and HEAD of an export's file: the same answers, HEAD without the body. */
+function download(method: 'GET' | 'HEAD'): ZodOpenApiOperationObject {
+  const body = method === 'GET' ? { content: csv } : {}
+  const fileHeaders = z.object({
+    'Content-Length': z.int().describe('Bytes of this answer (of the range, for 206)'),
+    'Content-Disposition': z.string().describe('attachment, with the export\'s file name'),
+    'Accept-Ranges': z.literal('bytes'),
+    ETag: z.string().describe('Strong: the file never changes'),
+    'Last-Modified': z.string(),
+  })
+  return {
+    tags: ['Exports'],
+    operationId: method === 'GET' ? 'downloadExport' : 'headExport',
+    summary: method === 'GET' ? 'Download the export\'s file' : 'The download\'s headers, without the file',
+    description: 'A download that resumes: one byte `Range` (several are answered with the whole file), `If-Range`, and `ETag` with `If-None-Match`.',
+    requestParams: {
+      path: ExportParams,
+      header: z.object({
+        Range: z.string().optional().describe('One byte range, e.g. `bytes=1000-`'),
+        'If-Range': z.string().optional().describe('The ETag of the file the client has part of: the range holds only for that file'),
+        'If-None-Match': z.string().optional().describe('An ETag the client has: 304 when it is this file'),
+      }),
+    },
+    responses: {
+      200: { description: 'The whole file', headers: fileHeaders, ...body },
+      206: { description: 'The requested range', headers: fileHeaders.extend({ 'Content-Range': z.string().describe('e.g. `bytes 1000-1999/2000`') }), ...body },
+      304: { description: 'The client has this file (If-None-Match)', headers: fileHeaders.pick({ ETag: true }) },
+      ...errors({
+        NOT_FOUND: 'No export with this id',
+        INVALID_TRANSITION: 'The export has not finished (or was stopped or failed)',
+        GONE: 'The export expired and its file was deleted',
+      }),
+      416: {
+        description: 'The range lies outside the file',
+        headers: z.object({ 'Content-Range': z.string().describe('`bytes */<size>`') }),
+        content: json(RangeNotSatisfiableSchema),
+      },
+    },
+  }
+}
+
+const exports = {
+  '/api/exports': {
+    get: {
+      tags: ['Exports'],
+      operationId: 'listExports',
+      summary: 'List export jobs',
+      description: 'Export jobs, newest first; `import` filters to one import\'s.',
+      requestParams: { query: ExportListQuery },
+      responses: { 200: ok('The export jobs', ExportListSchema), ...errors({ BAD_REQUEST: 'An empty `import`' }) },
+    },
+    post: {
+      tags: ['Exports'],
+      operationId: 'createExport',
+      summary: 'Start an export job',
+      description: 'Writes the rows (all, or a date range on one column) to a file on the server, with progress and stop. Poll the export until `downloadUrl` is set.',
+      requestBody: { required: true, content: json(CreateExportBody) },
+      responses: {
+        201: { ...ok('The export, queued', ExportSchema), headers: location('The export: `/api/exports/{id}`') },
+        ...errors({
+          BAD_REQUEST: 'Malformed JSON, an invalid body, or a column the import does not have',
+          NOT_FOUND: 'No import with this id',
+          INVALID_TRANSITION: 'The import was stopped, or has not read its header yet',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+        }),
+      },
+    },
+  },
+  '/api/exports/{id}': {
+    get: {
+      tags: ['Exports'],
+      operationId: 'getExport',
+      summary: 'Get an export job',
+      requestParams: { path: ExportParams },
+      responses: { 200: ok('The export', ExportSchema), ...errors({ NOT_FOUND: 'No export with this id' }) },
+    },
+  },
+  '/api/exports/{id}/stop': {
+    post: {
+      tags: ['Exports'],
+      operationId: 'stopExport',
+      summary: 'Stop an export job',
+      description: 'The query in flight is cancelled and the partial file removed.',
+      requestParams: { path: ExportParams },
+      responses: {
+        200: ok('The export, stopped', ExportSchema),
+        ...errors({ NOT_FOUND: 'No export with this id', INVALID_TRANSITION: 'The export is no longer queued or running' }),
+      },
+    },
+  },
+  '/api/exports/{id}/download': { get: download('GET'), head: download('HEAD') },
+}
+
+// ---- uploads (tus 1.0.0, answered by @tus/server) ---------------------------------------------
+
+const TusResumable = z.literal('1.0.0').describe('The tus protocol version')
+const UploadOffset = z.int().min(0).describe('Bytes of the upload the server has')
+const UploadExpires = z.string().describe(`When an unfinished upload is removed (RFC 9110 date): ${UPLOAD_EXPIRY_MS / 3_600_000} hours after its creation`)
+const UploadId = z.object({ id: z.string().describe('The upload\'s id: the last segment of the Location answered at creation') })
+const tusHeaders = z.object({ 'Tus-Resumable': TusResumable })
+const tusRequest = { header: tusHeaders.describe('Required on every request but OPTIONS') }
+const binary = { 'application/offset+octet-stream': { schema: z.string().meta({ contentMediaType: 'application/octet-stream' }) } }
+
+/** A tus refusal: plain text, with the protocol version. */
+const tusError = (description: string) => ({ description, content: text, headers: tusHeaders })
+
+/** What @tus/server checks before any handler: the headers' values, then Tus-Resumable's presence. */
+const tusRefusals = {
+  400: tusError('A header with an invalid value: a Tus-Resumable other than 1.0.0, an offset or length that is not a number, a PATCH Content-Type other than application/offset+octet-stream'),
+  412: tusError('No Tus-Resumable header'),
+}
+
+const tusPreflight = (path: string): ZodOpenApiOperationObject => ({
+  tags: ['Uploads (tus)'],
+  operationId: path === '/api/uploads' ? 'tusOptions' : 'tusOptionsUpload',
+  summary: path === '/api/uploads' ? 'The server\'s tus capabilities' : 'Preflight for an upload\'s HEAD, PATCH and DELETE',
+  description: 'Answers CORS preflights with the headers tus clients need.',
+  responses: {
+    204: {
+      description: 'The protocol versions, extensions and size limit',
+      headers: tusHeaders.extend({
+        'Tus-Version': z.literal('1.0.0'),
+        'Tus-Extension': z.string().describe('`creation,creation-with-upload,termination,expiration`'),
+        'Tus-Max-Size': z.int().describe('MAX_UPLOAD_BYTES'),
+        'Access-Control-Allow-Methods': z.string(),
+        'Access-Control-Allow-Headers': z.string(),
+        'Access-Control-Expose-Headers': z.string(),
+      }),
+    },
+  },
+})
+
+const uploads = {
+  '/api/uploads': {
+    options: tusPreflight('/api/uploads'),
+    post: {
+      tags: ['Uploads (tus)'],
+      operationId: 'createUpload',
+      summary: 'Create an upload (tus creation, creation-with-upload)',
+      description:
+        'Starts a resumable upload of `Upload-Length` bytes; send the bytes with PATCH to the answered Location, or (creation-with-upload) the first of them in this request\'s body. When the last byte arrives, the file\'s import is queued: find it with `GET /api/imports?upload=<id>`. Sluice does not offer creation-defer-length: the size must be known.',
+      requestParams: {
+        header: tusHeaders.extend({
+          'Upload-Length': z.int().min(0).describe('The file\'s size in bytes'),
+          'Upload-Metadata': z
+            .string()
+            .describe('Comma-separated `key base64(value)` pairs: `filename` (required: the import is named after it) and `filetype`'),
+        }),
+      },
+      requestBody: { required: false, description: 'creation-with-upload: the first bytes of the file', content: binary },
+      responses: {
+        201: {
+          description: 'Created',
+          headers: tusHeaders.extend({
+            Location: z.string().describe('The upload\'s URL, relative: `/api/uploads/{id}`'),
+            'Upload-Offset': UploadOffset.optional().describe('With creation-with-upload: the bytes received'),
+            'Upload-Expires': UploadExpires,
+          }),
+        },
+        ...tusRefusals,
+        400: tusError('A header with an invalid value, no Upload-Length, or Upload-Metadata without `filename`'),
+        413: tusError('Upload-Length is over MAX_UPLOAD_BYTES'),
+        501: tusError('Upload-Defer-Length or Upload-Concat: extensions Sluice does not offer'),
+      },
+    },
+  },
+  '/api/uploads/{id}': {
+    options: tusPreflight('/api/uploads/{id}'),
+    head: {
+      tags: ['Uploads (tus)'],
+      operationId: 'getUploadOffset',
+      summary: 'How much of an upload arrived',
+      description: 'A client resumes an interrupted upload by asking for its offset, then PATCHing from there.',
+      requestParams: { path: UploadId, ...tusRequest },
+      responses: {
+        200: {
+          description: 'The upload\'s offset, size and metadata (no body)',
+          headers: tusHeaders.extend({
+            'Upload-Offset': UploadOffset,
+            'Upload-Length': z.int().min(0),
+            'Upload-Metadata': z.string(),
+            'Cache-Control': z.literal('no-store'),
+          }),
+        },
+        ...tusRefusals,
+        404: tusError('No upload with this id'),
+        410: tusError('The upload expired'),
+      },
+    },
+    patch: {
+      tags: ['Uploads (tus)'],
+      operationId: 'appendToUpload',
+      summary: 'Send bytes of an upload',
+      description: 'Appends the body at `Upload-Offset`, which must be the server\'s offset.',
+      requestParams: { path: UploadId, header: tusHeaders.extend({ 'Upload-Offset': UploadOffset.describe('Where these bytes start') }) },
+      requestBody: { required: true, content: binary },
+      responses: {
+        204: { description: 'The bytes were stored', headers: tusHeaders.extend({ 'Upload-Offset': UploadOffset, 'Upload-Expires': UploadExpires }) },
+        ...tusRefusals,
+        403: tusError('No Upload-Offset or no Content-Type header'),
+        404: tusError('No upload with this id'),
+        409: tusError('Upload-Offset is not the server\'s offset: ask with HEAD and resume from there'),
+        410: tusError('The upload expired'),
+        413: tusError('The bytes go beyond Upload-Length'),
+      },
+    },
+    delete: {
+      tags: ['Uploads (tus)'],
+      operationId: 'deleteUpload',
+      summary: 'Remove an upload (tus termination)',
+      requestParams: { path: UploadId, ...tusRequest },
+      responses: {
+        204: { description: 'Removed', headers: tusHeaders },
+        ...tusRefusals,
+        404: tusError('No upload with this id'),
+        409: tusError('An import still reads this upload: stop the import to remove it'),
+        410: tusError('The upload expired'),
+      },
+    },
+  },
+}
+
+// ---- batch sessions --------------------------------------------------------------------------
+
+const sessions = {
+  '/api/sessions': {
+    post: {
+      tags: ['Batch sessions'],
+      operationId: 'createSession',
+      summary: 'Open a batch session',
+      description: 'Opens a session and its import. Send records with `/batches`, then `/finish` with the total you sent.',
+      requestBody: { required: true, content: json(CreateSessionBody) },
+      responses: {
+        201: { ...ok('The session, open', SessionSchema), headers: location('The session: `/api/sessions/{id}`') },
+        ...errors({ BAD_REQUEST: 'Malformed JSON or an invalid body', UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json' }),
+      },
+    },
+  },
+  '/api/sessions/{id}': {
+    get: {
+      tags: ['Batch sessions'],
+      operationId: 'getSession',
+      summary: 'Get a batch session',
+      requestParams: { path: SessionParams },
+      responses: { 200: ok('The session, with the records and batches that arrived so far', SessionSchema), ...errors({ NOT_FOUND: 'No session with this id' }) },
+    },
+  },
+  '/api/sessions/{id}/batches': {
+    post: {
+      tags: ['Batch sessions'],
+      operationId: 'appendBatch',
+      summary: 'Send a batch of records',
+      description:
+        'Appends the records atomically: all or none. A batch sent again with the same `sequence` is not applied twice (`applied: false`). The columns are those given at opening, or else the keys of the first batch.',
+      requestParams: { path: SessionParams },
+      requestBody: { required: true, content: json(BatchBody) },
+      responses: {
+        200: ok('The batch was applied, or had been before', BatchResultSchema),
+        ...errors({
+          BAD_REQUEST: 'Malformed JSON or an invalid body',
+          NOT_FOUND: 'No session with this id',
+          INVALID_TRANSITION: 'The session is not open (finished, or its import stopped), or this sequence was applied before with other records',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+        }),
+        413: {
+          description: 'More records than MAX_BATCH_RECORDS (10,000 by default), or a request over MAX_BATCH_BYTES (16 MiB by default); nothing was applied',
+          content: json(
+            errorWithDetails(
+              'TOO_LARGE',
+              z.union([z.object({ maxRecords: z.int(), records: z.int() }), z.object({ maxBytes: z.int() })]).describe('The limit that was passed'),
+            ),
+          ),
+        },
+        422: {
+          description: 'A record has a key that is not a column (or the first batch names none); nothing was applied',
+          content: json(
+            errorWithDetails('UNPROCESSABLE', z.object({ record: z.int().describe('Index in `records`'), key: z.string() }).optional()),
+          ),
+        },
+      },
+    },
+  },
+  '/api/sessions/{id}/finish': {
+    post: {
+      tags: ['Batch sessions'],
+      operationId: 'finishSession',
+      summary: 'Finish a batch session',
+      description:
+        'Checks `totalRecords` against the records that arrived. When they match, the session is FINISHED and its import PROCESSED; when they differ, the session stays open so that the missing batches can be sent.',
+      requestParams: { path: SessionParams },
+      requestBody: { required: true, content: json(FinishSessionBody) },
+      responses: {
+        200: ok('The session, finished', SessionSchema),
+        ...errors({
+          BAD_REQUEST: 'Malformed JSON or an invalid body',
+          NOT_FOUND: 'No session with this id',
+          INVALID_TRANSITION: 'The session\'s import was stopped',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+        }),
+        422: {
+          description: 'The total differs from the records that arrived; the session stays open',
+          content: json(errorWithDetails('UNPROCESSABLE', z.object({ totalRecords: z.int(), recordsReceived: z.int() }))),
+        },
+      },
+    },
+  },
+}
+
+// ---- the service -----------------------------------------------------------------------------
+
+const HealthSchema = z.object({ ok: z.literal(true) })
+
+const service = {
+  '/api/health': {
+    get: {
+      tags: ['Service'],
+      operationId: 'health',
+      summary: 'Is the service up?',
+      responses: { 200: ok('The app and its database answer', HealthSchema), ...errors({ UNAVAILABLE: 'The database does not answer' }) },
+    },
+  },
+  '/api/openapi.json': {
+    get: {
+      tags: ['Service'],
+      operationId: 'openApiDocument',
+      summary: 'This API description',
+      responses: { 200: ok('The OpenAPI 3.1 document', z.looseObject({ openapi: z.string() })) },
+    },
+  },
+}
+
+const DESCRIPTION = `Sluice takes CSV files of any size into PostgreSQL: upload a file over tus (or send records in batches), follow, pause, resume, stop or kill its import, and export the rows back as CSV.
+
+Everything is JSON except the tus endpoint and the CSV downloads. A refusal answers the envelope \`{"error": {"code": "…", "message": "…"}}\` with a fitting status; any request may also answer 500 (\`INTERNAL\`) when something broke on the server. Timestamps are ISO 8601 strings.`
+
+type JsonSchema = Parameters<NonNullable<CreateDocumentOptions['override']>>[0]['jsonSchema']
+
+/** Shorter schemas that accept the same values, for a reader (and for Scalar, which warns about anyOf). */
+function simplify(schema: JsonSchema): void {
+  // zod writes its validation regex beside `format` (date-time, uuid): the format says it.
+  if (schema.format && schema.pattern) delete schema.pattern
+  // zod bounds every .int() by the safe integers: nothing a reader needs to see.
+  if (schema.minimum === Number.MIN_SAFE_INTEGER) delete schema.minimum
+  if (schema.maximum === Number.MAX_SAFE_INTEGER) delete schema.maximum
+  // A nullable value as OpenAPI 3.1 writes it: `type: [T, "null"]` rather than anyOf.
+  const [value, nothing, ...more] = schema.anyOf ?? []
+  if (value && nothing?.type === 'null' && !more.length && typeof value.type === 'string' && !value.enum && value.const === undefined) {
+    delete schema.anyOf
+    Object.assign(schema, { ...value, ...schema, type: [value.type, 'null'] })
+  }
+  // Every JSON object's keys are strings, and any value is allowed unless said otherwise.
+  const names = schema.propertyNames
+  if (typeof names === 'object' && names.type === 'string' && Object.keys(names).length === 1) delete schema.propertyNames
+  if (typeof schema.additionalProperties === 'object' && !Object.keys(schema.additionalProperties).length) delete schema.additionalProperties
+}
+
+let document: oas31.OpenAPIObject | undefined
+
+/** The OpenAPI 3.1 document of Sluice's HTTP API (built once). */
+export function openApiDocument(): oas31.OpenAPIObject {
+  return (document ??= createDocument(
+    {
+      openapi: '3.1.0',
+      info: { title: 'Sluice', version: packageJson.version, description: DESCRIPTION },
+      tags: [
+        { name: 'Uploads (tus)', description: 'Resumable uploads, [tus 1.0.0](https://tus.io/protocols/resumable-upload). A finished upload is imported.' },
+        { name: 'Imports', description: 'Follow and steer imports; read their rows.' },
+        { name: 'Batch sessions', description: 'Send records as JSON, in batches, without a file.' },
+        { name: 'Exports', description: 'The rows back as CSV: streamed, or as a file with a resumable download.' },
+        { name: 'Service' },
+      ],
+      paths: { ...uploads, ...imports, ...sessions, ...exports, ...service },
+      components: {
+        schemas: {
+          Error: ErrorBodySchema,
+          Import: ImportSchema,
+          Reject: RejectSchema,
+          Export: ExportSchema,
+          Session: SessionSchema,
+        },
+      },
+    },
+    { override: ({ jsonSchema }) => simplify(jsonSchema) },
+  ))
+}
