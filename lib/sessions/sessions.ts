@@ -5,13 +5,12 @@ import { stringify } from 'csv-stringify/sync'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { config } from '../config'
-import { connectAs } from '../db/named-connection'
 import { pool, prisma } from '../db/pool'
 import type { BatchSession, Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
-import { prepareRowOrder, STORED_ORDER_SETTINGS } from '../imports/row-order'
+import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
 import type { BatchResult, SessionDto } from './schemas'
 
 type SessionWithImport = BatchSession & { import: Import }
@@ -111,10 +110,10 @@ export async function appendBatch(id: string, batch: { records: BatchRecord[]; s
  */
 export async function finishSession(id: string, totalRecords: number): Promise<SessionWithImport> {
   const session = await getSession(id)
-  const finished = await inTransaction(async (client) => {
+  await inTransaction(async (client) => {
     const imp = await lockImport(client, session.importId)
     const received = Number(imp.rowsImported)
-    if (imp.status === 'PROCESSED' && received === totalRecords) return false
+    if (imp.status === 'PROCESSED' && received === totalRecords) return
     if (imp.status !== 'RECEIVING') throw notOpen(imp.status, 'finish it')
     if (received !== totalRecords) {
       const advice =
@@ -126,22 +125,10 @@ export async function finishSession(id: string, totalRecords: number): Promise<S
       })
     }
     await client.query(`UPDATE imports SET status = 'PROCESSED', finished_at = now(), updated_at = now() WHERE id = $1`, [imp.id])
-    return imp.columns !== null
+    // The index and order check every finished import gets (row-order.ts), done by a worker.
+    await client.query(ADD_PREPARE_ROW_ORDER_JOB, [imp.id])
   })
-  if (finished) await prepareForExports(session.import)
   return getSession(id)
-}
-
-/** The index and file-order check an import gets when it finishes (see row-order.ts). */
-async function prepareForExports(imp: Import): Promise<void> {
-  const client = await connectAs(`sluice-session-finish:${imp.id}`, STORED_ORDER_SETTINGS)
-  try {
-    await prepareRowOrder(client, imp)
-  } catch (error) {
-    console.error(`could not prepare the rows of import ${imp.id} for exports (they will be sorted instead):`, error)
-  } finally {
-    await client.end()
-  }
 }
 
 type LockedImport = { id: string; status: Import['status']; tableName: string; columns: ImportColumn[] | null; rowsImported: string }
