@@ -1,0 +1,136 @@
+import { parse, type CsvError } from 'csv-parse/sync'
+import { fitsType, inferColumnTypes, type ColumnType } from './column-types'
+import { decodeText, detectEncoding, NotCsvError, type Encoding } from './encoding'
+
+/** How a CSV file is written: what the detail page shows and what COPY is told. */
+export type Dialect = {
+  encoding: Encoding
+  /** Bytes of the byte-order mark at the start of the file (0 when it has none). */
+  bom: number
+  delimiter: ',' | ';' | '\t' | '|'
+  quote: '"' | "'"
+  /** The character that escapes a quote inside quotes: the quote itself ("") or a backslash. */
+  escape: '"' | "'" | '\\'
+  newline: '\n' | '\r\n' | '\r'
+  /** Whether the first record names the columns. */
+  header: boolean
+}
+
+export type Sniffed = {
+  dialect: Dialect
+  /** Column names as the file has them (for a file without a header, empty). */
+  headers: string[]
+  types: ColumnType[]
+}
+
+const DELIMITERS = [',', ';', '\t', '|'] as const
+const QUOTINGS = [
+  { quote: '"', escape: '"' },
+  { quote: '"', escape: '\\' },
+  { quote: "'", escape: "'" },
+  { quote: "'", escape: '\\' },
+] as const
+// Records read per candidate dialect, and for the column types (DuckDB's sniffer reads 20,480).
+const DIALECT_SAMPLE_RECORDS = 200
+const TYPE_SAMPLE_RECORDS = 20_000
+
+/**
+ * Detects a CSV file's encoding, dialect, header and column types from its first bytes, the
+ * way DuckDB's CSV sniffer does: each candidate dialect parses the sample, and the one whose
+ * records most often agree on a number of fields (more than one) wins, earlier candidates on a
+ * tie. The first record is a header unless its values fit the types the other records give
+ * their columns. Throws NotCsvError with the reason when the sample is not CSV.
+ *
+ * Hand-written on purpose: no well-kept JavaScript library sniffs more than the delimiter
+ * (papaparse guesses that alone); csv-parse does the parsing.
+ * `complete` says the sample is the whole file.
+ */
+export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
+  const { encoding, bom } = detectEncoding(sample, complete)
+  const text = decodeText(sample.subarray(bom), encoding)
+  if (text.trim() === '') throw new NotCsvError('The file has no records: it holds only blank lines')
+
+  const newline = detectNewline(text)
+  let best: { records: string[][]; fields: number; agreeing: number; quote: Dialect['quote']; escape: Dialect['escape']; delimiter: Dialect['delimiter'] } | null = null
+  for (const { quote, escape } of QUOTINGS) {
+    for (const delimiter of DELIMITERS) {
+      const records = parseSample(text, { delimiter, quote, escape, newline, complete, limit: DIALECT_SAMPLE_RECORDS })
+      if (!records?.length) continue
+      const { fields, agreeing } = mostCommonFieldCount(records)
+      const score = fields > 1 ? agreeing : 0
+      const bestScore = best ? (best.fields > 1 ? best.agreeing : 0) : -1
+      if (score > bestScore) best = { records, fields, agreeing, quote, escape, delimiter }
+    }
+  }
+  if (!best) throw new NotCsvError('The file is not CSV: its quotes never balance in any usual CSV dialect')
+  if (best.records.length >= 3 && best.agreeing * 2 < best.records.length) {
+    const counts = best.records.slice(0, 5).map((r, i) => `line ${i + 1} has ${r.length}`)
+    throw new NotCsvError(`The lines of this file do not agree on a number of columns (${counts.join(', ')}, …): it does not look like CSV`)
+  }
+  const { quote, escape, delimiter } = best
+  const records = parseSample(text, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
+  const fields = best.fields > 1 ? best.fields : Math.max(...records.slice(0, DIALECT_SAMPLE_RECORDS).map((r) => r.length))
+  const [first, ...rest] = records
+  if (first.length > fields) {
+    throw new NotCsvError(`The first line has ${first.length} fields but the lines after it have ${fields}: it does not look like CSV`)
+  }
+  const agreeing = rest.filter((r) => r.length === fields)
+  const types = inferColumnTypes(agreeing, fields)
+  // A header names its columns: in a column of numbers, dates or booleans, it is the value that does not fit.
+  const typed = types.map((t, i) => ({ t, v: first[i] ?? '' })).filter(({ t }) => t !== 'text')
+  const header = typed.length === 0 || typed.some(({ t, v }) => v !== '' && !fitsType(v, t))
+  return {
+    dialect: { encoding, bom, delimiter, quote, escape, newline, header },
+    headers: header ? Array.from({ length: fields }, (_, i) => first[i] ?? '') : [],
+    types: header ? types : inferColumnTypes(records.filter((r) => r.length === fields), fields),
+  }
+}
+
+/** The line ending most records use: CRLF, LF or a lone CR (old Macs). */
+function detectNewline(text: string): Dialect['newline'] {
+  const sample = text.length > 1 << 20 ? text.slice(0, 1 << 20) : text
+  const crlf = sample.match(/\r\n/g)?.length ?? 0
+  const cr = (sample.match(/\r/g)?.length ?? 0) - crlf
+  const lf = (sample.match(/\n/g)?.length ?? 0) - crlf
+  if (crlf > 0 && crlf >= lf && crlf >= cr) return '\r\n'
+  return cr > lf ? '\r' : '\n'
+}
+
+type ParseOptions = Pick<Dialect, 'delimiter' | 'quote' | 'escape' | 'newline'> & { complete: boolean; limit: number }
+
+/**
+ * The sample's first records in one dialect, or null when the dialect cannot read them. A
+ * sample that is not the whole file may end inside a quoted value: the records before it count.
+ */
+function parseSample(text: string, opts: ParseOptions): string[][] | null {
+  const records: string[][] = []
+  try {
+    parse(text, {
+      delimiter: opts.delimiter,
+      quote: opts.quote,
+      escape: opts.escape,
+      record_delimiter: opts.newline,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      to: opts.limit,
+      on_record: (record: string[]) => {
+        records.push(record)
+        return null
+      },
+    })
+  } catch (error) {
+    if (!(opts.complete === false && (error as CsvError).code === 'CSV_QUOTE_NOT_CLOSED')) return null
+  }
+  // A cut sample's last record may be cut too.
+  if (!opts.complete && records.length > 1) records.pop()
+  return records
+}
+
+function mostCommonFieldCount(records: string[][]): { fields: number; agreeing: number } {
+  const counts = new Map<number, number>()
+  for (const r of records) counts.set(r.length, (counts.get(r.length) ?? 0) + 1)
+  let fields = 0
+  let agreeing = 0
+  for (const [n, count] of counts) if (count > agreeing || (count === agreeing && n > fields)) [fields, agreeing] = [n, count]
+  return { fields, agreeing }
+}
