@@ -45,11 +45,11 @@ const FITS: Record<Exclude<ColumnType, 'text'>, (value: string) => boolean> = {
   numeric: (v) => (INTEGER.test(v) || DECIMAL.test(v)) && !NEGATIVE_ZERO.test(v),
   date: (v) => {
     const m = DATE.exec(v)
-    return m !== null && isCalendarDate(m[1], m[2], m[3])
+    return m !== null && isCalendarDate(m[1]!, m[2]!, m[3]!)
   },
   timestamptz: (v) => {
     const m = TIMESTAMP.exec(v)
-    return m !== null && isCalendarDate(m[1], m[2], m[3])
+    return m !== null && isCalendarDate(m[1]!, m[2]!, m[3]!)
   },
 }
 
@@ -74,7 +74,7 @@ export function inferColumnTypes(rows: readonly (readonly string[])[], columnCou
       candidates = candidates.filter((t) => FITS[t](value))
       if (!candidates.length) break
     }
-    types.push(seen && candidates.length ? candidates[0] : 'text')
+    types.push(seen ? (candidates[0] ?? 'text') : 'text')
   }
   return types
 }

@@ -56,7 +56,7 @@ function looksBinary(sample: Uint8Array): boolean {
 /** The sample without a UTF-8 character cut by its end. */
 function withoutCutCharacter(sample: Uint8Array): Uint8Array {
   for (let i = sample.length - 1; i >= Math.max(0, sample.length - 4); i--) {
-    const b = sample[i]
+    const b = sample[i]!
     if (b < 0x80) return sample
     if (b >= 0xc0) {
       const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2
@@ -84,7 +84,7 @@ export function bytesForCopy(raw: Buffer, encoding: Encoding, final: boolean): {
   let units = raw.subarray(0, raw.length & ~1)
   // A surrogate pair cut by the end of the read waits for the next read.
   const last = encoding === 'utf-16le' ? units[units.length - 1] : units[units.length - 2]
-  if (!final && units.length >= 2 && last >= 0xd8 && last <= 0xdb) units = units.subarray(0, units.length - 2)
+  if (!final && last !== undefined && last >= 0xd8 && last <= 0xdb) units = units.subarray(0, units.length - 2)
   const chunk = Buffer.from(new TextDecoder(encoding, { ignoreBOM: true }).decode(units), 'utf8')
   // Records end at ASCII line breaks, so a prefix of `chunk` that fileBytes is asked about
   // is always whole characters: its UTF-16 length is two bytes per code unit.

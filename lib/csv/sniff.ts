@@ -70,7 +70,7 @@ export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
   const { quote, escape, delimiter } = best
   const records = parseSample(text, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
   const fields = best.fields > 1 ? best.fields : Math.max(...records.slice(0, DIALECT_SAMPLE_RECORDS).map((r) => r.length))
-  const [first, ...rest] = records
+  const [first = [], ...rest] = records
   if (first.length > fields) {
     throw new NotCsvError(`The first line has ${first.length} fields but the lines after it have ${fields}: it does not look like CSV`)
   }
