@@ -51,16 +51,20 @@ export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
   if (text.trim() === '') throw new NotCsvError('The file has no records: it holds only blank lines')
 
   const newline = detectNewline(text)
-  let best: { records: string[][]; fields: number; agreeing: number; quote: Dialect['quote']; escape: Dialect['escape']; delimiter: Dialect['delimiter'] } | null = null
-  for (const { quote, escape } of QUOTINGS) {
-    for (const delimiter of DELIMITERS) {
+  const candidates = QUOTINGS.flatMap(({ quote, escape }) =>
+    DELIMITERS.map((delimiter) => {
       const records = parseSample(text, { delimiter, quote, escape, newline, complete, limit: DIALECT_SAMPLE_RECORDS })
-      if (!records?.length) continue
-      const { fields, agreeing } = mostCommonFieldCount(records)
-      const score = fields > 1 ? agreeing : 0
-      const bestScore = best ? (best.fields > 1 ? best.agreeing : 0) : -1
-      if (score > bestScore) best = { records, fields, agreeing, quote, escape, delimiter }
-    }
+      return records?.length ? { records, quote, escape, delimiter, ...mostCommonFieldCount(records) } : null
+    }),
+  ).filter((c) => c !== null)
+  // A quote character the file does not use can swallow the rest of the sample in one open
+  // quoted value: a dialect that reads far fewer records than another is not the file's.
+  const mostRecords = Math.max(0, ...candidates.map((c) => c.records.length))
+  let best: (typeof candidates)[number] | null = null
+  const score = (c: (typeof candidates)[number]) => (c.fields > 1 ? c.agreeing / c.records.length : 0)
+  for (const c of candidates) {
+    if (c.records.length * 2 < mostRecords) continue
+    if (!best || score(c) > score(best) || (score(c) === score(best) && c.fields > best.fields)) best = c
   }
   if (!best) throw new NotCsvError('The file is not CSV: its quotes never balance in any usual CSV dialect')
   if (best.records.length >= 3 && best.agreeing * 2 < best.records.length) {
@@ -100,7 +104,8 @@ type ParseOptions = Pick<Dialect, 'delimiter' | 'quote' | 'escape' | 'newline'> 
 
 /**
  * The sample's first records in one dialect, or null when the dialect cannot read them. A
- * sample that is not the whole file may end inside a quoted value: the records before it count.
+ * sample may end inside a quoted value (cut there, or a file whose last quote never closes,
+ * which rejects that record): the records before it count.
  */
 function parseSample(text: string, opts: ParseOptions): string[][] | null {
   const records: string[][] = []
@@ -119,7 +124,7 @@ function parseSample(text: string, opts: ParseOptions): string[][] | null {
       },
     })
   } catch (error) {
-    if (!(opts.complete === false && (error as CsvError).code === 'CSV_QUOTE_NOT_CLOSED')) return null
+    if ((error as CsvError).code !== 'CSV_QUOTE_NOT_CLOSED') return null
   }
   // A cut sample's last record may be cut too.
   if (!opts.complete && records.length > 1) records.pop()
