@@ -50,29 +50,37 @@ export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
   const text = decodeText(sample.subarray(bom), encoding)
   if (text.trim() === '') throw new NotCsvError('The file has no records: it holds only blank lines')
 
-  const newline = detectNewline(text)
-  const candidates = QUOTINGS.flatMap(({ quote, escape }) =>
-    DELIMITERS.map((delimiter) => {
-      const records = parseSample(text, { delimiter, quote, escape, newline, complete, limit: DIALECT_SAMPLE_RECORDS })
-      return records?.length ? { records, quote, escape, delimiter, ...mostCommonFieldCount(records) } : null
-    }),
-  ).filter((c) => c !== null)
-  // A quote character the file does not use can swallow the rest of the sample in one open
-  // quoted value: a dialect that reads far fewer records than another is not the file's.
+  const candidates = QUOTINGS.flatMap(({ quote, escape }) => {
+    const newline = detectNewline(text, quote)
+    return DELIMITERS.map((delimiter) => {
+      const parsed = parseSample(text, { delimiter, quote, escape, newline, complete, limit: DIALECT_SAMPLE_RECORDS })
+      return parsed?.records.length ? { ...parsed, quote, escape, delimiter, newline, ...mostCommonFieldCount(parsed.records) } : null
+    })
+  }).filter((c) => c !== null)
+  // A quote character the file does not use as one can swallow the rest of the sample in one
+  // open quoted value: such a dialect, reading far fewer records than another, is not the file's.
   const mostRecords = Math.max(0, ...candidates.map((c) => c.records.length))
+  // Ranked by the share of records that agree, then by whether the quote character opens a
+  // field anywhere (a file without any reads the same with every quote), then by whether the
+  // whole file leaves no quote open, then by fields.
+  const rank = (c: (typeof candidates)[number]) => [
+    c.fields > 1 ? c.agreeing / c.records.length : 0,
+    opensFields(text, c) ? 1 : 0,
+    complete && c.unclosed ? 0 : 1,
+    c.fields,
+  ]
   let best: (typeof candidates)[number] | null = null
-  const score = (c: (typeof candidates)[number]) => (c.fields > 1 ? c.agreeing / c.records.length : 0)
   for (const c of candidates) {
-    if (c.records.length * 2 < mostRecords) continue
-    if (!best || score(c) > score(best) || (score(c) === score(best) && c.fields > best.fields)) best = c
+    if (c.unclosed && c.records.length * 2 < mostRecords) continue
+    if (!best || isGreater(rank(c), rank(best))) best = c
   }
   if (!best) throw new NotCsvError('The file is not CSV: its quotes never balance in any usual CSV dialect')
   if (best.records.length >= 3 && best.agreeing * 2 < best.records.length) {
     const counts = best.records.slice(0, 5).map((r, i) => `line ${i + 1} has ${r.length}`)
     throw new NotCsvError(`The lines of this file do not agree on a number of columns (${counts.join(', ')}, …): it does not look like CSV`)
   }
-  const { quote, escape, delimiter } = best
-  const records = parseSample(text, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
+  const { quote, escape, delimiter, newline } = best
+  const { records } = parseSample(text, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
   const fields = best.fields > 1 ? best.fields : Math.max(...records.slice(0, DIALECT_SAMPLE_RECORDS).map((r) => r.length))
   const [first = [], ...rest] = records
   if (first.length > fields) {
@@ -90,12 +98,24 @@ export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
   }
 }
 
-/** The line ending most records use: CRLF, LF or a lone CR (old Macs). */
-function detectNewline(text: string): Dialect['newline'] {
-  const sample = text.length > 1 << 20 ? text.slice(0, 1 << 20) : text
-  const crlf = sample.match(/\r\n/g)?.length ?? 0
-  const cr = (sample.match(/\r/g)?.length ?? 0) - crlf
-  const lf = (sample.match(/\n/g)?.length ?? 0) - crlf
+/** The line ending most records use: CRLF, LF or a lone CR (old Macs); line breaks inside quotes do not count. */
+function detectNewline(text: string, quote: string): Dialect['newline'] {
+  let crlf = 0
+  let lf = 0
+  let cr = 0
+  let inQuotes = false
+  for (let i = 0; i < Math.min(text.length, 1 << 20); i++) {
+    const c = text[i]
+    if (c === quote) inQuotes = !inQuotes
+    else if (inQuotes) continue
+    else if (c === '\n') lf++
+    else if (c === '\r') {
+      if (text[i + 1] === '\n') {
+        crlf++
+        i++
+      } else cr++
+    }
+  }
   if (crlf > 0 && crlf >= lf && crlf >= cr) return '\r\n'
   return cr > lf ? '\r' : '\n'
 }
@@ -107,8 +127,9 @@ type ParseOptions = Pick<Dialect, 'delimiter' | 'quote' | 'escape' | 'newline'> 
  * sample may end inside a quoted value (cut there, or a file whose last quote never closes,
  * which rejects that record): the records before it count.
  */
-function parseSample(text: string, opts: ParseOptions): string[][] | null {
+function parseSample(text: string, opts: ParseOptions): { records: string[][]; unclosed: boolean } | null {
   const records: string[][] = []
+  let unclosed = false
   try {
     parse(text, {
       delimiter: opts.delimiter,
@@ -125,10 +146,23 @@ function parseSample(text: string, opts: ParseOptions): string[][] | null {
     })
   } catch (error) {
     if ((error as CsvError).code !== 'CSV_QUOTE_NOT_CLOSED') return null
+    unclosed = true
   }
   // A cut sample's last record may be cut too.
   if (!opts.complete && records.length > 1) records.pop()
-  return records
+  return { records, unclosed }
+}
+
+/** Whether the quote character starts a field somewhere in the sample's first 64 KiB. */
+function opensFields(text: string, c: { quote: string; delimiter: string }): boolean {
+  const sample = text.slice(0, 1 << 16)
+  return sample.startsWith(c.quote) || [c.delimiter, '\n', '\r'].some((before) => sample.includes(before + c.quote))
+}
+
+/** Lexicographic comparison of two rankings. */
+function isGreater(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! > b[i]!
+  return false
 }
 
 function mostCommonFieldCount(records: string[][]): { fields: number; agreeing: number } {
