@@ -60,6 +60,7 @@ export function ImportProgress({
   const moving = imp.status === 'PROCESSING'
   // A batch session's total is unknown until it finishes: the bar is full and pulses.
   const receiving = imp.status === 'RECEIVING'
+  const alsoDoes = imp.uploadId === null ? 'closes the batch session' : 'deletes the uploaded file'
   // From the first batch to the last, pauses included: what the person waited.
   const took =
     imp.status === 'PROCESSED' && imp.startedAt && imp.finishedAt ? (Date.parse(imp.finishedAt) - Date.parse(imp.startedAt)) / 1000 : null
@@ -191,7 +192,7 @@ export function ImportProgress({
             {can('kill')
               ? 'Kill ends the work at once and keeps the rows committed so far; resume later from there. Stop removes every row.'
               : can('stop')
-                ? 'Stop removes every row imported so far and the uploaded file.'
+                ? `Stop removes every row imported so far and ${alsoDoes}.`
                 : ''}
           </p>
         </div>
@@ -201,6 +202,7 @@ export function ImportProgress({
         <StopDialog
           fileName={fileName}
           rows={imp.rowsImported}
+          alsoDoes={alsoDoes}
           onCancel={() => setConfirmingStop(false)}
           onConfirm={() => {
             setConfirmingStop(false)
@@ -275,7 +277,19 @@ function PauseCountdown({ expiresAt, clockOffsetMs }: { expiresAt: string; clock
 }
 
 /** Asks before a stop, which cannot be undone; says how many rows it removes, live. */
-function StopDialog({ fileName, rows, onCancel, onConfirm }: { fileName: string; rows: number; onCancel: () => void; onConfirm: () => void }) {
+function StopDialog({
+  fileName,
+  rows,
+  alsoDoes,
+  onCancel,
+  onConfirm,
+}: {
+  fileName: string
+  rows: number
+  alsoDoes: string
+  onCancel: () => void
+  onConfirm: () => void
+}) {
   const dialog = useRef<HTMLDialogElement>(null)
   const titleId = useId()
   const bodyId = useId()
@@ -300,8 +314,8 @@ function StopDialog({ fileName, rows, onCancel, onConfirm }: { fileName: string;
         Stop the import of {fileName}?
       </h2>
       <p id={bodyId} className="mt-2 text-sm text-slate-600 dark:text-slate-300">
-        This removes <span className="font-medium tabular-nums text-slate-900 dark:text-slate-100">{formatRows(rows)}</span> and deletes the
-        uploaded file. It cannot be undone.
+        This removes <span className="font-medium tabular-nums text-slate-900 dark:text-slate-100">{formatRows(rows)}</span> and {alsoDoes}. It
+        cannot be undone.
       </p>
       <div className="mt-4 flex flex-wrap justify-end gap-2">
         <button type="button" className={neutral} onClick={onCancel} autoFocus>

@@ -23,6 +23,15 @@ function mulberry32(seed: number) {
   }
 }
 
+/**
+ * A timestamp as PostgreSQL writes a timestamptz in UTC (2020-01-22 08:40:05.47+00: trailing
+ * zeros of the fraction dropped): the import types the column, and the export gives these bytes back.
+ */
+const pgTimestamp = (at: Date) => {
+  const iso = at.toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${iso.slice(19, 23).replace(/\.?0+$/, '')}+00`
+}
+
 const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s)
 
 /** Writes the file and returns how many data rows and bytes it holds. */
@@ -42,7 +51,7 @@ export async function generateCsv(options: GenerateOptions): Promise<{ rows: num
     const id = rows + 1
     const at = new Date(day0 + Math.floor(random() * 5 * 365 * 86_400_000))
     const line =
-      `${id},${at.toISOString().slice(0, 10)},${at.toISOString()},${quote(pick(NAMES))},` +
+      `${id},${at.toISOString().slice(0, 10)},${pgTimestamp(at)},${quote(pick(NAMES))},` +
       `${(random() * 10_000).toFixed(2)},${pick(CATEGORIES)},${quote(pick(NOTES))}\n`
     chunk += line
     bytes += Buffer.byteLength(line)

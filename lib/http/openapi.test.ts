@@ -206,6 +206,8 @@ describe('the app over HTTP, against its OpenAPI document', () => {
       status: 200,
       body: { rejects: [], limit: 5, offset: 0 },
     })
+    expect(await call('GET', '/api/imports/{id}/rejects.csv', `${imp}/rejects.csv`)).toMatchObject({ status: 200, body: 'line,reason,record\n' })
+    expect((await call('GET', '/api/imports/{id}/rejects.csv', '/api/imports/00000000-0000-4000-8000-000000000000/rejects.csv')).status).toBe(404)
     expect((await call('GET', '/api/imports/{id}/rows', `${imp}/rows?limit=0`)).status).toBe(400)
     expect((await call('POST', '/api/imports/{id}/{action}', `${imp}/pause`)).status).toBe(409)
     expect((await call('POST', '/api/imports/{id}/{action}', `${imp}/rewind`)).status).toBe(404)

@@ -123,6 +123,23 @@ const imports = {
       },
     },
   },
+  '/api/imports/{id}/rejects.csv': {
+    get: {
+      tags: ['Imports'],
+      operationId: 'downloadImportRejects',
+      summary: 'Download the rejected records as CSV',
+      description: 'Every rejected record (`line`, `reason`, `record`: the record as it was in the file), in file order, streamed.',
+      requestParams: { path: ImportParams },
+      responses: {
+        200: {
+          description: 'The CSV, sent as it is read (chunked)',
+          content: { 'text/csv': { schema: z.string().describe('CSV (RFC 4180), UTF-8, with the header line `line,reason,record`') } },
+          headers: z.object({ 'Content-Disposition': z.string().describe('attachment, named after the file: `<name>-rejects.csv`') }),
+        },
+        ...errors({ NOT_FOUND: 'No import with this id' }),
+      },
+    },
+  },
   '/api/imports/{id}/export.csv': {
     get: {
       tags: ['Imports', 'Exports'],

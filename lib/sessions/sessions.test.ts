@@ -155,6 +155,9 @@ describe('a batch session', () => {
     const imp = await importOf(session)
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 1000 })
     expect(await rowsInTable(imp)).toBe(1000)
+    // A worker then indexes the row numbers and finds the rows stored in the order they arrived.
+    await expect.poll(async () => (await db.query('SELECT stored_in_file_order AS s FROM imports WHERE id = $1', [imp.id])).rows[0].s, { timeout: 10_000 }).toBe(true)
+    expect((await db.query('SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', imp.tableName.split('.'))).rows[0].n).toBe(1)
     // Rows come back in the order the batches arrived: batch 6 last.
     const ids = (parse(await exported(session), { from_line: 2 }) as string[][]).map((r) => Number(r[0]))
     expect(ids).toEqual([...Array.from({ length: 600 }, (_, i) => i), ...Array.from({ length: 300 }, (_, i) => 700 + i), ...Array.from({ length: 100 }, (_, i) => 600 + i)])

