@@ -12,7 +12,7 @@ const REFRESH_INTERVAL_MS = 2_000
 // Shown before "Show all": the list is a look back, not the page's main business.
 const FIRST_SHOWN = 10
 
-const UNSETTLED: readonly ImportDto['status'][] = ['QUEUED', 'PROCESSING', 'PAUSED']
+const UNSETTLED: readonly ImportDto['status'][] = ['QUEUED', 'RECEIVING', 'PROCESSING', 'PAUSED']
 
 /**
  * Imports that existed when the page was opened, newest first, each with a link to its page.
@@ -56,7 +56,7 @@ export function EarlierImports({ liveUploadIds }: { liveUploadIds: ReadonlySet<s
     }
   }, [unsettled, tick])
 
-  const shown = (imports ?? []).filter((i) => !liveUploadIds.has(i.uploadId))
+  const shown = (imports ?? []).filter((i) => i.uploadId === null || !liveUploadIds.has(i.uploadId))
   if (shown.length === 0) {
     return failed && imports === null ? (
       <p className="text-sm text-red-700 dark:text-red-300" role="alert">

@@ -58,6 +58,9 @@ export function ImportProgress({
   const percent = imp.totalBytes === 0 ? (imp.status === 'PROCESSED' ? 100 : 0) : Math.floor((imp.bytesProcessed / imp.totalBytes) * 1000) / 10
   const can = (command: ImportCommand) => allows(imp.status, command)
   const moving = imp.status === 'PROCESSING'
+  // A batch session's total is unknown until it finishes: the bar is full and pulses.
+  const receiving = imp.status === 'RECEIVING'
+  const alsoDoes = imp.uploadId === null ? 'closes the batch session' : 'deletes the uploaded file'
   // From the first batch to the last, pauses included: what the person waited.
   const took =
     imp.status === 'PROCESSED' && imp.startedAt && imp.finishedAt ? (Date.parse(imp.finishedAt) - Date.parse(imp.startedAt)) / 1000 : null
@@ -92,11 +95,11 @@ export function ImportProgress({
         aria-label={`Import of ${fileName}`}
         aria-valuemin={0}
         aria-valuemax={100}
-        aria-valuenow={percent}
-        aria-valuetext={`${percent}% of ${formatBytes(imp.totalBytes)} read`}
+        aria-valuenow={receiving ? undefined : percent}
+        aria-valuetext={receiving ? 'Receiving records' : `${percent}% of ${formatBytes(imp.totalBytes)} read`}
         className="mt-2 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
       >
-        <div className={`h-full rounded-full transition-[width] ${BAR_COLOUR[imp.status]}`} style={{ width: `${percent}%` }} />
+        <div className={`h-full rounded-full transition-[width] ${BAR_COLOUR[imp.status]}`} style={{ width: `${receiving ? 100 : percent}%` }} />
       </div>
 
       <dl className="mt-3 grid grid-cols-2 gap-x-4 gap-y-2 text-sm sm:grid-cols-4">
@@ -189,7 +192,7 @@ export function ImportProgress({
             {can('kill')
               ? 'Kill ends the work at once and keeps the rows committed so far; resume later from there. Stop removes every row.'
               : can('stop')
-                ? 'Stop removes every row imported so far and the uploaded file.'
+                ? `Stop removes every row imported so far and ${alsoDoes}.`
                 : ''}
           </p>
         </div>
@@ -199,6 +202,7 @@ export function ImportProgress({
         <StopDialog
           fileName={fileName}
           rows={imp.rowsImported}
+          alsoDoes={alsoDoes}
           onCancel={() => setConfirmingStop(false)}
           onConfirm={() => {
             setConfirmingStop(false)
@@ -212,6 +216,7 @@ export function ImportProgress({
 
 const BAR_COLOUR: Record<ImportDto['status'], string> = {
   QUEUED: 'bg-slate-400',
+  RECEIVING: 'bg-sky-500 animate-pulse',
   PROCESSING: 'bg-sky-500',
   PAUSED: 'bg-amber-500',
   PROCESSED: 'bg-emerald-500',
@@ -229,6 +234,8 @@ function describe(imp: ImportDto, percent: number): string {
     case 'KILLED':
     case 'FAILED':
       return `${percent}% of ${formatBytes(imp.totalBytes)}`
+    case 'RECEIVING':
+      return `${formatRows(imp.rowsImported)} received so far through the batch API`
     case 'PROCESSED':
       return `${formatRows(imp.rowsImported)} in ${imp.tableName}`
     case 'STOPPED':
@@ -270,7 +277,19 @@ function PauseCountdown({ expiresAt, clockOffsetMs }: { expiresAt: string; clock
 }
 
 /** Asks before a stop, which cannot be undone; says how many rows it removes, live. */
-function StopDialog({ fileName, rows, onCancel, onConfirm }: { fileName: string; rows: number; onCancel: () => void; onConfirm: () => void }) {
+function StopDialog({
+  fileName,
+  rows,
+  alsoDoes,
+  onCancel,
+  onConfirm,
+}: {
+  fileName: string
+  rows: number
+  alsoDoes: string
+  onCancel: () => void
+  onConfirm: () => void
+}) {
   const dialog = useRef<HTMLDialogElement>(null)
   const titleId = useId()
   const bodyId = useId()
@@ -295,8 +314,8 @@ function StopDialog({ fileName, rows, onCancel, onConfirm }: { fileName: string;
         Stop the import of {fileName}?
       </h2>
       <p id={bodyId} className="mt-2 text-sm text-slate-600 dark:text-slate-300">
-        This removes <span className="font-medium tabular-nums text-slate-900 dark:text-slate-100">{formatRows(rows)}</span> and deletes the
-        uploaded file. It cannot be undone.
+        This removes <span className="font-medium tabular-nums text-slate-900 dark:text-slate-100">{formatRows(rows)}</span> and {alsoDoes}. It
+        cannot be undone.
       </p>
       <div className="mt-4 flex flex-wrap justify-end gap-2">
         <button type="button" className={neutral} onClick={onCancel} autoFocus>

@@ -5,6 +5,7 @@ type ImportStatus = ImportDto['status']
 /** Each status in a person's words, with its colour. */
 export const STATUS_LABEL: Record<ImportStatus, string> = {
   QUEUED: 'Queued',
+  RECEIVING: 'Receiving',
   PROCESSING: 'Importing',
   PAUSED: 'Paused',
   PROCESSED: 'Imported',
@@ -15,6 +16,7 @@ export const STATUS_LABEL: Record<ImportStatus, string> = {
 
 const STATUS_COLOUR: Record<ImportStatus, string> = {
   QUEUED: 'bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300',
+  RECEIVING: 'bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300',
   PROCESSING: 'bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300',
   PAUSED: 'bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300',
   PROCESSED: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300',

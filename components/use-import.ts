@@ -27,6 +27,7 @@ const RATE_GAP_MS = 2_000
 function pollInterval(imp: ImportDto, clockOffsetMs: number): number | null {
   switch (imp.status) {
     case 'QUEUED':
+    case 'RECEIVING':
     case 'PROCESSING':
       return ACTIVE_INTERVAL_MS
     case 'PAUSED': {

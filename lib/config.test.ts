@@ -13,6 +13,8 @@ describe('parseConfig', () => {
       importBatchBytes: 16 * 1024 ** 2,
       importWorkers: 2,
       exportTtlHours: 24,
+      maxBatchRecords: 10_000,
+      maxBatchBytes: 16 * 1024 * 1024,
     })
   })
 
@@ -27,6 +29,8 @@ describe('parseConfig', () => {
         IMPORT_BATCH_BYTES: '65536',
         IMPORT_WORKERS: '0',
         EXPORT_TTL_HOURS: '0.5',
+        MAX_BATCH_RECORDS: '500',
+        MAX_BATCH_BYTES: '65536',
       }),
     ).toEqual({
       port: 8080,
@@ -37,6 +41,8 @@ describe('parseConfig', () => {
       importBatchBytes: 65_536,
       importWorkers: 0,
       exportTtlHours: 0.5,
+      maxBatchRecords: 500,
+      maxBatchBytes: 65536,
     })
   })
 

@@ -35,6 +35,9 @@ const Settings = z.object({
   IMPORT_BATCH_BYTES: integer('IMPORT_BATCH_BYTES', 64 * 1024, 1024 * MiB).default(16 * MiB),
   IMPORT_WORKERS: integer('IMPORT_WORKERS', 0, 64).default(2),
   EXPORT_TTL_HOURS: hours('EXPORT_TTL_HOURS').default(24),
+  // A batch of the batch API is parsed whole (it is one JSON document), so both bound memory.
+  MAX_BATCH_RECORDS: integer('MAX_BATCH_RECORDS', 1, 1_000_000).default(10_000),
+  MAX_BATCH_BYTES: integer('MAX_BATCH_BYTES', 1024, 1024 * MiB).default(16 * MiB),
 })
 
 export type Config = {
@@ -52,6 +55,10 @@ export type Config = {
   importWorkers: number
   /** A finished export's file is deleted this long after it finished. */
   exportTtlHours: number
+  /** Records one batch of the batch API may hold. */
+  maxBatchRecords: number
+  /** Bytes one request of the batch API may carry. */
+  maxBatchBytes: number
 }
 
 export class ConfigError extends Error {}
@@ -78,6 +85,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     importBatchBytes: s.IMPORT_BATCH_BYTES,
     importWorkers: s.IMPORT_WORKERS,
     exportTtlHours: s.EXPORT_TTL_HOURS,
+    maxBatchRecords: s.MAX_BATCH_RECORDS,
+    maxBatchBytes: s.MAX_BATCH_BYTES,
   }
 }
 

@@ -5,6 +5,8 @@ export type { ImportStatus }
 /** The import state machine (design.md): where each status may go next. */
 export const NEXT = {
   QUEUED: ['PROCESSING', 'STOPPED'],
+  // A batch session's import: finishing the session with the right total makes it PROCESSED.
+  RECEIVING: ['PROCESSED', 'STOPPED'],
   // Not a person's command, so not listed: PROCESSING → QUEUED when its worker dies or shuts down.
   PROCESSING: ['PAUSED', 'PROCESSED', 'FAILED', 'STOPPED', 'KILLED'],
   PAUSED: ['QUEUED', 'STOPPED', 'KILLED'], // resume re-queues from the checkpoint

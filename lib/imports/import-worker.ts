@@ -7,7 +7,8 @@ import { expireExports } from '../exports/exports'
 import { runExport } from '../exports/run-export'
 import { REQUEUE_ORPHANED_IMPORTS } from './import-connection'
 import { stopImportIfPausedTooLong } from './imports'
-import { ADD_RUN_IMPORT_JOB, TASK_PAUSE_TIMEOUT, TASK_RUN_IMPORT } from './job-queue'
+import { ADD_RUN_IMPORT_JOB, TASK_PAUSE_TIMEOUT, TASK_PREPARE_ROW_ORDER, TASK_RUN_IMPORT } from './job-queue'
+import { prepareFinishedImport } from './row-order'
 import { runImport } from './run-import'
 
 // How often a worker looks for imports whose worker died (SIGKILL, a lost machine): a crashed
@@ -48,6 +49,7 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
       await stopImportIfPausedTooLong(importId, seconds)
     },
     [TASK_RUN_EXPORT]: async (payload) => runExport(ExportPayload.parse(payload).exportId, shutdown.signal),
+    [TASK_PREPARE_ROW_ORDER]: async (payload) => prepareFinishedImport(JobPayload.parse(payload).importId),
   }
   await installJobQueue()
   await requeueWork({ includeQueued: true })

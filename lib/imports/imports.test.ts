@@ -150,7 +150,7 @@ describe('imports over HTTP', () => {
     expect(stopped.status).toBe(200)
     expect(stopped.body).toMatchObject({ status: 'STOPPED', rowsImported: 0, rowsRejected: 0 })
     expect(await tableExists(imp.tableName)).toBe(false)
-    expect(existsSync(path.join(env.DATA_DIR!, 'uploads', imp.uploadId))).toBe(false)
+    expect(existsSync(path.join(env.DATA_DIR!, 'uploads', imp.uploadId!))).toBe(false)
     expect((await api('GET', `/api/imports/${imp.id}/rows`)).body.rows).toEqual([])
     await sleep(500) // a batch that was in flight must not bring anything back
     expect(await getImport(imp.id)).toMatchObject({ status: 'STOPPED', rowsImported: 0 })
@@ -187,7 +187,7 @@ describe('imports over HTTP', () => {
     expect((await expectEveryRowOnce(imp.id)).uploadId).toBe(secondUpload)
     const all = (await api('GET', '/api/imports')).body.imports as ImportDto[]
     expect(all.filter((i) => i.fileName === 'again.csv').map((i) => i.id)).toEqual([imp.id])
-    expect(existsSync(path.join(env.DATA_DIR!, 'uploads', imp.uploadId))).toBe(false) // the first copy is gone
+    expect(existsSync(path.join(env.DATA_DIR!, 'uploads', imp.uploadId!))).toBe(false) // the first copy is gone
   }, 120_000)
 
   it('a pause longer than PAUSE_TIMEOUT_SECONDS stops the import', async () => {

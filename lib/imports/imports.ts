@@ -64,7 +64,7 @@ export async function startImportForUpload(upload: { id: string; fileName: strin
     orderBy: { createdAt: 'desc' },
   })
   for (const candidate of killed) {
-    if (!(await sameFileContent(candidate.uploadId, upload.id).catch(() => false))) continue
+    if (!candidate.uploadId || !(await sameFileContent(candidate.uploadId, upload.id).catch(() => false))) continue
     const resumed = await prisma().$transaction(async (tx) => {
       const [imp] = await tx.import.updateManyAndReturn({
         where: { id: candidate.id, status: 'KILLED' },
@@ -110,7 +110,7 @@ async function transition(id: string, command: ImportCommand, data: Record<strin
 const ALLOWED_FROM: Record<ImportCommand, string> = {
   pause: 'only a processing import can be paused',
   resume: 'only a paused, killed or failed import can be resumed',
-  stop: 'only a queued, processing, paused or killed import can be stopped',
+  stop: 'only a queued, receiving, processing, paused or killed import can be stopped',
   kill: 'only a processing or paused import can be killed',
 }
 
@@ -142,7 +142,11 @@ export async function killImport(id: string): Promise<Import> {
   return imp
 }
 
-/** → STOPPED: every row is removed (its table dropped, in constant time) and the uploaded file deleted. */
+/**
+ * → STOPPED: every row is removed (its table dropped, in constant time) and the uploaded file
+ * deleted. A batch session's import stops the same way; a batch in flight holds the import's
+ * row, so the stop waits for it and the drop removes its rows too.
+ */
 export async function stopImport(id: string): Promise<Import> {
   const imp = await transition(id, 'stop', { ...STOPPED_DATA, finishedAt: new Date() })
   await cancelImportBatch(id, imp.backendPid)
@@ -178,6 +182,7 @@ async function removeImportData(imp: Import): Promise<void> {
   // DROP waits for it. The status is already STOPPED, so no later batch can commit.
   await dropImportTable(importTableSql(imp.tableName))
   await prisma().importReject.deleteMany({ where: { importId: imp.id } })
+  if (imp.uploadId === null) return // fed by a batch session: no file
   await deleteUploadFile(imp.uploadId)
   await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })
 }

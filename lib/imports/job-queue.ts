@@ -7,6 +7,7 @@
 
 export const TASK_RUN_IMPORT = 'run-import'
 export const TASK_PAUSE_TIMEOUT = 'import-pause-timeout'
+export const TASK_PREPARE_ROW_ORDER = 'prepare-row-order'
 
 /** Queues a run of import $1. The job key keeps one pending job per import. */
 export const ADD_RUN_IMPORT_JOB = `SELECT 1 FROM graphile_worker.add_job('${TASK_RUN_IMPORT}',
@@ -16,6 +17,10 @@ export const ADD_RUN_IMPORT_JOB = `SELECT 1 FROM graphile_worker.add_job('${TASK
 export const ADD_PAUSE_TIMEOUT_JOB = `SELECT 1 FROM graphile_worker.add_job('${TASK_PAUSE_TIMEOUT}',
   json_build_object('importId', $1::text, 'seconds', $2::int), run_at => now() + make_interval(secs => $2::int),
   job_key => 'pause-timeout:' || $1, max_attempts => 3)`
+
+/** Queues the row-order preparation of import $1, finished outside a worker (a batch session). */
+export const ADD_PREPARE_ROW_ORDER_JOB = `SELECT 1 FROM graphile_worker.add_job('${TASK_PREPARE_ROW_ORDER}',
+  json_build_object('importId', $1::text), job_key => 'row-order:' || $1, max_attempts => 3)`
 
 type Db = { $executeRawUnsafe: (query: string, ...values: unknown[]) => Promise<number> }
 

@@ -1,4 +1,6 @@
 import type pg from 'pg'
+import { connectAs } from '../db/named-connection'
+import { pool } from '../db/pool'
 import { importTableSql, quoteIdent, ROW_NUMBER_COLUMN } from './column-names'
 
 /**
@@ -44,5 +46,24 @@ export async function prepareRowOrder(client: pg.Client, imp: { id: string; tabl
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {})
     throw error
+  }
+}
+
+/**
+ * prepareRowOrder for an import that finished outside a worker (a batch session's finish): a
+ * job, so the request that finished it does not wait for the index. Does nothing unless the
+ * import is PROCESSED with a table.
+ */
+export async function prepareFinishedImport(importId: string): Promise<void> {
+  const { rows } = await pool().query<{ tableName: string }>(
+    `SELECT table_name AS "tableName" FROM imports WHERE id = $1 AND status = 'PROCESSED' AND columns IS NOT NULL`,
+    [importId],
+  )
+  if (!rows[0]) return
+  const client = await connectAs(`sluice-row-order:${importId}`, STORED_ORDER_SETTINGS)
+  try {
+    await prepareRowOrder(client, { id: importId, tableName: rows[0].tableName })
+  } finally {
+    await client.end()
   }
 }

@@ -7,7 +7,7 @@ import { parse as parseCsv } from 'csv-parse/sync'
 import { config } from '../config'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
-import { columnListSql, columnsFromHeaders, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
+import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, type ImportColumn } from './column-names'
 import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
@@ -182,14 +182,7 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
   const done = batch.final && records.end === chunk.length
   await client.query('BEGIN')
   try {
-    if (header) {
-      const defs = header.map((c) => `${quoteIdent(c.name)} text`).join(', ')
-      // CACHE: numbering a row costs a sequence call; measured here, 1000 at a time takes the
-      // COPY back to the speed of a table without the column. Gaps after a kill are harmless.
-      await client.query(
-        `CREATE TABLE ${table} (${quoteIdent(ROW_NUMBER_COLUMN)} bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${defs})`,
-      )
-    }
+    if (header) await client.query(createImportTableSql(imp.tableName, header))
     let copied = 0
     const pieces = [...piecesToCopy(chunk, records)]
     if (pieces.length) {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-const STATUSES = ['QUEUED', 'PROCESSING', 'PAUSED', 'PROCESSED', 'STOPPED', 'KILLED', 'FAILED'] as const
+const STATUSES = ['QUEUED', 'RECEIVING', 'PROCESSING', 'PAUSED', 'PROCESSED', 'STOPPED', 'KILLED', 'FAILED'] as const
 
 export const ImportColumnSchema = z.object({
   name: z.string().describe('Column name in the table (safe, unique)'),
@@ -10,13 +10,13 @@ export const ImportColumnSchema = z.object({
 /** An import as the API answers it. */
 export const ImportSchema = z.object({
   id: z.uuid(),
-  uploadId: z.string(),
+  uploadId: z.string().nullable().describe('The tus upload it reads; null for an import fed by a batch session'),
   fileName: z.string(),
   status: z.enum(STATUSES),
   rowsImported: z.number().int(),
   rowsRejected: z.number().int(),
   bytesProcessed: z.number().int().describe('Byte offset of the next unread record: the checkpoint'),
-  totalBytes: z.number().int(),
+  totalBytes: z.number().int().describe('The file\'s size; for a batch session, the CSV bytes its records came to so far'),
   columns: z.array(ImportColumnSchema),
   tableName: z.string().describe('Schema-qualified table that holds the rows, e.g. imported.sales_3f9a1c2e'),
   error: z.string().nullable(),

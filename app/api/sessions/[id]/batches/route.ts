@@ -1,0 +1,12 @@
+import { config } from '@/lib/config'
+import { handle, readJson } from '@/lib/http/errors'
+import { BatchBody, SessionParams } from '@/lib/sessions/schemas'
+import { appendBatch } from '@/lib/sessions/sessions'
+
+/** POST /api/sessions/:id/batches: appends one batch of records, all or nothing. */
+export const POST = (req: Request, ctx: RouteContext<'/api/sessions/[id]/batches'>) =>
+  handle(async () => {
+    const { id } = SessionParams.parse(await ctx.params)
+    const body = BatchBody.parse(await readJson(req, { bytes: config().maxBatchBytes, setting: 'MAX_BATCH_BYTES' }))
+    return Response.json(await appendBatch(id, body))
+  })

@@ -1,0 +1,262 @@
+import path from 'node:path'
+import { parse } from 'csv-parse/sync'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../server/free-port'
+import { createDatabase, health, startApp, tempDir, type AppProcess } from '../../test/app-process'
+import type { ImportDto } from '../imports/schemas'
+import type { BatchResult, SessionDto } from './schemas'
+
+// The batch API driven over HTTP against the app as `npm start` runs it, with a database of
+// its own and small limits (100 records, 64 KiB per request) so that 413 is cheap to reach.
+
+const MAX_RECORDS = 100
+const MAX_BYTES = 64 * 1024
+let app: AppProcess
+let db: pg.Pool
+
+beforeAll(async () => {
+  const dir = await tempDir('sluice-sessions-')
+  const databaseUrl = await createDatabase('sluice_sessions_test')
+  db = new pg.Pool({ connectionString: databaseUrl })
+  app = startApp({
+    PORT: String(await freePort()),
+    DATA_DIR: path.join(dir, 'data'),
+    DATABASE_URL: databaseUrl,
+    MAX_BATCH_RECORDS: String(MAX_RECORDS),
+    MAX_BATCH_BYTES: String(MAX_BYTES),
+  })
+  expect(await health(app.url)).toEqual({ ok: true })
+}, 120_000)
+
+afterAll(async () => {
+  app?.child.kill('SIGTERM')
+  await app?.exited
+  await db?.end()
+})
+
+async function call(method: string, route: string, body?: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) {
+  const res = await fetch(`${app.url}${route}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  })
+  const text = await res.text()
+  return { status: res.status, headers: res.headers, body: text.startsWith('{') ? JSON.parse(text) : text }
+}
+
+const open = async (body: unknown) => (await call('POST', '/api/sessions', body)).body as SessionDto
+const send = (session: SessionDto, records: unknown[], sequence?: number) =>
+  call('POST', `/api/sessions/${session.id}/batches`, sequence === undefined ? { records } : { records, sequence })
+const finish = (session: SessionDto, totalRecords: number) => call('POST', `/api/sessions/${session.id}/finish`, { totalRecords })
+const importOf = async (session: SessionDto) => (await call('GET', `/api/imports/${session.importId}`)).body as ImportDto
+const exported = async (session: SessionDto) => (await fetch(`${app.url}/api/imports/${session.importId}/export.csv`)).text()
+const rowsInTable = async (imp: ImportDto) => Number((await db.query(`SELECT count(*) AS n FROM ${imp.tableName}`)).rows[0].n)
+const tableExists = async (imp: ImportDto) => (await db.query('SELECT to_regclass($1) AS t', [imp.tableName])).rows[0].t !== null
+
+/** n records of the session's columns, numbered from `from`. */
+const numbered = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: from + i, name: `name ${from + i}` }))
+
+describe('a batch session', () => {
+  it('opens with its columns, takes batches of any JSON scalar, and finishes into an import whose export gives the values back', async () => {
+    const created = await call('POST', '/api/sessions', { name: 'crm contacts', columns: ['id', 'Full name', 'note', 'active', 'score'] })
+    expect(created.status).toBe(201)
+    const session = created.body as SessionDto
+    expect(created.headers.get('location')).toBe(`/api/sessions/${session.id}`)
+    expect(session).toMatchObject({ name: 'crm contacts', status: 'OPEN', columns: ['id', 'Full name', 'note', 'active', 'score'], recordsReceived: 0, batchesReceived: 0, finishedAt: null })
+
+    const imp = await importOf(session)
+    expect(imp).toMatchObject({ status: 'RECEIVING', uploadId: null, fileName: 'crm contacts', rowsImported: 0 })
+    expect(imp.columns.map((c) => c.name)).toEqual(['id', 'full_name', 'note', 'active', 'score'])
+    expect(await tableExists(imp)).toBe(true)
+
+    const first = await send(session, [
+      { id: 1, 'Full name': 'Zoë Ångström', note: 'a, "quoted"\nline', active: true, score: 1.5 },
+      { id: 2, 'Full name': '', note: null, active: false, score: -0 },
+    ], 0)
+    expect(first.status).toBe(200)
+    expect(first.body).toMatchObject({ applied: true, records: 2, session: { recordsReceived: 2, batchesReceived: 1, status: 'OPEN' } })
+    const second = await send(session, [{ id: 3 }, { 'Full name': '李雷', score: 1e21 }], 1)
+    expect(second.body).toMatchObject({ applied: true, records: 2, session: { recordsReceived: 4, batchesReceived: 2 } })
+    expect(await importOf(session)).toMatchObject({ status: 'RECEIVING', rowsImported: 4 })
+
+    const finished = await finish(session, 4)
+    expect(finished.status).toBe(200)
+    expect(finished.body).toMatchObject({ status: 'FINISHED', recordsReceived: 4 })
+    expect(Date.parse(finished.body.finishedAt)).not.toBeNaN()
+    expect(await importOf(session)).toMatchObject({ status: 'PROCESSED', rowsImported: 4, rowsRejected: 0 })
+
+    // NULL (null or a missing key) exports as an empty field, an empty string as "".
+    expect(await exported(session)).toBe(
+      'id,Full name,note,active,score\n' +
+        '1,Zoë Ångström,"a, ""quoted""\nline",true,1.5\n' +
+        '2,"",,false,0\n' +
+        '3,,,,\n' +
+        ',李雷,,,1e+21\n',
+    )
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toEqual(finished.body)
+  })
+
+  it('takes its columns from the keys of the first batch, in the order they first appear, and refuses a key that is not a column', async () => {
+    const session = await open({ name: 'keys' })
+    expect(session.columns).toEqual([])
+    const first = await send(session, [{ b: 1, a: 2 }, { a: 3, c: 4 }])
+    expect(first.body.session.columns).toEqual(['b', 'a', 'c'])
+
+    const refused = await send(session, [{ a: 5 }, { a: 6, d: 7 }])
+    expect(refused.status).toBe(422)
+    expect(refused.body.error.code).toBe('UNPROCESSABLE')
+    expect(refused.body.error.message).toBe('records[1] has the key "d", which is not a column of this session (its columns: "b", "a", "c"); the batch was not applied')
+    expect(refused.body.error.details).toEqual({ record: 1, key: 'd' })
+    // The batch was not applied: not even its first, valid record.
+    const imp = await importOf(session)
+    expect(imp.rowsImported).toBe(2)
+    expect(await rowsInTable(imp)).toBe(2)
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 2, batchesReceived: 1 })
+  })
+
+  it('applies a batch sent again with the same sequence once, and refuses that sequence with other records', async () => {
+    const session = await open({ name: 'retries', columns: ['id', 'name'] })
+    expect((await send(session, numbered(1, 10), 0)).body).toMatchObject({ applied: true, session: { recordsReceived: 10 } })
+    const retried = await send(session, numbered(1, 10), 0)
+    expect(retried.status).toBe(200)
+    expect(retried.body).toMatchObject({ applied: false, records: 10, session: { recordsReceived: 10, batchesReceived: 1 } })
+
+    const conflicting = await send(session, numbered(500, 10), 0)
+    expect(conflicting.status).toBe(409)
+    expect(conflicting.body.error.message).toBe('Batch 0 was already applied with other records: give each batch its own sequence')
+
+    // Retries racing each other: eight copies of batch 1 at once apply once.
+    const racing = await Promise.all(Array.from({ length: 8 }, () => send(session, numbered(11, 5), 1)))
+    expect(racing.map((r) => r.status)).toEqual(Array(8).fill(200))
+    expect(racing.filter((r) => r.body.applied).length).toBe(1)
+    expect(await rowsInTable(await importOf(session))).toBe(15)
+    expect((await finish(session, 15)).body).toMatchObject({ status: 'FINISHED', recordsReceived: 15, batchesReceived: 2 })
+  })
+
+  it('refuses a wrong total with both numbers and stays open, so the missing batch can follow', async () => {
+    const session = await open({ name: 'lost batch', columns: ['id', 'name'] })
+    for (let b = 0; b < 10; b++) if (b !== 6) expect((await send(session, numbered(b * 100, 100), b)).status).toBe(200)
+
+    const short = await finish(session, 1000)
+    expect(short.status).toBe(422)
+    expect(short.body.error).toEqual({
+      code: 'UNPROCESSABLE',
+      message: 'totalRecords is 1000, but 900 records arrived: send the missing batches (a batch sent again with its sequence is not applied twice), then finish again',
+      details: { totalRecords: 1000, recordsReceived: 900 },
+    })
+    expect((await call('GET', `/api/sessions/${session.id}`)).body.status).toBe('OPEN')
+    expect((await importOf(session)).status).toBe('RECEIVING')
+
+    expect((await send(session, numbered(600, 100), 6)).body).toMatchObject({ applied: true, session: { recordsReceived: 1000 } })
+    const done = await finish(session, 1000)
+    expect(done.status).toBe(200)
+    expect(done.body).toMatchObject({ status: 'FINISHED', recordsReceived: 1000, batchesReceived: 10 })
+    const imp = await importOf(session)
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 1000 })
+    expect(await rowsInTable(imp)).toBe(1000)
+    // A worker then indexes the row numbers and finds the rows stored in the order they arrived.
+    await expect.poll(async () => (await db.query('SELECT stored_in_file_order AS s FROM imports WHERE id = $1', [imp.id])).rows[0].s, { timeout: 10_000 }).toBe(true)
+    expect((await db.query('SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', imp.tableName.split('.'))).rows[0].n).toBe(1)
+    // Rows come back in the order the batches arrived: batch 6 last.
+    const ids = (parse(await exported(session), { from_line: 2 }) as string[][]).map((r) => Number(r[0]))
+    expect(ids).toEqual([...Array.from({ length: 600 }, (_, i) => i), ...Array.from({ length: 300 }, (_, i) => 700 + i), ...Array.from({ length: 100 }, (_, i) => 600 + i)])
+
+    // Finishing again with the same total answers the session as it is; a batch after finish is refused.
+    expect((await finish(session, 1000)).status).toBe(200)
+    const late = await send(session, numbered(2000, 1), 11)
+    expect(late.status).toBe(409)
+    expect(late.body.error.message).toBe('Cannot send a batch: the session is finished')
+    expect((await finish(session, 999)).status).toBe(409)
+  })
+
+  it('refuses too many records or bytes with 413 and the limit, and applies nothing', async () => {
+    const session = await open({ name: 'limits', columns: ['id', 'name'] })
+    const many = await send(session, numbered(0, MAX_RECORDS + 1), 0)
+    expect(many.status).toBe(413)
+    expect(many.body.error).toEqual({
+      code: 'TOO_LARGE',
+      message: 'A batch may hold at most 100 records (MAX_BATCH_RECORDS); this one holds 101: send them in smaller batches',
+      details: { maxRecords: 100, records: 101 },
+    })
+    const big = await send(session, [{ id: 1, name: 'x'.repeat(MAX_BYTES) }], 1)
+    expect(big.status).toBe(413)
+    expect(big.body.error).toEqual({
+      code: 'TOO_LARGE',
+      message: 'A request may carry at most 64.0 KiB (MAX_BATCH_BYTES): send the records in smaller batches',
+      details: { maxBytes: MAX_BYTES },
+    })
+    // Exactly at the limits is accepted.
+    expect((await send(session, numbered(0, MAX_RECORDS), 2)).status).toBe(200)
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: MAX_RECORDS, batchesReceived: 1 })
+  })
+
+  it('answers 404, 400 and 415 with a message', async () => {
+    const session = await open({ name: 'errors', columns: ['id'] })
+    for (const id of ['5b0e8a52-2f0c-4a7e-9d5e-2f4f5b7f0b11', 'nope']) {
+      expect((await call('GET', `/api/sessions/${id}`)).body).toEqual({ error: { code: 'NOT_FOUND', message: `No batch session with id ${id}` } })
+      expect((await call('POST', `/api/sessions/${id}/batches`, { records: [] })).status).toBe(404)
+      expect((await call('POST', `/api/sessions/${id}/finish`, { totalRecords: 0 })).status).toBe(404)
+    }
+    const malformed = await call('POST', `/api/sessions/${session.id}/batches`, '{"records": [')
+    expect(malformed.status).toBe(400)
+    expect(malformed.body.error.message).toBe('The body is not valid JSON')
+    expect((await call('POST', '/api/sessions', '{name')).status).toBe(400)
+    const asText = await call('POST', `/api/sessions/${session.id}/batches`, '{"records": []}', { 'Content-Type': 'text/plain' })
+    expect(asText.status).toBe(415)
+
+    const cases: Array<[string, unknown, string]> = [
+      ['/api/sessions', { columns: ['a'] }, 'name: Invalid input: expected string, received undefined'],
+      ['/api/sessions', { name: 'x', columns: ['a', 'a'] }, 'columns: must not name a column twice'],
+      [`/api/sessions/${session.id}/batches`, { records: {} }, 'records: Invalid input: expected array, received object'],
+      [`/api/sessions/${session.id}/batches`, { records: [], sequence: -1 }, 'sequence: Too small: expected number to be >=0'],
+      [`/api/sessions/${session.id}/finish`, { totalRecords: 'ten' }, 'totalRecords: Invalid input: expected number, received string'],
+    ]
+    for (const [route, body, message] of cases) {
+      expect((await call('POST', route, body)).body, route).toEqual({ error: { code: 'BAD_REQUEST', message } })
+    }
+    const nul = await send(session, [{ id: 'a\u0000b' }])
+    expect(nul.status).toBe(400)
+    expect(nul.body.error.message).toContain('must not contain a NUL character')
+    const nested = await send(session, [{ id: { deep: 1 } }])
+    expect(nested.status).toBe(400)
+    const noKeys = await send(await open({ name: 'no keys' }), [{}])
+    expect(noKeys.status).toBe(422)
+    expect(noKeys.body.error.message).toBe('The first batch names no column: give columns when opening the session, or keys in the records')
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 0, batchesReceived: 0 })
+  })
+
+  it('is rolled back by a stop on its import, and then refuses batches and finish', async () => {
+    const session = await open({ name: 'stopped', columns: ['id', 'name'] })
+    await send(session, numbered(0, 50), 0)
+    const imp = await importOf(session)
+    expect(await rowsInTable(imp)).toBe(50)
+
+    const pause = await call('POST', `/api/imports/${session.importId}/pause`)
+    expect(pause.status).toBe(409)
+    expect(pause.body.error.message).toBe('Cannot pause this import: it is receiving, and only a processing import can be paused')
+
+    const stopped = await call('POST', `/api/imports/${session.importId}/stop`)
+    expect(stopped.status).toBe(200)
+    expect(stopped.body).toMatchObject({ status: 'STOPPED', rowsImported: 0 })
+    expect(await tableExists(imp)).toBe(false)
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ status: 'STOPPED', recordsReceived: 0 })
+
+    const late = await send(session, numbered(50, 1), 1)
+    expect(late.status).toBe(409)
+    expect(late.body.error.message).toBe("Cannot send a batch: the session's import is stopped, and its records were removed")
+    expect((await finish(session, 50)).status).toBe(409)
+  })
+
+  it('applies concurrent batches one at a time, each whole', async () => {
+    const session = await open({ name: 'concurrent', columns: ['id', 'name'] })
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, b) => send(session, numbered(b * MAX_RECORDS, MAX_RECORDS), b)))
+    expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200))
+    const counts = answers.map((a) => (a.body as BatchResult).session.recordsReceived).sort((x, y) => x - y)
+    // Each answer saw its own batch applied on top of whole earlier ones.
+    expect(counts.every((n) => n % MAX_RECORDS === 0)).toBe(true)
+    expect((await finish(session, 12 * MAX_RECORDS)).body).toMatchObject({ status: 'FINISHED', recordsReceived: 1200, batchesReceived: 12 })
+    const ids = (parse(await exported(session), { from_line: 2 }) as string[][]).map((r) => Number(r[0])).sort((a, b) => a - b)
+    expect(ids).toEqual(Array.from({ length: 1200 }, (_, i) => i))
+  })
+})
