@@ -2,7 +2,9 @@
 
 import { useEffect, useRef, useState } from 'react'
 import { formatCount, formatDateTime } from '@/lib/format'
+import { COLUMN_TYPE_LABELS } from '@/lib/csv/column-types'
 import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
+import type { Dialect } from '@/lib/csv/sniff'
 import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from './import-limits'
@@ -93,6 +95,7 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
         <h2 id="columns-heading" className="font-semibold">
           Columns <span className="font-normal text-slate-500 dark:text-slate-400">({columns.length})</span>
         </h2>
+        {imp.dialect && <DialectFacts dialect={imp.dialect} />}
         {columns.length === 0 ? (
           <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">Known once the header line has been read.</p>
         ) : (
@@ -106,13 +109,20 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                   <th scope="col" className={th}>
                     Header in the file
                   </th>
+                  <th scope="col" className={th}>
+                    Type
+                  </th>
                 </tr>
               </thead>
               <tbody>
                 {columns.map((c) => (
-                  <tr key={c.name}>
+                  <tr key={c.name} data-testid="import-column">
                     <td className={`${td} font-mono`}>{c.name}</td>
                     <td className={td}>{c.header}</td>
+                    <td className={td} data-testid="import-column-type">
+                      {COLUMN_TYPE_LABELS[c.type]}{' '}
+                      <code className="font-mono text-xs text-slate-500 dark:text-slate-400">{c.type}</code>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -168,7 +178,7 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
           Rejected lines <span className="font-normal text-slate-500 dark:text-slate-400">({formatCount(imp.rowsRejected)})</span>
         </h2>
         {rejects.length === 0 ? (
-          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">None: every record had the header&apos;s number of fields.</p>
+          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">None: every record fit the table&apos;s columns.</p>
         ) : (
           <>
             <div className="mt-2 overflow-x-auto">
@@ -199,15 +209,54 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                 </tbody>
               </table>
             </div>
-            {imp.rowsRejected > rejects.length && (
-              <p className="mt-2 text-xs text-slate-500 dark:text-slate-400">
-                The first {formatCount(rejects.length)} of {formatCount(imp.rowsRejected)}.
-              </p>
-            )}
+            <p className="mt-2 flex flex-wrap items-center gap-x-3 text-xs text-slate-500 dark:text-slate-400">
+              {imp.rowsRejected > rejects.length && (
+                <span>
+                  The first {formatCount(rejects.length)} of {formatCount(imp.rowsRejected)}.
+                </span>
+              )}
+              <a
+                href={`/api/imports/${imp.id}/rejects.csv`}
+                download
+                className="font-medium text-sky-700 underline-offset-2 hover:underline dark:text-sky-400"
+                data-testid="rejects-download"
+              >
+                Download all {formatCount(imp.rowsRejected)} as CSV (line, reason, record)
+              </a>
+            </p>
           </>
         )}
       </section>
     </div>
+  )
+}
+
+const ENCODING_LABELS: Record<Dialect['encoding'], string> = {
+  'utf-8': 'UTF-8',
+  'utf-16le': 'UTF-16 (little-endian)',
+  'utf-16be': 'UTF-16 (big-endian)',
+  'windows-1252': 'Windows-1252',
+}
+const DELIMITER_LABELS: Record<Dialect['delimiter'], string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' }
+const NEWLINE_LABELS: Record<Dialect['newline'], string> = { '\n': 'LF', '\r\n': 'CRLF', '\r': 'CR' }
+
+/** What the sniffer found in the file's first bytes, as a person reads it. */
+function DialectFacts({ dialect }: { dialect: Dialect }) {
+  const quote = dialect.quote === '"' ? 'double quotes' : 'single quotes'
+  const escape = dialect.escape === '\\' ? 'backslash' : `doubled (${dialect.quote}${dialect.quote})`
+  return (
+    <dl className="mt-2 mb-3 grid grid-cols-2 gap-x-6 gap-y-2 text-sm sm:grid-cols-5" data-testid="import-dialect">
+      <Fact label="Encoding">
+        {ENCODING_LABELS[dialect.encoding]}
+        {dialect.bom > 0 && ' with BOM'}
+      </Fact>
+      <Fact label="Delimiter">{DELIMITER_LABELS[dialect.delimiter]}</Fact>
+      <Fact label="Quotes">
+        {quote}, escaped {escape}
+      </Fact>
+      <Fact label="Line endings">{NEWLINE_LABELS[dialect.newline]}</Fact>
+      <Fact label="Header">{dialect.header ? 'first line' : 'none: columns named by position'}</Fact>
+    </dl>
   )
 }
 

@@ -15,6 +15,8 @@ describe('parseConfig', () => {
       exportTtlHours: 24,
       maxBatchRecords: 10_000,
       maxBatchBytes: 16 * 1024 * 1024,
+      maxFieldBytes: 1024 * 1024,
+      maxLineBytes: 64 * 1024 * 1024,
     })
   })
 
@@ -31,6 +33,8 @@ describe('parseConfig', () => {
         EXPORT_TTL_HOURS: '0.5',
         MAX_BATCH_RECORDS: '500',
         MAX_BATCH_BYTES: '65536',
+        MAX_FIELD_BYTES: '100',
+        MAX_LINE_BYTES: '2048',
       }),
     ).toEqual({
       port: 8080,
@@ -43,6 +47,8 @@ describe('parseConfig', () => {
       exportTtlHours: 0.5,
       maxBatchRecords: 500,
       maxBatchBytes: 65536,
+      maxFieldBytes: 100,
+      maxLineBytes: 2048,
     })
   })
 

@@ -38,6 +38,10 @@ const Settings = z.object({
   // A batch of the batch API is parsed whole (it is one JSON document), so both bound memory.
   MAX_BATCH_RECORDS: integer('MAX_BATCH_RECORDS', 1, 1_000_000).default(10_000),
   MAX_BATCH_BYTES: integer('MAX_BATCH_BYTES', 1024, 1024 * MiB).default(16 * MiB),
+  // A longer field rejects its record; a longer record fails the import (the reader must hold
+  // a whole record in memory to find its end).
+  MAX_FIELD_BYTES: integer('MAX_FIELD_BYTES', 1, 1024 * MiB).default(MiB),
+  MAX_LINE_BYTES: integer('MAX_LINE_BYTES', 1024, 1024 * MiB).default(64 * MiB),
 })
 
 export type Config = {
@@ -59,6 +63,10 @@ export type Config = {
   maxBatchRecords: number
   /** Bytes one request of the batch API may carry. */
   maxBatchBytes: number
+  /** Bytes one field of an imported file may have; a record with a longer one is rejected. */
+  maxFieldBytes: number
+  /** Bytes one record of an imported file may have; a longer one fails the import. */
+  maxLineBytes: number
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +95,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     exportTtlHours: s.EXPORT_TTL_HOURS,
     maxBatchRecords: s.MAX_BATCH_RECORDS,
     maxBatchBytes: s.MAX_BATCH_BYTES,
+    maxFieldBytes: s.MAX_FIELD_BYTES,
+    maxLineBytes: s.MAX_LINE_BYTES,
   }
 }
 

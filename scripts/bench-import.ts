@@ -9,14 +9,11 @@
 // app's memory and CPU during the import. Compare ratios, not times: the times move with the
 // machine and whatever else runs on it. Speed is reported, never asserted: the exit code is
 // non-zero only when something went wrong (an import that fails, a wrong row count).
-import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
-import { generateCsv, HEADER } from '../lib/csv/generate'
+import { generateCsv } from '../lib/csv/generate'
 import { formatBytes, parseSize } from '../lib/format'
 import { ensureCsv, type Fixture, type Source } from './bench/fixture'
 import {
@@ -36,7 +33,7 @@ import {
   toMB,
   UsageError,
 } from './bench/harness'
-import { settle, startAppWithDatabase, tableSql, uploadWithTus, waitForImport, type App, type ImportDto } from './bench/imports'
+import { measureRawCopy, settle, startAppWithDatabase, tableSql, uploadWithTus, waitForImport, type App, type ImportDto, type RawRun } from './bench/imports'
 
 const USAGE = 'usage: npm run bench:import -- [--rows N | --size <bytes, e.g. 1GiB>] [--runs 3] [--batch-bytes <bytes, e.g. 16MiB>] [--keep]'
 
@@ -47,9 +44,6 @@ const DEFAULT_RUNS = 3
 // memory under 300 MB for a 1 GB file.
 const TARGET_RATIO = 0.8
 const TARGET_RSS_MB = 300
-
-// The raw baseline's table, in the app's database but outside the app's schemas.
-const RAW_TABLE = 'bench_raw_copy'
 
 type Options = { source: Source; runs: number; batchBytes: number | undefined; keep: boolean }
 type ImportRun = {
@@ -64,7 +58,6 @@ type ImportRun = {
   hwmBytes: number | undefined
   dirtyBytes: number
 }
-type RawRun = { seconds: number; rows: number; postgresCpuSeconds: number }
 type RunResult = { importFirst: boolean; imp: ImportRun; raw: RawRun }
 
 // Undone in reverse order at the end, on failure and on Ctrl-C alike.
@@ -257,32 +250,6 @@ async function followBackend(db: pg.Client, imp: ImportDto, backend: { pid: numb
     backend.pid = rows[0]?.pid
   }
   if (backend.pid !== undefined) backend.cpuSeconds = readCpuSeconds(backend.pid) || backend.cpuSeconds
-}
-
-// ── the raw baseline ─────────────────────────────────────────────────────────────────────
-
-/**
- * One `COPY … FROM STDIN (FORMAT csv, HEADER)` of the whole file into a table of text
- * columns (no row-number column, no checkpoint, one transaction), in the app's database.
- * The table is made before the clock starts and dropped after it stops.
- */
-async function measureRawCopy(db: pg.Client, file: string): Promise<RawRun> {
-  const table = db.escapeIdentifier(RAW_TABLE)
-  // The generator's header; the file is always the generator's.
-  const columns = HEADER.split(',').map((name) => `${db.escapeIdentifier(name)} text`)
-  await db.query(`DROP TABLE IF EXISTS ${table}`)
-  await db.query(`CREATE TABLE ${table} (${columns.join(', ')})`)
-  const backendPid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
-  await settle(db)
-  const cpuBefore = readCpuSeconds(backendPid)
-  const started = performance.now()
-  const copy = db.query(copyFrom(`COPY ${table} FROM STDIN (FORMAT csv, HEADER)`))
-  await pipeline(fs.createReadStream(file), copy)
-  const seconds = (performance.now() - started) / 1000
-  const postgresCpuSeconds = readCpuSeconds(backendPid) - cpuBefore
-  const rows = copy.rowCount
-  await db.query(`DROP TABLE ${table}`)
-  return { seconds, rows, postgresCpuSeconds }
 }
 
 /** The import, the raw COPY and the generator (when it counted) must agree on the rows. */

@@ -21,7 +21,7 @@ export const HEADER = COLUMNS.join(',')
  * Bumped whenever the generator's output changes for a given seed, so that files cached by
  * earlier versions (the benches keep theirs in the temp folder) are not reused.
  */
-export const CSV_FORMAT_VERSION = 2
+export const CSV_FORMAT_VERSION = 3
 
 export const DEFAULT_SEED = 42
 
@@ -77,12 +77,17 @@ const UPDATE_DAYS = 30 // updated_at is up to 30 days after created_on
 const DAY_TEXT = Array.from({ length: DAYS + UPDATE_DAYS }, (_, d) => new Date(Date.UTC(2020, 0, 1) + d * DAY_MS).toISOString().slice(0, 10))
 const pad = (n: number, width: number) => String(n).padStart(width, '0')
 const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => pad(n, 2))
-const THREE_DIGITS = Array.from({ length: 1000 }, (_, n) => pad(n, 3))
+// Milliseconds as PostgreSQL writes a fraction: trailing zeros dropped, none at all for 0 (.47, .5, "").
+const FRACTIONS = Array.from({ length: 1000 }, (_, n) => (n ? `.${pad(n, 3).replace(/0+$/, '')}` : ''))
 
-/** `day` days after 2020-01-01 plus `ms` milliseconds (under a day), as ISO 8601 in UTC. */
+/**
+ * `day` days after 2020-01-01 plus `ms` milliseconds (under a day), as PostgreSQL writes a
+ * timestamptz in UTC (2020-01-22 08:40:05.47+00): the import types the column, and the export
+ * gives these bytes back.
+ */
 function timestamp(day: number, ms: number): string {
   const s = Math.floor(ms / 1000)
-  return `${DAY_TEXT[day]}T${TWO_DIGITS[Math.floor(s / 3600)]}:${TWO_DIGITS[Math.floor(s / 60) % 60]}:${TWO_DIGITS[s % 60]}.${THREE_DIGITS[ms % 1000]}Z`
+  return `${DAY_TEXT[day]} ${TWO_DIGITS[Math.floor(s / 3600)]}:${TWO_DIGITS[Math.floor(s / 60) % 60]}:${TWO_DIGITS[s % 60]}${FRACTIONS[ms % 1000]}+00`
 }
 
 /** Endless records with ids 1, 2, 3…; the same seed yields the same records. */

@@ -1,5 +1,15 @@
-/** A column of an imported table: its safe name and the header it came from. */
-export type ImportColumn = { name: string; header: string }
+import type { ColumnType } from '../csv/column-types'
+
+/**
+ * A column of an imported table: its safe name, the header it came from, and its type
+ * (absent for imports made before columns had types, and for batch sessions: text).
+ */
+export type ImportColumn = { name: string; header: string; type?: ColumnType }
+
+/** An import's stored columns, each with its type (text for imports from before types). */
+export function columnsOf(stored: unknown): Array<Required<ImportColumn>> {
+  return ((stored as ImportColumn[] | null) ?? []).map((c) => ({ ...c, type: c.type ?? 'text' }))
+}
 
 /** The schema of the imports' tables, one table per import. */
 export const IMPORTED_SCHEMA = 'imported'
@@ -35,14 +45,14 @@ function slug(text: string, max: number): string {
  * Safe column names for a header row: trimmed, readable in SQL without quoting, unique, and
  * never empty (an empty header becomes `column_<n>`). Every name still reaches SQL quoted.
  */
-export function columnsFromHeaders(headers: readonly string[]): ImportColumn[] {
+export function columnsFromHeaders(headers: readonly string[], types?: readonly ColumnType[]): ImportColumn[] {
   const taken = new Set<string>([ROW_NUMBER_COLUMN])
   return headers.map((header, i) => {
     const base = slug(header, MAX_IDENTIFIER_BYTES - 6) || `column_${i + 1}`
     let name = base
     for (let n = 2; taken.has(name); n++) name = `${base}_${n}`
     taken.add(name)
-    return { name, header }
+    return types ? { name, header, type: types[i] ?? 'text' } : { name, header }
   })
 }
 
@@ -63,11 +73,11 @@ export const columnListSql = (columns: readonly ImportColumn[]) => columns.map((
 
 
 /**
- * CREATE TABLE for an import: the row number, then one text column per header.
+ * CREATE TABLE for an import: the row number, then one column per header, of its type.
  * CACHE: numbering a row costs a sequence call; measured here, 1000 at a time takes the COPY
  * back to the speed of a table without the column. Gaps after a kill are harmless.
  */
 export function createImportTableSql(tableName: string, columns: readonly ImportColumn[]): string {
-  const defs = columns.map((c) => `${quoteIdent(c.name)} text`).join(', ')
+  const defs = columns.map((c) => `${quoteIdent(c.name)} ${c.type ?? 'text'}`).join(', ')
   return `CREATE TABLE ${importTableSql(tableName)} (${quoteIdent(ROW_NUMBER_COLUMN)} bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${defs})`
 }

@@ -249,9 +249,9 @@ describe('imports over HTTP', () => {
     const imp = await waitFor((await importOf(await uploadFile(app.url, headerOnly))).id, settled)
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 0, rowsRejected: 0 })
     expect(imp.columns).toEqual([
-      { name: 'name', header: 'Name' },
-      { name: 'name_2', header: 'Name' },
-      { name: 'column_3', header: '' },
+      { name: 'name', header: 'Name', type: 'text' },
+      { name: 'name_2', header: 'Name', type: 'text' },
+      { name: 'column_3', header: '', type: 'text' },
     ])
     const [schema, table] = imp.tableName.split('.')
     expect((await db.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`)).rows).toEqual([{ n: 0 }])

@@ -5,11 +5,12 @@ import type { Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { deleteUploadFile, sameFileContent } from '../uploads/upload-files'
-import { columnListSql, IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, tableNameFor, type ImportColumn } from './column-names'
+import { columnsOf, IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, tableNameFor, type ImportColumn } from './column-names'
 import { cancelImportBatch } from './import-connection'
 import { COMMAND_TARGET, sourcesOf, type ImportCommand } from './import-status'
 import { addPauseTimeoutJob, addRunImportJob } from './job-queue'
 import type { ImportDto, RejectDto, RowsPage } from './schemas'
+import type { Dialect } from '../csv/sniff'
 
 /** The import as the API answers it. */
 export function toImportDto(imp: Import): ImportDto {
@@ -24,7 +25,8 @@ export function toImportDto(imp: Import): ImportDto {
     rowsRejected: Number(imp.rowsRejected),
     bytesProcessed: Number(imp.bytesProcessed),
     totalBytes: Number(imp.totalBytes),
-    columns: (imp.columns as ImportColumn[] | null) ?? [],
+    columns: columnsOf(imp.columns),
+    dialect: imp.dialect as Dialect | null,
     tableName: `${IMPORTED_SCHEMA}.${imp.tableName}`,
     error: imp.error,
     createdAt: imp.createdAt.toISOString(),
@@ -223,11 +225,12 @@ async function dropImportTable(table: string): Promise<void> {
 /** A page of an import's rows in file order, keyed by column name; empty before its first batch and after stop. */
 export async function listRows(id: string, page: { limit: number; offset: number }): Promise<RowsPage> {
   const imp = await getImport(id)
-  const columns = (imp.columns as ImportColumn[] | null) ?? []
+  const columns = columnsOf(imp.columns)
   const base = { columns, limit: page.limit, offset: page.offset }
   if (!columns.length || imp.status === 'STOPPED') return { ...base, rows: [] }
   const { rows } = await pool().query({
-    text: `SELECT ${columnListSql(columns)} FROM ${importTableSql(imp.tableName)}
+    // Every value as PostgreSQL writes it: a date stays "2024-01-31", not a JavaScript Date.
+    text: `SELECT ${columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ')} FROM ${importTableSql(imp.tableName)}
            ORDER BY ${quoteIdent(ROW_NUMBER_COLUMN)} LIMIT $1 OFFSET $2`,
     values: [page.limit, page.offset],
   })

@@ -5,14 +5,14 @@ const find = (text: string, final = false) => findRecordsEnd(Buffer.from(text), 
 
 describe('findRecordsEnd', () => {
   it('ends after the last line feed outside quotes, counting the lines inside quotes', () => {
-    expect(find('a,b\n"x\ny",2\n"q""uote",3\nincomplete')).toEqual({ end: 24, nextLine: 6 })
-    expect(find('a,"b\nc')).toEqual({ end: 0, nextLine: 2 })
-    expect(find('a,b\n"open\n')).toEqual({ end: 4, nextLine: 3 })
+    expect(find('a,b\n"x\ny",2\n"q""uote",3\nincomplete')).toMatchObject({ end: 24, nextLine: 6 })
+    expect(find('a,"b\nc')).toMatchObject({ end: 0, nextLine: 2 })
+    expect(find('a,b\n"open\n')).toMatchObject({ end: 4, nextLine: 3 })
   })
 
   it('takes a last record without a line feed at the end of the file, unless a quote is open', () => {
-    expect(find('a,b\nc,d', true)).toEqual({ end: 7, nextLine: 3 })
-    expect(find('a,b\n"c,d', true)).toEqual({ end: 4, nextLine: 3 })
+    expect(find('a,b\nc,d', true)).toMatchObject({ end: 7, nextLine: 3 })
+    expect(find('a,b\n"c,d', true)).toMatchObject({ end: 4, nextLine: 3 })
   })
 })
 

@@ -12,20 +12,21 @@
  * quote in the middle of an unquoted field opens a quoted section, exactly as COPY reads it.
  */
 
+import { formatBytes } from '../format'
+import { DEFAULT_SYNTAX, type RecordSyntax } from './record-boundaries'
+
 const LF = 0x0a
 const CR = 0x0d
-const COMMA = 0x2c
-const QUOTE = 0x22
 
 /** A record left out of the COPY stream: rejected (with a reason) or blank (skipped). */
 export type ExcludedRecord = { start: number; end: number; line: number; reason: string | null }
 
 export type ScanResult = {
-  /** Bytes consumed: just past the newline of the last complete record. */
+  /** Bytes consumed: just past the line break of the last complete record. */
   end: number
   /** Complete records scanned, blank lines not included. */
   records: number
-  /** Line number of the first record after `end` (newlines inside quoted values count). */
+  /** Line number of the first record after `end` (line breaks inside quoted values count). */
   nextLine: number
   /** Records kept out of COPY, in file order. */
   excluded: ExcludedRecord[]
@@ -36,17 +37,25 @@ export type ScanOptions = {
   fields: number
   /** Line number of the first record in the buffer. */
   line: number
-  /** The buffer ends at the end of the file: a last record without a newline is complete. */
+  /** The buffer ends at the end of the file: a last record without a line break is complete. */
   final: boolean
+  syntax?: RecordSyntax
+  /** A record with a longer field (in bytes as written, quotes included) is rejected. */
+  maxFieldBytes?: number
 }
 
 /** Scans whole records from the start of `buf`; an incomplete last record is left for the next read. */
 export function scanRecords(buf: Uint8Array, opts: ScanOptions): ScanResult {
   const { fields, final } = opts
+  const { delimiter: DELIMITER, quote: QUOTE, escape: ESCAPE, newline: NEWLINE } = opts.syntax ?? DEFAULT_SYNTAX
+  const maxField = opts.maxFieldBytes ?? Infinity
+  const escapes = ESCAPE !== QUOTE
   const excluded: ExcludedRecord[] = []
   // Plain locals, no closure over them: this loop runs once per byte of the file.
   let records = 0
   let start = 0 // start of the current record
+  let fieldStart = 0
+  let longField = 0 // 1-based number of the first field over the limit, 0 for none
   let line = opts.line
   let inQuotes = false
   let delimiters = 0
@@ -55,30 +64,39 @@ export function scanRecords(buf: Uint8Array, opts: ScanOptions): ScanResult {
 
   for (let i = 0; i < n; i++) {
     const c = buf[i]
-    if (c === QUOTE) inQuotes = !inQuotes
-    else if (c === LF) {
+    if (escapes && inQuotes && c === ESCAPE && (buf[i + 1] === QUOTE || buf[i + 1] === ESCAPE)) i++
+    else if (c === QUOTE) inQuotes = !inQuotes
+    else if (c === NEWLINE) {
       recordNewlines++
       if (inQuotes) continue
+      if (!longField && i - fieldStart > maxField) longField = delimiters + 1
       // A line with nothing on it is not a record (COPY would read it as one empty field).
-      if (i === start || (i === start + 1 && buf[start] === CR)) excluded.push({ start, end: i + 1, line, reason: null })
+      if (i === start || (NEWLINE === LF && i === start + 1 && buf[start] === CR)) excluded.push({ start, end: i + 1, line, reason: null })
       else {
         records++
-        if (delimiters + 1 !== fields) excluded.push({ start, end: i + 1, line, reason: wrongCount(fields, delimiters + 1) })
+        const reason = delimiters + 1 !== fields ? wrongCount(fields, delimiters + 1) : longField ? tooLong(longField, maxField) : null
+        if (reason) excluded.push({ start, end: i + 1, line, reason })
       }
       line += recordNewlines
-      start = i + 1
-      delimiters = 0
-      recordNewlines = 0
-    } else if (c === COMMA && !inQuotes) delimiters++
+      start = fieldStart = i + 1
+      delimiters = longField = recordNewlines = 0
+    } else if (c === DELIMITER && !inQuotes) {
+      delimiters++
+      if (!longField && i - fieldStart > maxField) longField = delimiters
+      fieldStart = i + 1
+    }
   }
 
   if (final && start < n) {
     records++
+    if (!longField && n - fieldStart > maxField) longField = delimiters + 1
     const reason = inQuotes
       ? 'a quoted field is not closed before the end of the file'
       : delimiters + 1 !== fields
         ? wrongCount(fields, delimiters + 1)
-        : null
+        : longField
+          ? tooLong(longField, maxField)
+          : null
     if (reason) excluded.push({ start, end: n, line, reason })
     start = n
   }
@@ -86,3 +104,4 @@ export function scanRecords(buf: Uint8Array, opts: ScanOptions): ScanResult {
 }
 
 const wrongCount = (expected: number, found: number) => `expected ${expected} fields, found ${found}`
+const tooLong = (field: number, max: number) => `field ${field} is longer than ${formatBytes(max)} (MAX_FIELD_BYTES)`

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
-import { importTableSql, quoteIdent, ROW_NUMBER_COLUMN } from './column-names'
+import { IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN } from './column-names'
 
 /**
  * An export must give the rows in the file's order. `ORDER BY _sluice_row` through an index
@@ -52,12 +52,13 @@ export async function prepareRowOrder(client: pg.Client, imp: { id: string; tabl
 /**
  * prepareRowOrder for an import that finished outside a worker (a batch session's finish): a
  * job, so the request that finished it does not wait for the index. Does nothing unless the
- * import is PROCESSED with a table.
+ * import is PROCESSED and its table exists (someone may have dropped it meanwhile).
  */
 export async function prepareFinishedImport(importId: string): Promise<void> {
   const { rows } = await pool().query<{ tableName: string }>(
-    `SELECT table_name AS "tableName" FROM imports WHERE id = $1 AND status = 'PROCESSED' AND columns IS NOT NULL`,
-    [importId],
+    `SELECT table_name AS "tableName" FROM imports
+     WHERE id = $1 AND status = 'PROCESSED' AND to_regclass(format('%I.%I', $2::text, table_name)) IS NOT NULL`,
+    [importId, IMPORTED_SCHEMA],
   )
   if (!rows[0]) return
   const client = await connectAs(`sluice-row-order:${importId}`, STORED_ORDER_SETTINGS)

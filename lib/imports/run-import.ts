@@ -3,8 +3,9 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import { parse as parseCsv } from 'csv-parse/sync'
 import { config } from '../config'
+import { bytesForCopy, copyEncoding, decodeText, NotCsvError } from '../csv/encoding'
+import { sniffCsv, type Dialect } from '../csv/sniff'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, type ImportColumn } from './column-names'
@@ -12,18 +13,22 @@ import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
-import { findFirstRecordEnd, findRecordsEnd } from './record-boundaries'
+import { findFirstRecordEnd, findRecordsEnd, recordSyntax, type RecordSyntax } from './record-boundaries'
 import { prepareRowOrder, STORED_ORDER_SETTINGS } from './row-order'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
+import { locateSkippedRecords, parseSkippedRow, skippedReason, type SkippedRow } from './type-rejects'
 
-// A record may be longer than a batch; the buffer grows for it up to this size, after which
-// the import fails with a message instead of taking the server's memory.
-const MAX_RECORD_BYTES = 256 * 1024 * 1024
 // COPY data goes to the socket in pieces of this size, so that backpressure keeps memory flat.
 const COPY_PIECE_BYTES = 1024 * 1024
 // Kept per rejected record: enough to see what is wrong, bounded for a file of huge rejects.
 const MAX_REJECT_RECORD_BYTES = 4096
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf])
+// PostgreSQL's own limit is 1,600 columns per table; the row number takes one.
+const MAX_COLUMNS = 1599
+// Imports before the sniffer: UTF-8, comma, double quote, a header.
+const FIRST_DIALECT: Dialect = { encoding: 'utf-8', bom: 3, delimiter: ',', quote: '"', escape: '"', newline: '\n', header: true }
+// How the import's connection reads what COPY gets: timestamps without an offset are UTC, and
+// ISO dates are the only ones the sniffer types, so the date order never matters.
+export const IMPORT_SESSION_SETTINGS = `-c TimeZone=UTC -c DateStyle=ISO,YMD`
 // SQLSTATE of COPY's "missing data for column", "extra data after last expected column" and
 // "unterminated CSV quoted field": a batch with a record of the wrong shape.
 const BAD_COPY_FILE_FORMAT = '22P04'
@@ -37,6 +42,7 @@ type ClaimedImport = {
   bytesProcessed: number
   nextLine: number
   columns: ImportColumn[] | null
+  dialect: Dialect | null
   run: number
 }
 
@@ -52,7 +58,7 @@ class ImportFailure extends Error {}
 export async function runImport(importId: string, signal?: AbortSignal): Promise<void> {
   // Kill finds this connection by its name (from any process), and crash recovery knows the
   // worker is gone when no connection has it.
-  const client = await connectAs(importConnectionName(importId), STORED_ORDER_SETTINGS)
+  const client = await connectAs(importConnectionName(importId), `${STORED_ORDER_SETTINGS} ${IMPORT_SESSION_SETTINGS}`)
   try {
     const claimed = await claimImport(client, importId)
     if (!claimed) return
@@ -76,7 +82,7 @@ async function claimImport(client: pg.Client, importId: string): Promise<Claimed
     `UPDATE imports SET status = 'PROCESSING', run = run + 1, backend_pid = pg_backend_pid(),
        started_at = COALESCE(started_at, now()), paused_at = NULL, error = NULL, finished_at = NULL, updated_at = now()
      WHERE id = $1 AND status = 'QUEUED'
-     RETURNING id, upload_id, table_name, total_bytes, bytes_processed, next_line, columns, run`,
+     RETURNING id, upload_id, table_name, total_bytes, bytes_processed, next_line, columns, dialect, run`,
     [importId],
   )
   const r = rows[0]
@@ -89,6 +95,7 @@ async function claimImport(client: pg.Client, importId: string): Promise<Claimed
     bytesProcessed: Number(r.bytes_processed),
     nextLine: Number(r.next_line),
     columns: r.columns,
+    dialect: r.dialect,
     run: r.run,
   }
 }
@@ -101,55 +108,70 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
   try {
     const total = imp.totalBytes
     if (total === 0) throw new ImportFailure('The file is empty: there is no header and no data')
+    const { maxLineBytes, maxFieldBytes } = config()
     let buf: Buffer = Buffer.allocUnsafe(Math.min(config().importBatchBytes, total))
     let offset = imp.bytesProcessed
     let line = imp.nextLine
     let columns = imp.columns
+    let dialect = imp.dialect ?? (columns ? FIRST_DIALECT : null)
     while (columns === null || offset < total) {
       const length = await readFully(file, buf, Math.min(buf.length, total - offset), offset)
       const final = offset + length === total
-      let chunk: Buffer = buf.subarray(0, length)
 
+      // The first batch: the dialect and the columns come from the file's first bytes.
       let header: ImportColumn[] | null = null
-      let headerBytes = 0
+      let sniffed: Dialect | null = null
       if (columns === null) {
-        const bom = offset === 0 && chunk.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0
-        const first = findFirstRecordEnd(chunk.subarray(bom), line, final)
+        const found = sniff(buf.subarray(0, length), final)
+        sniffed = found.dialect
+        header = found.columns
+      }
+      const d = (sniffed ?? dialect)!
+      const syntax = recordSyntax(d)
+      const skip = offset === 0 ? d.bom : 0
+      const { chunk: whole, fileBytes } = bytesForCopy(buf.subarray(skip, length), d.encoding, final)
+      let chunk = whole
+      let headerBytes = 0
+      if (header && d.header) {
+        const first = findFirstRecordEnd(chunk, line, final, syntax)
         if (first.end === 0) {
-          buf = grow(buf, total - offset, line)
+          buf = grow(buf, total - offset, line, maxLineBytes)
           continue
         }
-        header = columnsFromHeaders(parseHeader(chunk.subarray(bom, bom + first.end)))
-        headerBytes = bom + first.end
+        headerBytes = first.end
         line = first.nextLine
         chunk = chunk.subarray(headerBytes)
       }
       const cols = columns ?? header!
-      const quick = findRecordsEnd(chunk, line, final)
+      const quick = findRecordsEnd(chunk, line, final, syntax)
       if (quick.end === 0 && !final && !header) {
-        buf = grow(buf, total - offset, line)
+        buf = grow(buf, total - offset, line, maxLineBytes)
         continue
       }
       // The fast path hands COPY whole records and lets it check their fields. Not for one
-      // column (COPY reads a blank line as a NULL value there) nor for a file that ends inside
-      // quotes: those, and any batch COPY refuses for its shape, are scanned byte by byte.
-      const fast = cols.length > 1 && (!final || quick.end === chunk.length)
-      const base = { chunk, header, columns: cols, headerBytes, offset, final }
+      // column (COPY reads a blank line as a NULL value there), nor for a batch with a record
+      // long enough to hold a field over the limit, nor for a file that ends inside quotes:
+      // those, and any batch COPY refuses for its shape, are scanned byte by byte.
+      const fast = cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
+      const base = { chunk, line, header, dialect: sniffed, syntax, newline: d.newline, encoding: d.encoding, columns: cols, headerBytes, final }
+      const consumed = (end: number) => offset + skip + fileBytes(headerBytes + end)
       let committed = fast
-        ? await commitBatch(client, imp, { ...base, records: { ...quick, excluded: [] } }).catch((e: unknown) => {
+        ? await commitBatch(client, imp, { ...base, records: { ...quick, excluded: [] }, fileOffset: consumed(quick.end) }).catch((e: unknown) => {
             if ((e as { code?: string }).code === BAD_COPY_FILE_FORMAT) return 'reshape' as const
             throw e
           })
         : 'reshape'
-      const records = committed === 'reshape' ? scanRecords(chunk, { fields: cols.length, line, final }) : { ...quick, excluded: [] }
-      if (committed === 'reshape') committed = await commitBatch(client, imp, { ...base, records })
+      const records =
+        committed === 'reshape' ? scanRecords(chunk, { fields: cols.length, line, final, syntax, maxFieldBytes }) : { ...quick, excluded: [] }
+      if (committed === 'reshape') committed = await commitBatch(client, imp, { ...base, records, fileOffset: consumed(records.end) })
       if (committed === 'no longer ours') return
       if (committed === 'done') {
         await indexRowOrder(client, imp)
         return
       }
       columns = cols
-      offset += headerBytes + records.end
+      dialect = d
+      offset = consumed(records.end)
       line = records.nextLine
     }
   } finally {
@@ -157,16 +179,38 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
   }
 }
 
+/** The dialect and typed columns of a file from its first bytes; a file that is not CSV fails here, before any table exists. */
+function sniff(sample: Buffer, complete: boolean): { dialect: Dialect; columns: ImportColumn[] } {
+  try {
+    const { dialect, headers, types } = sniffCsv(sample, complete)
+    if (types.length > MAX_COLUMNS) {
+      throw new ImportFailure(`The file has ${types.length.toLocaleString('en-US')} columns; a table holds at most ${MAX_COLUMNS.toLocaleString('en-US')}`)
+    }
+    // A file without a header: its columns are named by position, in the table and in exports.
+    const names = dialect.header ? headers : types.map((_, i) => `column_${i + 1}`)
+    return { dialect, columns: columnsFromHeaders(names, types) }
+  } catch (error) {
+    throw error instanceof NotCsvError ? new ImportFailure(error.message) : error
+  }
+}
+
 type Batch = {
   chunk: Buffer
+  /** The line of the batch's first record (after the header, when the batch starts the file). */
+  line: number
   /** Where the batch's whole records end, and which of them stay out of COPY. */
   records: { end: number; nextLine: number; excluded: ExcludedRecord[] }
-  /** Set when the batch starts with the header: the table is created with the batch. */
+  /** Set when the batch starts the file: the table is created with the batch. */
   header: ImportColumn[] | null
+  /** Set with `header`: how the file is written, saved with the first checkpoint. */
+  dialect: Dialect | null
+  syntax: RecordSyntax
+  newline: Dialect['newline']
+  encoding: Dialect['encoding']
   columns: ImportColumn[]
   headerBytes: number
-  /** The file offset of the batch (before its header, if any). */
-  offset: number
+  /** The file offset just past the batch's last whole record: its checkpoint. */
+  fileOffset: number
   final: boolean
 }
 
@@ -178,18 +222,36 @@ type Batch = {
 async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch): Promise<'committed' | 'done' | 'no longer ours'> {
   const { chunk, records, header, columns } = batch
   const table = importTableSql(imp.tableName)
-  const rejects = records.excluded.filter((e) => e.reason !== null)
   const done = batch.final && records.end === chunk.length
+  const skipped: SkippedRow[] = []
+  const onNotice = (notice: { message?: string }) => {
+    const row = parseSkippedRow(notice.message ?? '')
+    if (row) skipped.push(row)
+  }
   await client.query('BEGIN')
   try {
     if (header) await client.query(createImportTableSql(imp.tableName, header))
     let copied = 0
     const pieces = [...piecesToCopy(chunk, records)]
     if (pieces.length) {
-      const copy = client.query(copyFrom(`COPY ${table} (${columnListSql(columns)}) FROM STDIN (FORMAT csv, ENCODING 'UTF8')`))
-      await pipeline(Readable.from(pieces), copy)
-      copied = copy.rowCount
+      client.on('notice', onNotice)
+      try {
+        const copy = client.query(copyFrom(copySql(table, columns, batch)))
+        await pipeline(Readable.from(pieces), copy)
+        copied = copy.rowCount
+      } finally {
+        client.off('notice', onNotice)
+      }
     }
+    const rejects = [
+      ...records.excluded.flatMap((e) => (e.reason === null ? [] : [{ line: e.line, reason: e.reason, start: e.start, end: e.end }])),
+      ...(skipped.length
+        ? locateSkippedRecords(chunk, records, batch.line, batch.syntax, batch.newline, skipped).map((r) => ({
+            ...r,
+            reason: skippedReason(r.skipped, columns),
+          }))
+        : []),
+    ].sort((a, b) => a.line - b.line)
     if (rejects.length) {
       await client.query(
         `INSERT INTO import_rejects (import_id, line, reason, record)
@@ -198,13 +260,14 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
           imp.id,
           rejects.map((r) => r.line),
           rejects.map((r) => r.reason),
-          rejects.map((r) => recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)))),
+          rejects.map((r) => recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)), batch.encoding)),
         ],
       )
     }
     const { rowCount } = await client.query(
       `UPDATE imports SET bytes_processed = $3, next_line = $4, rows_imported = rows_imported + $5,
-         rows_rejected = rows_rejected + $6, columns = COALESCE($7::jsonb, columns), updated_at = now(),
+         rows_rejected = rows_rejected + $6, columns = COALESCE($7::jsonb, columns), dialect = COALESCE($9::jsonb, dialect),
+         updated_at = now(),
          status = CASE WHEN $8 THEN 'PROCESSED'::"ImportStatus" ELSE status END,
          finished_at = CASE WHEN $8 THEN now() ELSE finished_at END,
          backend_pid = CASE WHEN $8 THEN NULL ELSE backend_pid END
@@ -212,12 +275,13 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
       [
         imp.id,
         imp.run,
-        batch.offset + batch.headerBytes + records.end,
+        batch.fileOffset,
         records.nextLine,
         copied,
         rejects.length,
         header ? JSON.stringify(header) : null,
         done,
+        batch.dialect ? JSON.stringify(batch.dialect) : null,
       ],
     )
     if (rowCount === 0) {
@@ -230,6 +294,25 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
     await client.query('ROLLBACK').catch(() => {})
     throw error
   }
+}
+
+/**
+ * COPY in the file's dialect. A value that does not fit its column's type skips its row
+ * (ON_ERROR ignore) and COPY says which, line and column, in a NOTICE (LOG_VERBOSITY verbose):
+ * PostgreSQL 17 and newer. An empty value of a typed column is NULL, quoted or not.
+ */
+function copySql(table: string, columns: readonly ImportColumn[], batch: Batch): string {
+  const { delimiter, quote, escape } = { delimiter: String.fromCharCode(batch.syntax.delimiter), quote: String.fromCharCode(batch.syntax.quote), escape: String.fromCharCode(batch.syntax.escape) }
+  const typed = columns.filter((c) => c.type && c.type !== 'text')
+  const options = [
+    'FORMAT csv',
+    `DELIMITER ${pg.escapeLiteral(delimiter)}`,
+    `QUOTE ${pg.escapeLiteral(quote)}`,
+    `ESCAPE ${pg.escapeLiteral(escape)}`,
+    `ENCODING '${copyEncoding(batch.encoding)}'`,
+    ...(typed.length ? [`FORCE_NULL (${columnListSql(typed)})`, 'ON_ERROR ignore', 'LOG_VERBOSITY verbose'] : []),
+  ]
+  return `COPY ${table} (${columnListSql(columns)}) FROM STDIN (${options.join(', ')})`
 }
 
 /** The batch's whole records minus its excluded ones (rejects, blank lines), in pieces of at most 1 MiB. */
@@ -257,26 +340,21 @@ async function readFully(file: fs.FileHandle, buf: Buffer, length: number, posit
 }
 
 /** A bigger buffer for a record that does not fit in the current one. */
-function grow(buf: Buffer, remaining: number, line: number): Buffer {
+function grow(buf: Buffer, remaining: number, line: number, maxLineBytes: number): Buffer {
   // The buffer already holds the rest of the file and still no whole record: a quote opened
   // in the header is never closed.
   if (buf.length >= remaining) throw new ImportFailure(`The record on line ${line} never ends: a quote in it is not closed`)
-  if (buf.length >= MAX_RECORD_BYTES) {
-    throw new ImportFailure(`The record on line ${line} is longer than ${formatBytes(MAX_RECORD_BYTES)}`)
+  if (buf.length >= maxLineBytes) {
+    throw new ImportFailure(`The record on line ${line} is longer than ${formatBytes(maxLineBytes)} (MAX_LINE_BYTES)`)
   }
-  return Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_RECORD_BYTES, remaining))
-}
-
-function parseHeader(bytes: Buffer): string[] {
-  const rows = parseCsv(bytes, { relax_quotes: true, relax_column_count: true }) as string[][]
-  return rows[0] ?? []
+  return Buffer.allocUnsafe(Math.min(buf.length * 2, maxLineBytes, remaining))
 }
 
 /** A rejected record as text for display: without its line break, NUL bytes (PostgreSQL text refuses them) replaced. */
-function recordText(bytes: Buffer): string {
-  return bytes
-    .toString('utf8')
-    .replace(/\r?\n$/, '')
+function recordText(bytes: Buffer, encoding: Dialect['encoding']): string {
+  // UTF-16 reached the batch as UTF-8 already.
+  return decodeText(bytes, encoding === 'windows-1252' ? encoding : 'utf-8')
+    .replace(/\r?\n$|\r$/, '')
     .replace(/\0/g, '\uFFFD')
 }
 

@@ -1,11 +1,26 @@
 import { z } from 'zod'
+import { COLUMN_TYPES } from '../csv/column-types'
+import { ENCODINGS } from '../csv/encoding'
 
 const STATUSES = ['QUEUED', 'RECEIVING', 'PROCESSING', 'PAUSED', 'PROCESSED', 'STOPPED', 'KILLED', 'FAILED'] as const
 
 export const ImportColumnSchema = z.object({
   name: z.string().describe('Column name in the table (safe, unique)'),
   header: z.string().describe('The header as it was in the file'),
+  type: z.enum(COLUMN_TYPES).describe('PostgreSQL type of the column, inferred from the start of the file'),
 })
+
+export const DialectSchema = z
+  .object({
+    encoding: z.enum(ENCODINGS),
+    bom: z.number().int().describe('Bytes of the byte-order mark at the start of the file'),
+    delimiter: z.enum([',', ';', '\t', '|']),
+    quote: z.enum(['"', "'"]),
+    escape: z.enum(['"', "'", '\\']).describe('Escapes a quote inside quotes: the quote itself or a backslash'),
+    newline: z.enum(['\n', '\r\n', '\r']),
+    header: z.boolean().describe('Whether the first line names the columns'),
+  })
+  .describe('How the file is written, detected on its first bytes')
 
 /** An import as the API answers it. */
 export const ImportSchema = z.object({
@@ -18,6 +33,7 @@ export const ImportSchema = z.object({
   bytesProcessed: z.number().int().describe('Byte offset of the next unread record: the checkpoint'),
   totalBytes: z.number().int().describe('The file\'s size; for a batch session, the CSV bytes its records came to so far'),
   columns: z.array(ImportColumnSchema),
+  dialect: DialectSchema.nullable().describe('Null until the file is read, and for a batch session'),
   tableName: z.string().describe('Schema-qualified table that holds the rows, e.g. imported.sales_3f9a1c2e'),
   error: z.string().nullable(),
   createdAt: z.iso.datetime(),

@@ -1,6 +1,6 @@
 // What bench:import and bench:export share about imports: the app with the URL of its
-// embedded PostgreSQL, a file uploaded over tus, the wait for its import, and the database
-// steps around a measurement.
+// embedded PostgreSQL, a file uploaded over tus, the wait for its import, the database steps
+// around a measurement, and the raw COPY that bench:import and bench:batch compare with.
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
@@ -8,8 +8,10 @@ import http from 'node:http'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import { HEADER } from '../../lib/csv/generate'
 import { databaseUrlFile } from '../../lib/db/database-url-file'
-import { readAll, readFileOrEmpty, sleep, startApp, type App as HarnessApp } from './harness'
+import { readAll, readCpuSeconds, readFileOrEmpty, sleep, startApp, type App as HarnessApp } from './harness'
 
 // The import's status is polled this often: its end is known to within this, plus one request.
 const POLL_MS = 50
@@ -117,4 +119,33 @@ export async function getJson(url: string): Promise<unknown> {
 export async function settle(db: pg.Client) {
   await db.query('CHECKPOINT')
   execFileSync('sync')
+}
+
+// The raw baseline's table, in the app's database but outside the app's schemas.
+const RAW_TABLE = 'bench_raw_copy'
+
+export type RawRun = { seconds: number; rows: number; postgresCpuSeconds: number }
+
+/**
+ * One `COPY … FROM STDIN (FORMAT csv, HEADER)` of the whole file into a table of text
+ * columns (no row-number column, no checkpoint, one transaction), in the app's database.
+ * The table is made before the clock starts and dropped after it stops.
+ */
+export async function measureRawCopy(db: pg.Client, file: string): Promise<RawRun> {
+  const table = db.escapeIdentifier(RAW_TABLE)
+  // The generator's header; the file is always the generator's.
+  const columns = HEADER.split(',').map((name) => `${db.escapeIdentifier(name)} text`)
+  await db.query(`DROP TABLE IF EXISTS ${table}`)
+  await db.query(`CREATE TABLE ${table} (${columns.join(', ')})`)
+  const backendPid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+  await settle(db)
+  const cpuBefore = readCpuSeconds(backendPid)
+  const started = performance.now()
+  const copy = db.query(copyFrom(`COPY ${table} FROM STDIN (FORMAT csv, HEADER)`))
+  await pipeline(fs.createReadStream(file), copy)
+  const seconds = (performance.now() - started) / 1000
+  const postgresCpuSeconds = readCpuSeconds(backendPid) - cpuBefore
+  const rows = copy.rowCount
+  await db.query(`DROP TABLE ${table}`)
+  return { seconds, rows, postgresCpuSeconds }
 }

@@ -1,0 +1,53 @@
+import { expect, openHome, test } from './fixtures'
+import { SERVER_URL } from './run-dir'
+
+// A file as a European spreadsheet saves it: Windows-1252, semicolons, CRLF. About 150 KB, so
+// that its two bad lines come after the server's first 64 KiB read (the type sample).
+function spreadsheetExport(): Buffer {
+  const cities = ['Zürich', 'Besançon', 'Malmö', '"Café; Bar"', 'Ørsted']
+  const lines = ['Nr;Datum;Menge;Ort']
+  for (let n = 1; n <= 5000; n++) lines.push(`${n};2024-01-${String((n % 28) + 1).padStart(2, '0')};${n * 3};${cities[n % cities.length]}`)
+  lines[4500] = '4500;2024-13-01;7;Zürich' // line 4501: no thirteenth month
+  lines[4600] = '4600;2024-01-02' // line 4601: two fields of four
+  return Buffer.from(lines.join('\r\n') + '\r\n', 'latin1')
+}
+
+test('a semicolon-separated Windows-1252 file shows its dialect, column types and rejected lines', async ({ page, request }) => {
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles({ name: 'bestellungen.csv', mimeType: 'text/csv', buffer: spreadsheetExport() })
+  const imp = page.getByRole('article', { name: 'bestellungen.csv' }).getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  await expect(imp.getByTestId('import-rows')).toHaveText('4,998')
+  await expect(imp.getByTestId('import-rejected')).toHaveText('2')
+  const id = (await imp.getAttribute('data-import-id'))!
+
+  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  await expect(detail.getByTestId('import-dialect').locator('dd')).toHaveText([
+    'Windows-1252',
+    'semicolon',
+    'double quotes, escaped doubled ("")',
+    'CRLF',
+    'first line',
+  ])
+  const columns = detail.getByTestId('import-column')
+  await expect(columns.locator('td:nth-child(2)')).toHaveText(['Nr', 'Datum', 'Menge', 'Ort'])
+  await expect(columns.getByTestId('import-column-type')).toHaveText(['whole number bigint', 'date date', 'whole number bigint', 'text text'])
+  // Non-ASCII letters arrive as UTF-8, and a quoted semicolon stays inside its value.
+  await expect(detail.getByTestId('import-preview').locator('tbody tr').first().locator('td')).toHaveText(['1', '2024-01-02', '3', 'Besançon'])
+  await expect(detail.getByTestId('import-preview').locator('tbody tr').nth(2).locator('td').last()).toHaveText('Café; Bar')
+
+  const rejects = detail.getByTestId('import-reject')
+  await expect(rejects).toHaveCount(2)
+  await expect(rejects.nth(0).locator('td')).toHaveText(['4,501', 'Datum: "2024-13-01" is not a date', '4500;2024-13-01;7;Zürich'])
+  await expect(rejects.nth(1).locator('td')).toHaveText(['4,601', 'expected 4 fields, found 2', '4600;2024-01-02'])
+
+  const download = detail.getByTestId('rejects-download')
+  await expect(download).toHaveAttribute('href', `/api/imports/${id}/rejects.csv`)
+  const res = await request.get(new URL(`/api/imports/${id}/rejects.csv`, SERVER_URL).href)
+  expect(res.status()).toBe(200)
+  expect(res.headers()['content-disposition']).toBe('attachment; filename=bestellungen-rejects.csv')
+  expect(await res.text()).toBe(
+    'line,reason,record\n4501,"Datum: ""2024-13-01"" is not a date",4500;2024-13-01;7;Zürich\n4601,"expected 4 fields, found 2",4600;2024-01-02\n',
+  )
+})

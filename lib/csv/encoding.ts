@@ -1,0 +1,92 @@
+import { isUtf8 } from 'node:buffer'
+
+/** The encodings Sluice reads; everything is stored as UTF-8. */
+export const ENCODINGS = ['utf-8', 'utf-16le', 'utf-16be', 'windows-1252'] as const
+export type Encoding = (typeof ENCODINGS)[number]
+
+/** A file Sluice will not read as CSV, with the reason a person should see. */
+export class NotCsvError extends Error {}
+
+const BOMS: Array<{ bytes: number[]; encoding: Encoding }> = [
+  { bytes: [0xef, 0xbb, 0xbf], encoding: 'utf-8' },
+  { bytes: [0xff, 0xfe], encoding: 'utf-16le' },
+  { bytes: [0xfe, 0xff], encoding: 'utf-16be' },
+]
+
+// The first bytes of the files people most often drop by mistake.
+const SIGNATURES: Array<{ bytes: number[]; kind: string }> = [
+  { bytes: [0x89, 0x50, 0x4e, 0x47], kind: 'a PNG image' },
+  { bytes: [0xff, 0xd8, 0xff], kind: 'a JPEG image' },
+  { bytes: [0x47, 0x49, 0x46, 0x38], kind: 'a GIF image' },
+  { bytes: [0x25, 0x50, 0x44, 0x46], kind: 'a PDF document' },
+  { bytes: [0x50, 0x4b, 0x03, 0x04], kind: 'a ZIP archive (or an Excel workbook: save it as CSV first)' },
+  { bytes: [0x1f, 0x8b], kind: 'a gzip archive: unpack it first' },
+  { bytes: [0x7f, 0x45, 0x4c, 0x46], kind: 'an executable program' },
+  { bytes: [0x4d, 0x5a], kind: 'a Windows program' },
+  { bytes: [0xd0, 0xcf, 0x11, 0xe0], kind: 'an old Office document (save it as CSV first)' },
+  { bytes: [0x53, 0x51, 0x4c, 0x69, 0x74, 0x65], kind: 'an SQLite database' },
+]
+
+const startsWith = (buf: Uint8Array, bytes: number[]) => bytes.every((b, i) => buf[i] === b)
+
+/**
+ * The file's encoding and the length of its byte-order mark, from its first bytes: a BOM
+ * decides; otherwise valid UTF-8 is UTF-8 and anything else is Windows-1252 (what spreadsheets
+ * on Windows write). A known binary format, or control bytes that no text has, is not CSV.
+ * `complete` says the sample is the whole file (else a cut UTF-8 character at its end is fine).
+ */
+export function detectEncoding(sample: Uint8Array, complete: boolean): { encoding: Encoding; bom: number } {
+  for (const { bytes, encoding } of BOMS) if (startsWith(sample, bytes)) return { encoding, bom: bytes.length }
+  const signature = SIGNATURES.find((s) => startsWith(sample, s.bytes))
+  if (signature) throw new NotCsvError(`This file is ${signature.kind}, not a CSV file`)
+  if (looksBinary(sample)) throw new NotCsvError('This file holds binary data, not text: it is not a CSV file')
+  return { encoding: isUtf8(complete ? sample : withoutCutCharacter(sample)) ? 'utf-8' : 'windows-1252', bom: 0 }
+}
+
+/** A NUL byte, or more than 1% of bytes that are control characters other than tab, CR, LF and FF. */
+function looksBinary(sample: Uint8Array): boolean {
+  let controls = 0
+  for (const b of sample) {
+    if (b === 0) return true
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) controls++
+  }
+  return controls > sample.length / 100
+}
+
+/** The sample without a UTF-8 character cut by its end. */
+function withoutCutCharacter(sample: Uint8Array): Uint8Array {
+  for (let i = sample.length - 1; i >= Math.max(0, sample.length - 4); i--) {
+    const b = sample[i]!
+    if (b < 0x80) return sample
+    if (b >= 0xc0) {
+      const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2
+      return sample.length - i < length ? sample.subarray(0, i) : sample
+    }
+  }
+  return sample
+}
+
+/** PostgreSQL's name for what COPY receives: UTF-16 is turned into UTF-8 before COPY (it reads no UTF-16). */
+export const copyEncoding = (encoding: Encoding) => (encoding === 'windows-1252' ? 'WIN1252' : 'UTF8')
+
+/** Text of bytes in the file's encoding (for the sample, the header and rejected records). */
+export function decodeText(bytes: Uint8Array, encoding: Encoding): string {
+  return new TextDecoder(encoding).decode(bytes)
+}
+
+/**
+ * Bytes of the file as COPY receives them, and how many bytes of the file a prefix of them
+ * came from (for the checkpoint). UTF-8 and Windows-1252 go to COPY as they are, so
+ * PostgreSQL converts them at C speed; UTF-16 is decoded here.
+ */
+export function bytesForCopy(raw: Buffer, encoding: Encoding, final: boolean): { chunk: Buffer; fileBytes: (n: number) => number } {
+  if (encoding !== 'utf-16le' && encoding !== 'utf-16be') return { chunk: raw, fileBytes: (n) => n }
+  let units = raw.subarray(0, raw.length & ~1)
+  // A surrogate pair cut by the end of the read waits for the next read.
+  const last = encoding === 'utf-16le' ? units[units.length - 1] : units[units.length - 2]
+  if (!final && last !== undefined && last >= 0xd8 && last <= 0xdb) units = units.subarray(0, units.length - 2)
+  const chunk = Buffer.from(new TextDecoder(encoding, { ignoreBOM: true }).decode(units), 'utf8')
+  // Records end at ASCII line breaks, so a prefix of `chunk` that fileBytes is asked about
+  // is always whole characters: its UTF-16 length is two bytes per code unit.
+  return { chunk, fileBytes: (n) => chunk.subarray(0, n).toString('utf8').length * 2 }
+}

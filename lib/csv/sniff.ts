@@ -1,0 +1,175 @@
+import { parse, type CsvError } from 'csv-parse/sync'
+import { fitsType, inferColumnTypes, type ColumnType } from './column-types'
+import { decodeText, detectEncoding, NotCsvError, type Encoding } from './encoding'
+
+/** How a CSV file is written: what the detail page shows and what COPY is told. */
+export type Dialect = {
+  encoding: Encoding
+  /** Bytes of the byte-order mark at the start of the file (0 when it has none). */
+  bom: number
+  delimiter: ',' | ';' | '\t' | '|'
+  quote: '"' | "'"
+  /** The character that escapes a quote inside quotes: the quote itself ("") or a backslash. */
+  escape: '"' | "'" | '\\'
+  newline: '\n' | '\r\n' | '\r'
+  /** Whether the first record names the columns. */
+  header: boolean
+}
+
+export type Sniffed = {
+  dialect: Dialect
+  /** Column names as the file has them (for a file without a header, empty). */
+  headers: string[]
+  types: ColumnType[]
+}
+
+const DELIMITERS = [',', ';', '\t', '|'] as const
+const QUOTINGS = [
+  { quote: '"', escape: '"' },
+  { quote: '"', escape: '\\' },
+  { quote: "'", escape: "'" },
+  { quote: "'", escape: '\\' },
+] as const
+// Records read per candidate dialect, and for the column types (DuckDB's sniffer reads 20,480).
+const DIALECT_SAMPLE_RECORDS = 200
+const TYPE_SAMPLE_RECORDS = 20_000
+
+/**
+ * Detects a CSV file's encoding, dialect, header and column types from its first bytes, the
+ * way DuckDB's CSV sniffer does: each candidate dialect parses the sample, and the one whose
+ * records most often agree on a number of fields (more than one) wins, earlier candidates on a
+ * tie. The first record is a header unless its values fit the types the other records give
+ * their columns. Throws NotCsvError with the reason when the sample is not CSV.
+ *
+ * Hand-written on purpose: no well-kept JavaScript library sniffs more than the delimiter
+ * (papaparse guesses that alone); csv-parse does the parsing.
+ * `complete` says the sample is the whole file.
+ */
+export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
+  const { encoding, bom } = detectEncoding(sample, complete)
+  const text = decodeText(sample.subarray(bom), encoding)
+  if (text.trim() === '') throw new NotCsvError('The file has no records: it holds only blank lines')
+
+  const candidates = QUOTINGS.flatMap(({ quote, escape }) => {
+    const newline = detectNewline(text, quote)
+    return DELIMITERS.map((delimiter) => {
+      const parsed = parseSample(text, { delimiter, quote, escape, newline, complete, limit: DIALECT_SAMPLE_RECORDS })
+      return parsed?.records.length ? { ...parsed, quote, escape, delimiter, newline, ...mostCommonFieldCount(parsed.records) } : null
+    })
+  }).filter((c) => c !== null)
+  // A quote character the file does not use as one can swallow the rest of the sample in one
+  // open quoted value: such a dialect, reading far fewer records than another, is not the file's.
+  const mostRecords = Math.max(0, ...candidates.map((c) => c.records.length))
+  // Ranked by the share of records that agree, then by whether the quote character opens a
+  // field anywhere (a file without any reads the same with every quote), then by whether the
+  // whole file leaves no quote open, then by fields.
+  const rank = (c: (typeof candidates)[number]) => [
+    c.fields > 1 ? c.agreeing / c.records.length : 0,
+    opensFields(text, c) ? 1 : 0,
+    complete && c.unclosed ? 0 : 1,
+    c.fields,
+  ]
+  let best: (typeof candidates)[number] | null = null
+  for (const c of candidates) {
+    if (c.unclosed && c.records.length * 2 < mostRecords) continue
+    if (!best || isGreater(rank(c), rank(best))) best = c
+  }
+  if (!best) throw new NotCsvError('The file is not CSV: its quotes never balance in any usual CSV dialect')
+  if (best.records.length >= 3 && best.agreeing * 2 < best.records.length) {
+    const counts = best.records.slice(0, 5).map((r, i) => `line ${i + 1} has ${r.length}`)
+    throw new NotCsvError(`The lines of this file do not agree on a number of columns (${counts.join(', ')}, …): it does not look like CSV`)
+  }
+  const { quote, escape, delimiter, newline } = best
+  const { records } = parseSample(text, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
+  const fields = best.fields > 1 ? best.fields : Math.max(...records.slice(0, DIALECT_SAMPLE_RECORDS).map((r) => r.length))
+  const [first = [], ...rest] = records
+  if (first.length > fields) {
+    throw new NotCsvError(`The first line has ${first.length} fields but the lines after it have ${fields}: it does not look like CSV`)
+  }
+  const agreeing = rest.filter((r) => r.length === fields)
+  const types = inferColumnTypes(agreeing, fields)
+  // A header names its columns: in a column of numbers, dates or booleans, it is the value that does not fit.
+  const typed = types.map((t, i) => ({ t, v: first[i] ?? '' })).filter(({ t }) => t !== 'text')
+  const header = typed.length === 0 || typed.some(({ t, v }) => v !== '' && !fitsType(v, t))
+  return {
+    dialect: { encoding, bom, delimiter, quote, escape, newline, header },
+    headers: header ? Array.from({ length: fields }, (_, i) => first[i] ?? '') : [],
+    types: header ? types : inferColumnTypes(records.filter((r) => r.length === fields), fields),
+  }
+}
+
+/** The line ending most records use: CRLF, LF or a lone CR (old Macs); line breaks inside quotes do not count. */
+function detectNewline(text: string, quote: string): Dialect['newline'] {
+  let crlf = 0
+  let lf = 0
+  let cr = 0
+  let inQuotes = false
+  for (let i = 0; i < Math.min(text.length, 1 << 20); i++) {
+    const c = text[i]
+    if (c === quote) inQuotes = !inQuotes
+    else if (inQuotes) continue
+    else if (c === '\n') lf++
+    else if (c === '\r') {
+      if (text[i + 1] === '\n') {
+        crlf++
+        i++
+      } else cr++
+    }
+  }
+  if (crlf > 0 && crlf >= lf && crlf >= cr) return '\r\n'
+  return cr > lf ? '\r' : '\n'
+}
+
+type ParseOptions = Pick<Dialect, 'delimiter' | 'quote' | 'escape' | 'newline'> & { complete: boolean; limit: number }
+
+/**
+ * The sample's first records in one dialect, or null when the dialect cannot read them. A
+ * sample may end inside a quoted value (cut there, or a file whose last quote never closes,
+ * which rejects that record): the records before it count.
+ */
+function parseSample(text: string, opts: ParseOptions): { records: string[][]; unclosed: boolean } | null {
+  const records: string[][] = []
+  let unclosed = false
+  try {
+    parse(text, {
+      delimiter: opts.delimiter,
+      quote: opts.quote,
+      escape: opts.escape,
+      record_delimiter: opts.newline,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      to: opts.limit,
+      on_record: (record: string[]) => {
+        records.push(record)
+        return null
+      },
+    })
+  } catch (error) {
+    if ((error as CsvError).code !== 'CSV_QUOTE_NOT_CLOSED') return null
+    unclosed = true
+  }
+  // A cut sample's last record may be cut too.
+  if (!opts.complete && records.length > 1) records.pop()
+  return { records, unclosed }
+}
+
+/** Whether the quote character starts a field somewhere in the sample's first 64 KiB. */
+function opensFields(text: string, c: { quote: string; delimiter: string }): boolean {
+  const sample = text.slice(0, 1 << 16)
+  return sample.startsWith(c.quote) || [c.delimiter, '\n', '\r'].some((before) => sample.includes(before + c.quote))
+}
+
+/** Lexicographic comparison of two rankings. */
+function isGreater(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! > b[i]!
+  return false
+}
+
+function mostCommonFieldCount(records: string[][]): { fields: number; agreeing: number } {
+  const counts = new Map<number, number>()
+  for (const r of records) counts.set(r.length, (counts.get(r.length) ?? 0) + 1)
+  let fields = 0
+  let agreeing = 0
+  for (const [n, count] of counts) if (count > agreeing || (count === agreeing && n > fields)) [fields, agreeing] = [n, count]
+  return { fields, agreeing }
+}
