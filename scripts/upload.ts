@@ -74,14 +74,15 @@ async function uploadAndImport(api: Api, file: string, signal: AbortSignal) {
     throw new InterruptedError(`Interrupted: the file has arrived, and its import goes on on the server (${api.base}/api/imports?upload=${uploadId})`)
   })
   console.log(`Imported ${formatCount(imp.rowsImported)} rows (${formatCount(imp.rowsRejected)} rejected) into ${imp.tableName}`)
+  if (imp.rowsRejected > 0) console.log(`The rejected lines, with the reason for each: ${api.base}/api/imports/${imp.id}/rejects.csv`)
   console.log(`See ${api.base}/imports/${imp.id}`)
 }
 
 async function sendBatches(api: Api, options: BatchOptions, signal: AbortSignal) {
   await checkServer(api)
-  const { session, imp, batches } = await sendGeneratedRecords(api, options, signal)
+  const { session, imp } = await sendGeneratedRecords(api, options, signal)
   console.log(
-    `Finished session ${session.id}: ${formatCount(session.recordsReceived)} records in ${formatCount(batches)} batches, ` +
+    `Finished session ${session.id}: ${formatCount(session.recordsReceived)} records in ${formatCount(session.batchesReceived)} batches, ` +
       `import ${imp.id} ${imp.status} with ${formatCount(imp.rowsImported)} rows in ${imp.tableName}`,
   )
   console.log(`See ${api.base}/imports/${imp.id}`)

@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The error's `details`, e.g. `{maxRecords}` or `{maxBytes}` on a 413. */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message)
     this.name = 'ApiError'
@@ -50,8 +52,8 @@ export function createApi(base: string, signal: AbortSignal): Api {
       const text = await res.text()
       const json = parseJson(text)
       if (!res.ok) {
-        const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error
-        throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.trim() || res.statusText))
+        const error = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error
+        throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.trim() || res.statusText), error?.details)
       }
       return json as T
     },
@@ -66,7 +68,7 @@ export async function checkServer(api: Api): Promise<void> {
     if (error instanceof UnreachableError) {
       throw new UnreachableError(`${error.message}: is it running? Start it with \`npm start\`, or give its address with --url`)
     }
-    if (error instanceof ApiError) throw new ApiError(error.status, error.code, `Sluice at ${api.base} is not ready: ${error.message}`)
+    if (error instanceof ApiError) throw new ApiError(error.status, error.code, `Sluice at ${api.base} is not ready: ${error.message}`, error.details)
     throw error
   }
 }

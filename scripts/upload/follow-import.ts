@@ -36,8 +36,10 @@ export async function followImport(api: Api, uploadId: string, signal: AbortSign
   let bar: ProgressBar | undefined
   try {
     for (;;) {
+      // Drawn even for an import that is over at the first look, so every run ends with its bar.
+      bar ??= startProgressBar({ label: 'Importing', total: imp.totalBytes, start: imp.bytesProcessed, unit: 'bytes' })
       if (imp.status === 'PROCESSED') {
-        bar?.update(imp.totalBytes, rowsText(imp))
+        bar.update(imp.totalBytes, rowsText(imp))
         return imp
       }
       if (imp.status === 'FAILED') throw new ImportEndedError(`The import failed: ${imp.error ?? 'no reason given'} (its page: ${page})`)
@@ -45,7 +47,6 @@ export async function followImport(api: Api, uploadId: string, signal: AbortSign
       if (imp.status === 'KILLED') {
         throw new ImportEndedError(`The import was killed after ${formatCount(imp.rowsImported)} rows; resume it on its page: ${page}`)
       }
-      bar ??= startProgressBar({ label: 'Importing', total: imp.totalBytes, start: imp.bytesProcessed, unit: 'bytes' })
       bar.update(imp.bytesProcessed, rowsText(imp) + (imp.status === 'PAUSED' ? ', paused (resume it on its page)' : ''))
       await sleep(POLL_MS, signal)
       imp = await patiently(() => api.call<ImportDto>('GET', `/api/imports/${imp!.id}`), signal)
