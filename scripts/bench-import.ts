@@ -4,7 +4,8 @@
 // run starts the real app as a user does (scripts/start.ts), fresh for each run, uploads the
 // file over tus (the import is queued when the last byte lands) and times the import from
 // the PATCH's answer to PROCESSED. In the same run and the same database it loads the same
-// file with one raw `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of text columns.
+// file with one raw `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of the column types
+// the import detected (so both sides parse the same dates, timestamps and numbers).
 // It prints both times, their ratio (raw/import: 1 would be as fast as raw COPY) and the
 // app's memory and CPU during the import. Compare ratios, not times: the times move with the
 // machine and whatever else runs on it. Speed is reported, never asserted: the exit code is
@@ -57,6 +58,8 @@ type ImportRun = {
   uploadPeakRssBytes: number
   hwmBytes: number | undefined
   dirtyBytes: number
+  /** The types the import gave the file's columns: the raw COPY loads a table of the same. */
+  types: string[]
 }
 type RunResult = { importFirst: boolean; imp: ImportRun; raw: RawRun }
 
@@ -95,13 +98,14 @@ async function main() {
       try {
         // The first upload and import load their routes, Prisma's queries and the worker's
         // code paths; that is start-up, not import speed.
-        await measureImport(app, db, warmup)
+        const { types } = await measureImport(app, db, warmup)
+        if (run === 1) console.log(`Column types (the import's, given to the raw COPY's table too): ${types.join(', ')}`)
         const importFirst = run % 2 === 1
         let imp: ImportRun | undefined
         let raw: RawRun | undefined
         for (const side of importFirst ? ['import', 'raw'] : ['raw', 'import']) {
           if (side === 'import') imp = await measureImport(app, db, fixture.file)
-          else raw = await measureRawCopy(db, fixture.file)
+          else raw = await measureRawCopy(db, fixture.file, types)
         }
         verifyRows(fixture, imp!, raw!)
         results.push({ importFirst, imp: imp!, raw: raw! })
@@ -235,6 +239,7 @@ async function measureImport(app: App, db: pg.Client, file: string): Promise<Imp
     uploadPeakRssBytes: uploadSampler.peak,
     hwmBytes,
     dirtyBytes,
+    types: done.columns.map((c) => c.type),
   }
 }
 

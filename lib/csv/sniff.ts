@@ -32,7 +32,9 @@ const QUOTINGS = [
 ] as const
 // Records read per candidate dialect, and for the column types (DuckDB's sniffer reads 20,480).
 const DIALECT_SAMPLE_RECORDS = 200
+const DIALECT_SAMPLE_CHARS = 256 * 1024
 const TYPE_SAMPLE_RECORDS = 20_000
+const SAMPLE_BYTES = 4 * 1024 * 1024
 
 /**
  * Detects a CSV file's encoding, dialect, header and column types from its first bytes, the
@@ -45,15 +47,21 @@ const TYPE_SAMPLE_RECORDS = 20_000
  * (papaparse guesses that alone); csv-parse does the parsing.
  * `complete` says the sample is the whole file.
  */
-export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
+export function sniffCsv(file: Buffer, wholeFile: boolean): Sniffed {
+  // Bounded, so that sniffing costs the same few milliseconds whatever the batch size.
+  const sample = file.subarray(0, SAMPLE_BYTES)
+  const complete = wholeFile && sample.length === file.length
   const { encoding, bom } = detectEncoding(sample, complete)
   const text = decodeText(sample.subarray(bom), encoding)
-  if (text.trim() === '') throw new NotCsvError('The file has no records: it holds only blank lines')
+  if (!/\S/.test(text)) throw new NotCsvError('The file has no records: it holds only blank lines')
+  // The dialect is decided on the first records; the types on many more.
+  const dialectText = text.length > DIALECT_SAMPLE_CHARS ? text.slice(0, DIALECT_SAMPLE_CHARS) : text
+  const dialectComplete = complete && dialectText.length === text.length
 
   const candidates = QUOTINGS.flatMap(({ quote, escape }) => {
-    const newline = detectNewline(text, quote)
+    const newline = detectNewline(dialectText, quote)
     return DELIMITERS.map((delimiter) => {
-      const parsed = parseSample(text, { delimiter, quote, escape, newline, complete, limit: DIALECT_SAMPLE_RECORDS })
+      const parsed = parseSample(dialectText, { delimiter, quote, escape, newline, complete: dialectComplete, limit: DIALECT_SAMPLE_RECORDS })
       return parsed?.records.length ? { ...parsed, quote, escape, delimiter, newline, ...mostCommonFieldCount(parsed.records) } : null
     })
   }).filter((c) => c !== null)
@@ -65,8 +73,8 @@ export function sniffCsv(sample: Buffer, complete: boolean): Sniffed {
   // whole file leaves no quote open, then by fields.
   const rank = (c: (typeof candidates)[number]) => [
     c.fields > 1 ? c.agreeing / c.records.length : 0,
-    opensFields(text, c) ? 1 : 0,
-    complete && c.unclosed ? 0 : 1,
+    opensFields(dialectText, c) ? 1 : 0,
+    dialectComplete && c.unclosed ? 0 : 1,
     c.fields,
   ]
   let best: (typeof candidates)[number] | null = null

@@ -39,7 +39,7 @@ export type ImportDto = {
   status: string
   rowsImported: number
   rowsRejected: number
-  columns: Array<{ name: string; header: string }>
+  columns: Array<{ name: string; header: string; type: string }>
   tableName: string
   error: string | null
 }
@@ -127,14 +127,15 @@ const RAW_TABLE = 'bench_raw_copy'
 export type RawRun = { seconds: number; rows: number; postgresCpuSeconds: number }
 
 /**
- * One `COPY … FROM STDIN (FORMAT csv, HEADER)` of the whole file into a table of text
- * columns (no row-number column, no checkpoint, one transaction), in the app's database.
+ * One `COPY … FROM STDIN (FORMAT csv, HEADER)` of the whole file into a table of the given
+ * column types, else text (no row-number column, no checkpoint, one transaction), in the app's database.
  * The table is made before the clock starts and dropped after it stops.
  */
-export async function measureRawCopy(db: pg.Client, file: string): Promise<RawRun> {
+export async function measureRawCopy(db: pg.Client, file: string, types?: readonly string[]): Promise<RawRun> {
   const table = db.escapeIdentifier(RAW_TABLE)
-  // The generator's header; the file is always the generator's.
-  const columns = HEADER.split(',').map((name) => `${db.escapeIdentifier(name)} text`)
+  // The generator's header; the file is always the generator's. Of the types given (the ones
+  // the import gave its table, so both sides parse the same values), else text.
+  const columns = HEADER.split(',').map((name, i) => `${db.escapeIdentifier(name)} ${types?.[i] ?? 'text'}`)
   await db.query(`DROP TABLE IF EXISTS ${table}`)
   await db.query(`CREATE TABLE ${table} (${columns.join(', ')})`)
   const backendPid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
