@@ -79,7 +79,7 @@ export const test = base.extend<
   // Generated once per worker (about 12 s for the big one), under the run's temporary folder.
   bigCsv: [async ({}, use) => use(await makeCsv('big.csv', 200 * MiB, 1)), { scope: 'worker', timeout: 90_000 }],
   smallCsv: [async ({}, use) => use(await makeCsv('small.csv', 8 * MiB, 2)), { scope: 'worker' }],
-  // About 24 MB and 49 MB: several seconds of import each at the e2e server's small batches.
+  // About 34 MB and 67 MB: several seconds of import each at the e2e server's small batches.
   importCsv: [async ({}, use) => use(await makeRowsCsv('rows-300k.csv', 300_000, 3)), { scope: 'worker' }],
   stopCsv: [async ({}, use) => use(await makeRowsCsv('rows-600k.csv', 600_000, 4)), { scope: 'worker' }],
   // Proxies live in the test's own process and close when the test ends.

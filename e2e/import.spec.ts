@@ -34,7 +34,8 @@ function firstRecords(file: string, n: number): string[][] {
   } finally {
     fs.closeSync(fd)
   }
-  return parse(head.toString('utf8'), { to: n }) as string[][]
+  // An unquoted empty field is NULL in the table (COPY's CSV rule), which the preview shows as "null".
+  return parse(head.toString('utf8'), { to: n, cast: (value, { quoting }) => (value === '' && !quoting ? 'null' : value) }) as string[][]
 }
 
 const tableExists = async (tableName: string) =>

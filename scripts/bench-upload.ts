@@ -34,6 +34,7 @@ import {
   toMB,
   UsageError,
 } from './bench/harness'
+import { ensureCsv } from './bench/fixture'
 
 const USAGE = 'usage: npm run bench:upload -- [--size 1GiB] [--runs 2] [--chunk <bytes, e.g. 64MiB>|Infinity]'
 
@@ -50,9 +51,6 @@ const DEFAULT_CHUNK = Infinity
 const TARGET_RATIO = 0.7
 const TARGET_RSS_MB = 300
 
-// generateCsv stops after the row that reaches the requested size; no row is this long.
-const MAX_ROW_BYTES = 1024
-
 type Options = { bytes: number; runs: number; chunkSize: number }
 type RawRun = { seconds: number; serverCpuSeconds: number }
 type TusRun = RawRun & { rssBeforeBytes: number; peakRssBytes: number; hwmBytes: number | undefined }
@@ -62,8 +60,7 @@ type RunResult = { raw: RawRun; tus: TusRun }
 
 async function main() {
   const options = parseOptions()
-  const csv = await ensureCsv(options.bytes)
-  const size = (await fsp.stat(csv)).size
+  const { file: csv, size } = await ensureCsv({ bytes: options.bytes })
 
   const runDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-bench-run-'))
   cleanups.push(() => fsp.rm(runDir, { recursive: true, force: true }))
@@ -140,26 +137,6 @@ function parseSizeFlag(text: string): number {
 
 const describeChunk = (chunkSize: number) =>
   Number.isFinite(chunkSize) ? `${formatBytes(chunkSize)} (${chunkSize} bytes)` : 'unbounded (one PATCH)'
-
-// ── the file ─────────────────────────────────────────────────────────────────────────────
-
-/** The fixture of `bytes`, generated once and kept in the temp folder for later runs. */
-async function ensureCsv(bytes: number): Promise<string> {
-  const dir = path.join(os.tmpdir(), 'sluice-bench')
-  const file = path.join(dir, `bench-${bytes}.csv`)
-  const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? -1
-  if (size >= bytes && size < bytes + MAX_ROW_BYTES) {
-    console.log(`Reusing ${file}`)
-    return file
-  }
-  await fsp.mkdir(dir, { recursive: true })
-  console.log(`Generating ${formatBytes(bytes)} of CSV in ${file}…`)
-  // Written under another name first, so an interrupted run never leaves a short file to reuse.
-  const partial = `${file}.partial`
-  await generateCsv({ out: partial, bytes })
-  await fsp.rename(partial, file)
-  return file
-}
 
 // ── the two uploads ──────────────────────────────────────────────────────────────────────
 

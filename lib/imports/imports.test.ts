@@ -114,7 +114,7 @@ describe('imports over HTTP', () => {
     expect(started).toMatchObject({ uploadId, fileName: 'million.csv', totalBytes: (await fs.stat(csv)).size })
     const done = await waitFor(started.id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS, rowsRejected: 0, bytesProcessed: done.totalBytes, error: null })
-    expect(done.columns.map((c) => c.header)).toEqual(['id', 'created_on', 'updated_at', 'customer', 'amount', 'category', 'note'])
+    expect(done.columns.map((c) => c.header)).toEqual(['id', 'created_on', 'updated_at', 'customer', 'email', 'amount', 'category', 'note'])
     expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS, max: ROWS })
 
     // The first records, as csv-parse reads the file, come back value for value.

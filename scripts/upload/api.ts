@@ -1,0 +1,103 @@
+// Sluice's JSON API as `npm run upload` calls it: every failure becomes an error whose message
+// a person can act on.
+
+/** The server answered with an error (`{"error": {"code", "message"}}`), or a status without one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** The error's `details`, e.g. `{maxRecords}` or `{maxBytes}` on a 413. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+/** No answer: the server is down, the address is wrong, or the network dropped. */
+export class UnreachableError extends Error {
+  name = 'UnreachableError'
+}
+
+/** Ctrl-C (or SIGTERM) while waiting for the server. */
+export class InterruptedError extends Error {
+  name = 'InterruptedError'
+}
+
+// A batch of 16 MiB takes a second or two here; a minute of silence is a hung connection.
+const REQUEST_TIMEOUT_MS = 60_000
+
+export type Api = {
+  base: string
+  call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T>
+}
+
+export function createApi(base: string, signal: AbortSignal): Api {
+  return {
+    base,
+    async call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
+      let res: Response
+      try {
+        res = await fetch(`${base}${route}`, {
+          method,
+          headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+        })
+      } catch (error) {
+        if (signal.aborted) throw new InterruptedError('Interrupted')
+        throw new UnreachableError(`Cannot reach Sluice at ${base} (${describeNetworkError(error)})`)
+      }
+      const text = await res.text()
+      const json = parseJson(text)
+      if (!res.ok) {
+        const error = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error
+        throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.trim() || res.statusText), error?.details)
+      }
+      return json as T
+    },
+  }
+}
+
+/** Fails with a clear message unless Sluice answers at `api.base` and its database is up. */
+export async function checkServer(api: Api): Promise<void> {
+  try {
+    await api.call('GET', '/api/health')
+  } catch (error) {
+    if (error instanceof UnreachableError) {
+      throw new UnreachableError(`${error.message}: is it running? Start it with \`npm start\`, or give its address with --url`)
+    }
+    if (error instanceof ApiError) throw new ApiError(error.status, error.code, `Sluice at ${api.base} is not ready: ${error.message}`, error.details)
+    throw error
+  }
+}
+
+/** ECONNREFUSED, ENOTFOUND, "no answer within 60 s"…: what went wrong under fetch's "fetch failed". */
+export function describeNetworkError(error: unknown): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause
+  return cause?.code ?? cause?.message ?? (error as Error).message
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+export const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(new InterruptedError('Interrupted'))
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new InterruptedError('Interrupted'))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
