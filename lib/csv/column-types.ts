@@ -31,12 +31,15 @@ const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})([T ]([01]\d|2[0-3]):([0-5]\d)(:[0-5]
 
 const NEGATIVE_ZERO = /^-0(\.0+)?$/
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
 function isCalendarDate(year: string, month: string, day: string): boolean {
   const y = Number(year)
   const m = Number(month)
   const d = Number(day)
   if (y < 1 || m < 1 || m > 12 || d < 1) return false
-  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate()
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)
+  return d <= (m === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[m - 1]!)
 }
 
 const FITS: Record<Exclude<ColumnType, 'text'>, (value: string) => boolean> = {

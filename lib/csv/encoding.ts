@@ -43,14 +43,19 @@ export function detectEncoding(sample: Uint8Array, complete: boolean): { encodin
   return { encoding: isUtf8(complete ? sample : withoutCutCharacter(sample)) ? 'utf-8' : 'windows-1252', bom: 0 }
 }
 
+// Binary data shows in its first bytes; reading more only costs time.
+const BINARY_CHECK_BYTES = 64 * 1024
+
 /** A NUL byte, or more than 1% of bytes that are control characters other than tab, CR, LF and FF. */
 function looksBinary(sample: Uint8Array): boolean {
+  const n = Math.min(sample.length, BINARY_CHECK_BYTES)
   let controls = 0
-  for (const b of sample) {
+  for (let i = 0; i < n; i++) {
+    const b = sample[i]!
     if (b === 0) return true
     if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) controls++
   }
-  return controls > sample.length / 100
+  return controls > n / 100
 }
 
 /** The sample without a UTF-8 character cut by its end. */

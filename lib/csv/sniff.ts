@@ -32,7 +32,7 @@ const QUOTINGS = [
 ] as const
 // Records read per candidate dialect, and for the column types (DuckDB's sniffer reads 20,480).
 const DIALECT_SAMPLE_RECORDS = 200
-const DIALECT_SAMPLE_CHARS = 256 * 1024
+const DIALECT_SAMPLE_BYTES = 256 * 1024
 const TYPE_SAMPLE_RECORDS = 20_000
 const SAMPLE_BYTES = 4 * 1024 * 1024
 
@@ -52,11 +52,11 @@ export function sniffCsv(file: Buffer, wholeFile: boolean): Sniffed {
   const sample = file.subarray(0, SAMPLE_BYTES)
   const complete = wholeFile && sample.length === file.length
   const { encoding, bom } = detectEncoding(sample, complete)
-  const text = decodeText(sample.subarray(bom), encoding)
-  if (!/\S/.test(text)) throw new NotCsvError('The file has no records: it holds only blank lines')
   // The dialect is decided on the first records; the types on many more.
-  const dialectText = text.length > DIALECT_SAMPLE_CHARS ? text.slice(0, DIALECT_SAMPLE_CHARS) : text
-  const dialectComplete = complete && dialectText.length === text.length
+  const dialectBytes = sample.subarray(bom, bom + DIALECT_SAMPLE_BYTES)
+  const dialectText = decodeText(dialectBytes, encoding)
+  const dialectComplete = complete && bom + dialectBytes.length === sample.length
+  if (!/\S/.test(dialectText)) throw new NotCsvError('The file has no records: it holds only blank lines')
 
   const candidates = QUOTINGS.flatMap(({ quote, escape }) => {
     const newline = detectNewline(dialectText, quote)
@@ -88,7 +88,9 @@ export function sniffCsv(file: Buffer, wholeFile: boolean): Sniffed {
     throw new NotCsvError(`The lines of this file do not agree on a number of columns (${counts.join(', ')}, …): it does not look like CSV`)
   }
   const { quote, escape, delimiter, newline } = best
-  const { records } = parseSample(text, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
+  // csv-parse reads UTF-8 bytes: the file's own when it is UTF-8.
+  const typeSample = encoding === 'utf-8' ? sample.subarray(bom) : Buffer.from(decodeText(sample.subarray(bom), encoding))
+  const { records } = parseSample(typeSample, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
   const fields = best.fields > 1 ? best.fields : Math.max(...records.slice(0, DIALECT_SAMPLE_RECORDS).map((r) => r.length))
   const [first = [], ...rest] = records
   if (first.length > fields) {
@@ -135,7 +137,7 @@ type ParseOptions = Pick<Dialect, 'delimiter' | 'quote' | 'escape' | 'newline'> 
  * sample may end inside a quoted value (cut there, or a file whose last quote never closes,
  * which rejects that record): the records before it count.
  */
-function parseSample(text: string, opts: ParseOptions): { records: string[][]; unclosed: boolean } | null {
+function parseSample(text: string | Buffer, opts: ParseOptions): { records: string[][]; unclosed: boolean } | null {
   const records: string[][] = []
   let unclosed = false
   try {
