@@ -37,7 +37,6 @@ import {
   sampleRss,
   sleep,
   toMB,
-  UsageError,
 } from './bench/harness'
 import { settle, startAppWithDatabase, tableSql, uploadWithTus, waitForImport, type App, type ImportDto } from './bench/imports'
 

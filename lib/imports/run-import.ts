@@ -13,7 +13,7 @@ import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
-import { findFirstRecordEnd, findRecordsEnd, recordSyntax, type RecordSyntax } from './record-boundaries'
+import { findFirstRecordEnd, findRecordsEnd, recordSyntax } from './record-boundaries'
 import { prepareRowOrder, STORED_ORDER_SETTINGS } from './row-order'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
 import { locateSkippedRecords, parseSkippedRow, skippedReason, type SkippedRow } from './type-rejects'
@@ -24,7 +24,7 @@ const COPY_PIECE_BYTES = 1024 * 1024
 const MAX_REJECT_RECORD_BYTES = 4096
 // PostgreSQL's own limit is 1,600 columns per table; the row number takes one.
 const MAX_COLUMNS = 1599
-// Imports before the sniffer: UTF-8, comma, double quote, a header.
+// Imports from before the sniffer (their columns were read, so they never start at offset 0 again): UTF-8, comma, double quote, a header.
 const FIRST_DIALECT: Dialect = { encoding: 'utf-8', bom: 3, delimiter: ',', quote: '"', escape: '"', newline: '\n', header: true }
 // How the import's connection reads what COPY gets: timestamps without an offset are UTC, and
 // ISO dates are the only ones the sniffer types, so the date order never matters.
@@ -120,13 +120,8 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
 
       // The first batch: the dialect and the columns come from the file's first bytes.
       let header: ImportColumn[] | null = null
-      let sniffed: Dialect | null = null
-      if (columns === null) {
-        const found = sniff(buf.subarray(0, length), final)
-        sniffed = found.dialect
-        header = found.columns
-      }
-      const d = (sniffed ?? dialect)!
+      if (columns === null) ({ dialect, columns: header } = sniff(buf.subarray(0, length), final))
+      const d = dialect!
       const syntax = recordSyntax(d)
       const skip = offset === 0 ? d.bom : 0
       const { chunk: whole, fileBytes } = bytesForCopy(buf.subarray(skip, length), d.encoding, final)
@@ -153,7 +148,7 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
       // long enough to hold a field over the limit, nor for a file that ends inside quotes:
       // those, and any batch COPY refuses for its shape, are scanned byte by byte.
       const fast = cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
-      const base = { chunk, line, header, dialect: sniffed, syntax, newline: d.newline, encoding: d.encoding, columns: cols, headerBytes, final }
+      const base = { chunk, line, header, dialect: d, columns: cols, final }
       const consumed = (end: number) => offset + skip + fileBytes(headerBytes + end)
       let committed = fast
         ? await commitBatch(client, imp, { ...base, records: { ...quick, excluded: [] }, fileOffset: consumed(quick.end) }).catch((e: unknown) => {
@@ -170,7 +165,6 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
         return
       }
       columns = cols
-      dialect = d
       offset = consumed(records.end)
       line = records.nextLine
     }
@@ -200,15 +194,10 @@ type Batch = {
   line: number
   /** Where the batch's whole records end, and which of them stay out of COPY. */
   records: { end: number; nextLine: number; excluded: ExcludedRecord[] }
-  /** Set when the batch starts the file: the table is created with the batch. */
+  /** Set when the batch starts the file: the table is created with the batch, and the dialect saved. */
   header: ImportColumn[] | null
-  /** Set with `header`: how the file is written, saved with the first checkpoint. */
-  dialect: Dialect | null
-  syntax: RecordSyntax
-  newline: Dialect['newline']
-  encoding: Dialect['encoding']
+  dialect: Dialect
   columns: ImportColumn[]
-  headerBytes: number
   /** The file offset just past the batch's last whole record: its checkpoint. */
   fileOffset: number
   final: boolean
@@ -246,7 +235,7 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
     const rejects = [
       ...records.excluded.flatMap((e) => (e.reason === null ? [] : [{ line: e.line, reason: e.reason, start: e.start, end: e.end }])),
       ...(skipped.length
-        ? locateSkippedRecords(chunk, records, batch.line, batch.syntax, batch.newline, skipped).map((r) => ({
+        ? locateSkippedRecords(chunk, records, batch.line, recordSyntax(batch.dialect), batch.dialect.newline, skipped).map((r) => ({
             ...r,
             reason: skippedReason(r.skipped, columns),
           }))
@@ -260,7 +249,7 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
           imp.id,
           rejects.map((r) => r.line),
           rejects.map((r) => r.reason),
-          rejects.map((r) => recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)), batch.encoding)),
+          rejects.map((r) => recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)), batch.dialect.encoding)),
         ],
       )
     }
@@ -281,7 +270,7 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
         rejects.length,
         header ? JSON.stringify(header) : null,
         done,
-        batch.dialect ? JSON.stringify(batch.dialect) : null,
+        header ? JSON.stringify(batch.dialect) : null,
       ],
     )
     if (rowCount === 0) {
@@ -302,14 +291,14 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
  * PostgreSQL 17 and newer. An empty value of a typed column is NULL, quoted or not.
  */
 function copySql(table: string, columns: readonly ImportColumn[], batch: Batch): string {
-  const { delimiter, quote, escape } = { delimiter: String.fromCharCode(batch.syntax.delimiter), quote: String.fromCharCode(batch.syntax.quote), escape: String.fromCharCode(batch.syntax.escape) }
+  const { delimiter, quote, escape, encoding } = batch.dialect
   const typed = columns.filter((c) => c.type && c.type !== 'text')
   const options = [
     'FORMAT csv',
     `DELIMITER ${pg.escapeLiteral(delimiter)}`,
     `QUOTE ${pg.escapeLiteral(quote)}`,
     `ESCAPE ${pg.escapeLiteral(escape)}`,
-    `ENCODING '${copyEncoding(batch.encoding)}'`,
+    `ENCODING '${copyEncoding(encoding)}'`,
     ...(typed.length ? [`FORCE_NULL (${columnListSql(typed)})`, 'ON_ERROR ignore', 'LOG_VERBOSITY verbose'] : []),
   ]
   return `COPY ${table} (${columnListSql(columns)}) FROM STDIN (${options.join(', ')})`

@@ -62,7 +62,7 @@ export function locateSkippedRecords(
       if (s) found.push({ line: fileLine, start, end, skipped: s })
       copyLine += 1 + copyBreaks
     }
-    fileLine += Math.max(fileBreaks, 1)
+    fileLine += fileBreaks
     start = end
     fileBreaks = copyBreaks = 0
   }
