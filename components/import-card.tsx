@@ -137,7 +137,7 @@ export function ImportProgress({
       {imp.status === 'PAUSED' && imp.pauseExpiresAt && <PauseCountdown expiresAt={imp.pauseExpiresAt} clockOffsetMs={clockOffsetMs} />}
       {imp.status === 'KILLED' && (
         <p className="mt-2 text-sm text-slate-600 dark:text-slate-300">
-          Killed with {formatRows(imp.rowsImported)} kept. Resume continues from where it stopped.
+          {imp.error ?? `Killed with ${formatRows(imp.rowsImported)} kept.`} Resume continues from where it stopped.
         </p>
       )}
       {imp.error && (imp.status === 'FAILED' || imp.status === 'STOPPED') && (
@@ -252,7 +252,7 @@ function Stat({ label, children }: { label: string; children: React.ReactNode })
   )
 }
 
-/** How long a paused import has before the pause timeout stops it, ticking each second. */
+/** How long a paused import has before the pause timeout ends it (as kill does), ticking each second. */
 function PauseCountdown({ expiresAt, clockOffsetMs }: { expiresAt: string; clockOffsetMs: number }) {
   // Null until mounted: the server's render and the browser's first one must agree.
   const [now, setNow] = useState<number | null>(null)
@@ -267,10 +267,11 @@ function PauseCountdown({ expiresAt, clockOffsetMs }: { expiresAt: string; clock
     <p className="mt-2 text-sm text-amber-800 dark:text-amber-300" data-testid="import-pause-countdown">
       {left > 0 ? (
         <>
-          Stops by itself in <span className="font-medium tabular-nums">{formatClock(left)}</span> unless resumed.
+          Unless resumed, ends in <span className="font-medium tabular-nums">{formatClock(left)}</span> as kill does: the rows
+          imported so far are kept, and resume finishes it later.
         </>
       ) : (
-        'The pause timeout is stopping this import…'
+        'The pause timeout is ending this import; its rows are kept…'
       )}
     </p>
   )

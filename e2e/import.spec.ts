@@ -61,7 +61,7 @@ test('an import is paused and resumed from its card, lands every row, and its pa
   await imp.getByRole('button', { name: 'Pause import' }).click()
   await expect(imp).toHaveAttribute('data-status', 'PAUSED')
   await expect(imp.getByRole('button', { name: 'Pause import' })).toHaveCount(0)
-  await expect(imp.getByTestId('import-pause-countdown')).toHaveText(/^Stops by itself in \d+:\d\d unless resumed\.$/)
+  await expect(imp.getByTestId('import-pause-countdown')).toHaveText(/^Unless resumed, ends in \d+:\d\d as kill does: the rows imported so far are kept, and resume finishes it later\.$/)
   const held = await shownRows(imp)
   expect(held).toBeLessThan(importCsv.rows)
   await page.waitForTimeout(1_500)

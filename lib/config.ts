@@ -51,7 +51,7 @@ export type Config = {
   /** Absolute path; holds `postgres/` (embedded database) and `uploads/` (tus files). */
   dataDir: string
   maxUploadBytes: number
-  /** A pause longer than this stops the import; 0 means never. */
+  /** A pause longer than this ends the import as kill does (rows kept); 0 means never. */
   pauseTimeoutSeconds: number
   /** Bytes of the file read, scanned and copied per transaction. */
   importBatchBytes: number

@@ -37,7 +37,7 @@ export async function downloadExport(id: string, req: Request): Promise<Response
   })
   if (req.headers.get('if-none-match')?.split(/\s*,\s*/).includes(etag)) return new Response(null, { status: 304, headers })
 
-  const rangeHeader = req.headers.get('range')
+  const rangeHeader = suffixWithin(req.headers.get('range'), stat.size)
   const ifRange = req.headers.get('if-range')
   // If-Range: the range holds only for the file the client already has part of.
   const ranges = rangeHeader && (ifRange === null || ifRange === etag) ? parseRange(stat.size, rangeHeader, { combine: true }) : -2
@@ -57,4 +57,13 @@ export async function downloadExport(id: string, req: Request): Promise<Response
       ? null
       : (Readable.toWeb(fs.createReadStream(file, { start, end })) as ReadableStream<Uint8Array>)
   return new Response(body, { status: single ? 206 : 200, headers })
+}
+
+/**
+ * RFC 9110 §14.1.2: a suffix range longer than the file selects the whole file. range-parser
+ * answers it as unsatisfiable (-1), so such a suffix is cut to the file's size first.
+ */
+function suffixWithin(range: string | null, size: number): string | null {
+  const suffix = range?.match(/^\s*bytes\s*=\s*-(\d+)\s*$/i)
+  return suffix && size > 0 && Number(suffix[1]) > size ? `bytes=-${size}` : range
 }

@@ -301,6 +301,11 @@ describe('export jobs', () => {
     const tail = await getBytes(done.downloadUrl!, { Range: 'bytes=-50' })
     expect(tail.status).toBe(206)
     expect(tail.body.equals(streamed.body.subarray(-50))).toBe(true)
+    // A suffix longer than the file selects all of it (RFC 9110 §14.1.2), rather than a 416.
+    const longerSuffix = await getBytes(done.downloadUrl!, { Range: `bytes=-${streamed.body.length + 1000}` })
+    expect(longerSuffix.status).toBe(206)
+    expect(longerSuffix.headers.get('content-range')).toBe(`bytes 0-${streamed.body.length - 1}/${streamed.body.length}`)
+    expect(longerSuffix.body.equals(streamed.body)).toBe(true)
     // A resumed download: the rest from where it broke off, for the same file only.
     const rest = await getBytes(done.downloadUrl!, { Range: 'bytes=1000-', 'If-Range': etag })
     expect(rest.status).toBe(206)

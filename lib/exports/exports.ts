@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { config } from '../config'
 import type { Export, Import } from '../db/generated/client'
 import { prisma } from '../db/pool'
-import { SluiceError } from '../http/errors'
+import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { getImport } from '../imports/imports'
 import { buildExportQuery } from './export-query'
@@ -50,7 +50,7 @@ export function toExportDto(exp: Export): ExportDto {
   }
 }
 
-const notFound = (id: string) => new SluiceError('NOT_FOUND', `No export with id ${id}`)
+const notFound = (id: string) => new SluiceError('NOT_FOUND', `No export with id ${cutInput(id)}`)
 
 /** One export; NOT_FOUND when there is none with that id. */
 export async function getExport(id: string): Promise<Export> {

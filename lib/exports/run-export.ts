@@ -142,7 +142,8 @@ async function recordFailure(exp: Export, error: unknown) {
   const message =
     imp?.status === 'STOPPED'
       ? 'The import was stopped while this export ran: its rows were removed'
-      : `The export failed: ${error instanceof Error ? error.message : String(error)}`
+      : // The raw cause (a PostgreSQL or JavaScript message) is for the server's log, not for a person.
+        'The export failed on an unexpected error on the server (its log has the details); start the export again'
   const res = await prisma().export.updateMany({
     where: { id: exp.id, run: exp.run, status: 'PROCESSING' },
     data: { status: 'FAILED', error: message, backendPid: null, finishedAt: new Date() },

@@ -3,9 +3,12 @@ import { z } from 'zod'
 const STATUSES = ['QUEUED', 'PROCESSING', 'PROCESSED', 'STOPPED', 'FAILED', 'EXPIRED'] as const
 
 /** An end of a date range: a date, or a timestamp (with an offset, or UTC without one). */
-const RangeEnd = z.union([z.iso.date(), z.iso.datetime({ offset: true, local: true })], {
-  error: 'must be a date (2024-01-31) or an ISO 8601 timestamp (2024-01-31T12:00:00Z)',
-})
+const RangeEnd = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true, local: true })], {
+    error: 'must be a date (2024-01-31) or an ISO 8601 timestamp (2024-01-31T12:00:00Z)',
+  })
+  // ISO 8601 has a year 0000; PostgreSQL's calendar goes from 1 BC to 1 AD without one.
+  .refine((end) => !end.startsWith('0000'), 'must be in the year 0001 or later')
 
 const MS_PER_DAY = 86_400_000
 const isDate = (end: string) => /^\d{4}-\d{2}-\d{2}$/.test(end)

@@ -82,7 +82,7 @@ const imports = {
       operationId: 'commandImport',
       summary: 'Pause, resume, stop or kill an import',
       description: [
-        '- `pause`: a running import stops after its current batch and waits; after `PAUSE_TIMEOUT_SECONDS` it is stopped.',
+        '- `pause`: a running import stops after its current batch and waits; after `PAUSE_TIMEOUT_SECONDS` it is ended as kill does (its rows kept, resumable).',
         '- `resume`: a paused, killed or failed import continues from its checkpoint.',
         '- `stop`: the import ends and every row it wrote is removed (its table is dropped).',
         '- `kill`: the batch in flight is aborted now; committed rows and the checkpoint stay, so resume continues.',

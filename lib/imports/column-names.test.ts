@@ -22,6 +22,18 @@ describe('columnsFromHeaders', () => {
     ])
   })
 
+  it('gives headers named like PostgreSQL system columns a numbered name', () => {
+    expect(columnsFromHeaders(['xmin', 'XMAX', 'cmin', 'cmax', 'ctid', 'tableoid', 'label']).map((c) => c.name)).toEqual([
+      'xmin_2',
+      'xmax_2',
+      'cmin_2',
+      'cmax_2',
+      'ctid_2',
+      'tableoid_2',
+      'label',
+    ])
+  })
+
   it('turns a header that looks like SQL into a plain name', () => {
     expect(columnsFromHeaders(['name"; DROP TABLE uploads; --'])[0]!.name).toBe('name_drop_table_uploads')
   })

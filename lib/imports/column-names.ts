@@ -41,12 +41,16 @@ function slug(text: string, max: number): string {
   return cutToBytes(/^\p{N}/u.test(s) ? `_${s}` : s, max).replace(/_+$/, '')
 }
 
+// PostgreSQL's system columns: a table cannot have a column of these names (object-detection
+// box files have xmin, xmax, …), so such a header gets a numbered name like a repeated one.
+const SYSTEM_COLUMNS = ['tableoid', 'xmin', 'cmin', 'xmax', 'cmax', 'ctid']
+
 /**
  * Safe column names for a header row: trimmed, readable in SQL without quoting, unique, and
  * never empty (an empty header becomes `column_<n>`). Every name still reaches SQL quoted.
  */
 export function columnsFromHeaders(headers: readonly string[], types?: readonly ColumnType[]): ImportColumn[] {
-  const taken = new Set<string>([ROW_NUMBER_COLUMN])
+  const taken = new Set<string>([ROW_NUMBER_COLUMN, ...SYSTEM_COLUMNS])
   return headers.map((header, i) => {
     const base = slug(header, MAX_IDENTIFIER_BYTES - 6) || `column_${i + 1}`
     let name = base

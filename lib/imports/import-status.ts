@@ -11,7 +11,7 @@ export const NEXT = {
   PROCESSING: ['PAUSED', 'PROCESSED', 'FAILED', 'STOPPED', 'KILLED'],
   PAUSED: ['QUEUED', 'STOPPED', 'KILLED'], // resume re-queues from the checkpoint
   KILLED: ['QUEUED', 'STOPPED'],
-  FAILED: ['QUEUED'],
+  FAILED: ['QUEUED', 'STOPPED'], // stop removes what a failed import left: its partial table and file
   PROCESSED: [],
   STOPPED: [],
 } as const satisfies Record<ImportStatus, readonly ImportStatus[]>

@@ -6,7 +6,7 @@ import { ADD_RUN_EXPORT_JOB, REQUEUE_ORPHANED_EXPORTS, TASK_RUN_EXPORT } from '.
 import { expireExports } from '../exports/exports'
 import { runExport } from '../exports/run-export'
 import { REQUEUE_ORPHANED_IMPORTS } from './import-connection'
-import { stopImportIfPausedTooLong } from './imports'
+import { killImportIfPausedTooLong } from './imports'
 import { ADD_RUN_IMPORT_JOB, TASK_PAUSE_TIMEOUT, TASK_PREPARE_ROW_ORDER, TASK_RUN_IMPORT } from './job-queue'
 import { prepareFinishedImport } from './row-order'
 import { runImport } from './run-import'
@@ -46,7 +46,7 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
     [TASK_RUN_IMPORT]: async (payload) => runImport(JobPayload.parse(payload).importId, shutdown.signal),
     [TASK_PAUSE_TIMEOUT]: async (payload) => {
       const { importId, seconds } = PauseTimeoutPayload.parse(payload)
-      await stopImportIfPausedTooLong(importId, seconds)
+      await killImportIfPausedTooLong(importId, seconds)
     },
     [TASK_RUN_EXPORT]: async (payload) => runExport(ExportPayload.parse(payload).exportId, shutdown.signal),
     [TASK_PREPARE_ROW_ORDER]: async (payload) => prepareFinishedImport(JobPayload.parse(payload).importId),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { config } from '../config'
 import { pool, prisma } from '../db/pool'
 import type { Import } from '../db/generated/client'
-import { SluiceError } from '../http/errors'
+import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { deleteUploadFile, sameFileContent } from '../uploads/upload-files'
 import { columnsOf, IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, tableNameFor } from './column-names'
@@ -37,7 +37,7 @@ export function toImportDto(imp: Import): ImportDto {
   }
 }
 
-const notFound = (id: string) => new SluiceError('NOT_FOUND', `No import with id ${id}`)
+const notFound = (id: string) => new SluiceError('NOT_FOUND', `No import with id ${cutInput(id)}`)
 
 /** One import; NOT_FOUND when there is none with that id. */
 export async function getImport(id: string): Promise<Import> {
@@ -46,10 +46,12 @@ export async function getImport(id: string): Promise<Import> {
   return imp
 }
 
-/** Imports, newest first; only those of one upload when `uploadId` is given. */
-export function listImports(filter: { uploadId?: string | undefined } = {}): Promise<Import[]> {
+/** Imports, newest first; only those of one upload when `uploadId` is given (or the one it continues). */
+export async function listImports(filter: { uploadId?: string | undefined } = {}): Promise<Import[]> {
+  const { uploadId } = filter
+  const continued = uploadId ? (await prisma().upload.findUnique({ where: { id: uploadId }, select: { continuesImportId: true } }))?.continuesImportId : null
   return prisma().import.findMany({
-    where: filter.uploadId ? { uploadId: filter.uploadId } : {},
+    where: uploadId ? { OR: [{ uploadId }, ...(continued ? [{ id: continued }] : [])] } : {},
     orderBy: { createdAt: 'desc' },
     take: 200,
   })
@@ -58,37 +60,82 @@ export function listImports(filter: { uploadId?: string | undefined } = {}): Pro
 /**
  * Called when an upload has every byte: queues its import. When the same file (same name,
  * size and bytes) was imported before and that import was KILLED, that import resumes from its
- * recovery point on the new upload's file instead, so no row is imported twice.
+ * recovery point on the new upload's file instead, so no row is imported twice; a second drop
+ * that finds it already resumed by such a drop continues it too, and adds no import.
  */
 export async function startImportForUpload(upload: { id: string; fileName: string; size: number }): Promise<Import> {
-  const killed = await prisma().import.findMany({
-    where: { status: 'KILLED', fileName: upload.fileName, totalBytes: BigInt(upload.size) },
-    orderBy: { createdAt: 'desc' },
-  })
-  for (const candidate of killed) {
-    if (!candidate.uploadId || !(await sameFileContent(candidate.uploadId, upload.id).catch(() => false))) continue
-    const resumed = await prisma().$transaction(async (tx) => {
-      const [imp] = await tx.import.updateManyAndReturn({
-        where: { id: candidate.id, status: 'KILLED' },
-        data: { status: 'QUEUED', uploadId: upload.id, error: null },
+  // One decision at a time per file name and size: two drops of a KILLED file finishing at the
+  // same instant would otherwise both see it KILLED, one resume it and the other import it again.
+  return withAdvisoryLock(`import-of-file:${upload.fileName}:${upload.size}`, async () => {
+    const candidates = await prisma().import.findMany({
+      where: { status: { in: ['KILLED', 'QUEUED', 'PROCESSING', 'PAUSED'] }, fileName: upload.fileName, totalBytes: BigInt(upload.size), uploadId: { not: upload.id } },
+      include: { upload: { select: { createdAt: true } } },
+      orderBy: { createdAt: 'desc' },
+    })
+    for (const candidate of candidates) {
+      // An import under way continues this drop only if a drop already resumed it (its upload is
+      // newer than it): dropping a file again while its first import runs is a second import.
+      const resumedByDrop = candidate.upload !== null && candidate.upload.createdAt > candidate.createdAt
+      if (candidate.status !== 'KILLED' && !resumedByDrop) continue
+      if (!candidate.uploadId || !(await sameFileContent(candidate.uploadId, upload.id).catch(() => false))) continue
+      if (candidate.status !== 'KILLED') {
+        await prisma().upload.update({ where: { id: upload.id }, data: { continuesImportId: candidate.id } })
+        return candidate
+      }
+      const resumed = await prisma().$transaction(async (tx) => {
+        const [imp] = await tx.import.updateManyAndReturn({
+          where: { id: candidate.id, status: 'KILLED' },
+          data: { status: 'QUEUED', uploadId: upload.id, error: null },
+        })
+        if (imp) await addRunImportJob(tx, imp.id)
+        return imp
       })
-      if (imp) await addRunImportJob(tx, imp.id)
+      if (!resumed) continue
+      await deleteUploadFile(candidate.uploadId)
+      await prisma().upload.updateMany({ where: { id: candidate.uploadId }, data: { status: 'TERMINATED' } })
+      return resumed
+    }
+    const id = randomUUID()
+    return prisma().$transaction(async (tx) => {
+      const imp = await tx.import.create({
+        data: { id, uploadId: upload.id, fileName: upload.fileName, totalBytes: BigInt(upload.size), tableName: tableNameFor(upload.fileName, id) },
+      })
+      await addRunImportJob(tx, id)
       return imp
     })
-    if (!resumed) continue
-    await deleteUploadFile(candidate.uploadId)
-    await prisma().upload.updateMany({ where: { id: candidate.uploadId }, data: { status: 'TERMINATED' } })
-    return resumed
-  }
-  const id = randomUUID()
-  return prisma().$transaction(async (tx) => {
-    const imp = await tx.import.create({
-      data: { id, uploadId: upload.id, fileName: upload.fileName, totalBytes: BigInt(upload.size), tableName: tableNameFor(upload.fileName, id) },
-    })
-    await addRunImportJob(tx, id)
-    return imp
   })
 }
+
+/** Whether the upload continues an import of another upload (its file is then not needed). */
+async function isContinuation(uploadId: string): Promise<boolean> {
+  const upload = await prisma().upload.findUnique({ where: { id: uploadId }, select: { continuesImportId: true } })
+  return Boolean(upload?.continuesImportId)
+}
+
+/**
+ * Runs `fn` holding a PostgreSQL advisory lock on `key`, so that it holds across processes.
+ * A waiter polls with pg_try_advisory_lock instead of blocking: a blocked waiter would hold a
+ * pooled connection, and enough of them would leave none for the holder's own queries.
+ */
+async function withAdvisoryLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    const client = await pool().connect()
+    let locked = false
+    // A connection whose unlock failed is destroyed, not pooled: closing it frees the lock.
+    let broken: Error | undefined
+    try {
+      locked = (await client.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key])).rows[0].locked
+      if (locked) return await fn()
+    } finally {
+      if (locked) await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((e: Error) => (broken = e))
+      client.release(broken)
+    }
+    await new Promise((resolve) => setTimeout(resolve, ADVISORY_LOCK_RETRY_MS))
+  }
+}
+
+// Another drop of the same file is deciding (a few queries, or comparing two files' bytes).
+const ADVISORY_LOCK_RETRY_MS = 50
 
 type Tx = Parameters<Parameters<ReturnType<typeof prisma>['$transaction']>[0]>[0]
 
@@ -112,7 +159,7 @@ async function transition(id: string, command: ImportCommand, data: Record<strin
 const ALLOWED_FROM: Record<ImportCommand, string> = {
   pause: 'only a processing import can be paused',
   resume: 'only a paused, killed or failed import can be resumed',
-  stop: 'only a queued, receiving, processing, paused or killed import can be stopped',
+  stop: 'only a queued, receiving, processing, paused, killed or failed import can be stopped',
   kill: 'only a processing or paused import can be killed',
 }
 
@@ -157,23 +204,20 @@ export async function stopImport(id: string): Promise<Import> {
 }
 
 /**
- * Stops the import if it is still paused `timeout` seconds after it paused (the pause-timeout
- * job). The timeout comes with the job, from the process that took the pause and told the
- * person when it would end, not from whichever worker runs the check.
+ * Ends the import as kill does if it is still paused `timeout` seconds after it paused (the
+ * pause-timeout job): a forgotten pause must never destroy data, so the committed rows and the
+ * checkpoint stay and resume finishes it. The timeout comes with the job, from the process
+ * that took the pause and told the person when it would end, not from whichever worker runs it.
  */
-export async function stopImportIfPausedTooLong(id: string, timeout: number): Promise<Import | null> {
+export async function killImportIfPausedTooLong(id: string, timeout: number): Promise<Import | null> {
   const [imp] = await prisma().import.updateManyAndReturn({
     where: { id, status: 'PAUSED', pausedAt: { lte: new Date(Date.now() - timeout * 1000) } },
-    data: {
-      ...STOPPED_DATA,
-      status: 'STOPPED',
-      finishedAt: new Date(),
-      error: `Stopped after a pause of more than ${timeout} s (PAUSE_TIMEOUT_SECONDS)`,
-    },
+    data: { status: 'KILLED', pausedAt: null, error: `Ended after a pause of more than ${formatSeconds(timeout)} (PAUSE_TIMEOUT_SECONDS); the rows imported so far are kept.` },
   })
-  if (imp) await removeImportData(imp)
   return imp ?? null
 }
+
+const formatSeconds = (s: number) => (s % 60 === 0 && s >= 60 ? `${s / 60} min` : `${s} s`)
 
 // A stopped import has no rows: its counts go to zero in the same UPDATE as its status, so no
 // reader ever sees STOPPED with rows; the table is dropped right after.
@@ -251,11 +295,13 @@ export async function listRejects(id: string, page: { limit: number; offset: num
 
 /**
  * Why the upload's file may not be removed (tus termination), or null: an import that may
- * still read it (queued, running, paused, killed or failed) needs it. Stop the import instead.
+ * still read it (queued, running, paused, killed or failed) needs it; so does a complete
+ * upload whose import is not created yet (the finish hook runs after tus's lock is released).
  */
-export async function whyUploadIsInUse(uploadId: string): Promise<string | null> {
-  const imp = await prisma().import.findFirst({
-    where: { uploadId, status: { in: ['QUEUED', 'PROCESSING', 'PAUSED', 'KILLED', 'FAILED'] } },
-  })
-  return imp ? `This upload is being imported (import ${imp.id} is ${imp.status.toLowerCase()}): stop the import to remove it` : null
+export async function whyUploadIsInUse(uploadId: string, { complete }: { complete: boolean }): Promise<string | null> {
+  const imports = await prisma().import.findMany({ where: { uploadId }, select: { id: true, status: true } })
+  const active = imports.find((i) => ['QUEUED', 'PROCESSING', 'PAUSED', 'KILLED', 'FAILED'].includes(i.status))
+  if (active) return `This upload is being imported (import ${active.id} is ${active.status.toLowerCase()}): stop the import to remove it`
+  if (complete && imports.length === 0 && !(await isContinuation(uploadId))) return 'This upload has just finished and its import is starting: stop the import to remove it'
+  return null
 }

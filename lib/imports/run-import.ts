@@ -370,7 +370,11 @@ async function requeueImport(imp: ClaimedImport) {
 
 /** FAILED with the error's message, unless the import stopped being ours (the error was a cancel). */
 async function recordFailure(imp: ClaimedImport, error: unknown) {
-  const message = error instanceof ImportFailure ? error.message : `The import failed: ${error instanceof Error ? error.message : String(error)}`
+  // The raw cause (a PostgreSQL or JavaScript message) is for the server's log, not for a person.
+  const message =
+    error instanceof ImportFailure
+      ? error.message
+      : 'The import stopped on an unexpected error on the server (its log has the details). The rows imported so far are kept: resume retries from there'
   const res = await pool().query(
     `UPDATE imports SET status = 'FAILED', error = $3, finished_at = now(), backend_pid = NULL, updated_at = now()
      WHERE id = $1 AND run = $2 AND status = 'PROCESSING'`,

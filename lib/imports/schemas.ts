@@ -39,7 +39,7 @@ export const ImportSchema = z.object({
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().nullable(),
   pausedAt: z.iso.datetime().nullable(),
-  pauseExpiresAt: z.iso.datetime().nullable().describe('When the pause timeout will stop this paused import'),
+  pauseExpiresAt: z.iso.datetime().nullable().describe('When the pause timeout will end this paused import as kill does (its rows kept)'),
   finishedAt: z.iso.datetime().nullable(),
 })
 export type ImportDto = z.infer<typeof ImportSchema>

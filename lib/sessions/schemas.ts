@@ -1,17 +1,25 @@
 import { z } from 'zod'
+import { UNPROCESSABLE_ISSUE } from '../http/errors'
 
 const SESSION_STATUSES = ['OPEN', 'FINISHED', 'STOPPED'] as const
 
+// PostgreSQL text cannot hold a NUL character.
+const noNul = (s: string) => !s.includes('\0')
+const NO_NUL = 'must not contain a NUL character (PostgreSQL text cannot hold it)'
+
 /** A column as a record names it: any non-empty text (the table gets a safe name for it). */
-const ColumnKey = z.string().min(1, 'must not be empty').max(1000)
+const ColumnKey = z.string().min(1, 'must not be empty').max(1000).refine(noNul, NO_NUL)
+
+// A PostgreSQL table has at most 1,600 columns; the import's own row number takes one.
+export const MAX_SESSION_COLUMNS = 1599
 
 /** The body of `POST /api/sessions`. */
 export const CreateSessionBody = z.object({
-  name: z.string().trim().min(1, 'must not be empty').max(200).describe('Shown as the import\'s name, like a file name'),
+  name: z.string().trim().min(1, 'must not be empty').max(200).refine(noNul, NO_NUL).describe('Shown as the import\'s name, like a file name'),
   columns: z
     .array(ColumnKey)
     .min(1)
-    .max(1600)
+    .max(MAX_SESSION_COLUMNS)
     .refine((cols) => new Set(cols).size === cols.length, 'must not name a column twice')
     .optional()
     .describe('The keys records may have, in table order; without it, the keys of the first batch'),
@@ -19,15 +27,26 @@ export const CreateSessionBody = z.object({
 
 /** One field of a record: stored as text (numbers and booleans as JSON writes them), null as NULL. */
 const FieldValue = z.union([
-  z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL character (PostgreSQL text cannot hold it)'),
+  z.string().refine(noNul, NO_NUL),
   z.number(),
   z.boolean(),
   z.null(),
 ])
 
+/**
+ * A record keyed `__proto__`: zod drops that key without a word (a guard against prototype
+ * pollution), so the record would lose a field. It is refused like any key the session lacks.
+ */
+function refuseProtoKey(record: unknown, ctx: z.RefinementCtx): unknown {
+  if (record !== null && typeof record === 'object' && Object.hasOwn(record, '__proto__')) {
+    ctx.addIssue({ code: 'custom', message: 'the key "__proto__" cannot name a column; the batch was not applied', params: UNPROCESSABLE_ISSUE })
+  }
+  return record
+}
+
 /** The body of `POST /api/sessions/:id/batches`. */
 export const BatchBody = z.object({
-  records: z.array(z.record(z.string(), FieldValue)).describe('Records as objects keyed by column; a missing key is NULL'),
+  records: z.array(z.preprocess(refuseProtoKey, z.record(z.string().refine(noNul, NO_NUL), FieldValue))).describe('Records as objects keyed by column; a missing key is NULL'),
   sequence: z
     .number()
     .int()

@@ -6,7 +6,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { config } from '../config'
 import { pool, prisma } from '../db/pool'
 import type { BatchSession, Import } from '../db/generated/client'
-import { SluiceError } from '../http/errors'
+import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
 import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
@@ -32,7 +32,7 @@ export function toSessionDto(s: SessionWithImport): SessionDto {
   }
 }
 
-const notFound = (id: string) => new SluiceError('NOT_FOUND', `No batch session with id ${id}`)
+const notFound = (id: string) => new SluiceError('NOT_FOUND', `No batch session with id ${cutInput(id)}`)
 
 /** One session with its import; NOT_FOUND when there is none with that id. */
 export async function getSession(id: string): Promise<SessionWithImport> {

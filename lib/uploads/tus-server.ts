@@ -27,8 +27,22 @@ const MAX_METADATA_LENGTH = 1024
 /** What the tus hooks throw: @tus/server sends it as the response status and plain-text body. */
 const reject = (status_code: number, body: string) => ({ status_code, body })
 
+/**
+ * FileStore that refuses to remove a file an import needs. The check runs inside tus's
+ * DELETE, under its lock on the upload and after tus has decoded the id from the URL, so a
+ * percent-encoded id or a DELETE racing the last PATCH cannot slip past it.
+ */
+class GuardedFileStore extends FileStore {
+  override async remove(id: string): Promise<void> {
+    const upload = await this.getUpload(id)
+    const inUse = await whyUploadIsInUse(id, { complete: upload.size !== undefined && upload.offset === upload.size })
+    if (inUse) throw reject(409, `${inUse}\n`)
+    await super.remove(id)
+  }
+}
+
 function createTusServer(): Server {
-  const datastore = new FileStore({ directory: uploadsDir(), expirationPeriodInMilliseconds: UPLOAD_EXPIRY_MS })
+  const datastore = new GuardedFileStore({ directory: uploadsDir(), expirationPeriodInMilliseconds: UPLOAD_EXPIRY_MS })
   // Sluice needs each upload's size up front (the 413 check, progress, the import that
   // follows), so it does not offer deferred lengths; tus then answers such a creation 501.
   datastore.extensions = datastore.extensions.filter((e) => e !== 'creation-defer-length')
@@ -46,6 +60,8 @@ function createTusServer(): Server {
       const fileType = upload.metadata?.filetype?.trim() || null
       for (const [key, value] of Object.entries({ filename: fileName, filetype: fileType })) {
         if (value && value.length > MAX_METADATA_LENGTH) throw reject(400, `"${key}" is longer than ${MAX_METADATA_LENGTH} characters`)
+        // PostgreSQL text cannot hold NUL, and no file name needs a control character.
+        if (value && /[\u0000-\u001f\u007f]/.test(value)) throw reject(400, `"${key}" must not contain control characters`)
       }
       // Unreachable while creation-defer-length is not offered (tus answers 501 first).
       if (upload.size === undefined) throw reject(400, 'Upload-Length is required')
@@ -54,7 +70,9 @@ function createTusServer(): Server {
     },
     async onUploadFinish(_req, upload) {
       const size = upload.size ?? upload.offset
-      await recordUploadFinished(upload.id, size)
+      // tus calls this for every PATCH that ends at the full offset, an empty one to a finished
+      // upload included: only the call that moved the upload to FINISHED starts its import.
+      if (!(await recordUploadFinished(upload.id, size))) return {}
       await startImportForUpload({ id: upload.id, fileName: upload.metadata?.filename?.trim() ?? upload.id, size })
       return {}
     },
@@ -81,9 +99,11 @@ const tus = () => (globals.sluiceTus ??= createTusServer())
 
 /** Answers one tus request (creation, HEAD, PATCH, DELETE, OPTIONS). */
 export async function handleUploadRequest(req: Request): Promise<Response> {
-  if (req.method === 'DELETE') {
-    const inUse = await whyUploadIsInUse(new URL(req.url).pathname.split('/').pop() ?? '')
-    if (inUse) return new Response(`${inUse}\n`, { status: 409, headers: { 'Tus-Resumable': '1.0.0' } })
+  // creation-with-upload: tus would create the upload before it finds the body too long, and
+  // answer an error without its Location, leaving an upload nobody can reach.
+  const declared = Number(req.headers.get('content-length') ?? 0)
+  if (req.method === 'POST' && declared > Number(req.headers.get('upload-length') ?? Infinity)) {
+    return new Response('The body is longer than Upload-Length\n', { status: 413, headers: { 'Tus-Resumable': '1.0.0' } })
   }
   const res = await tus().handleWeb(req)
   if (!res.ok) return res

@@ -18,11 +18,13 @@ export async function recordBytesReceived(id: string, offset: number) {
   })
 }
 
-export async function recordUploadFinished(id: string, size: number) {
-  await prisma().upload.updateMany({
+/** Marks the upload FINISHED; true only for the one call that did (later ones find it finished). */
+export async function recordUploadFinished(id: string, size: number): Promise<boolean> {
+  const { count } = await prisma().upload.updateMany({
     where: { id, status: { in: ['CREATED', 'RECEIVING'] } },
     data: { status: 'FINISHED', bytesReceived: BigInt(size), finishedAt: new Date() },
   })
+  return count > 0
 }
 
 export async function recordUploadTerminated(id: string) {

@@ -7,6 +7,6 @@ import { appendBatch } from '@/lib/sessions/sessions'
 export const POST = (req: Request, ctx: RouteContext<'/api/sessions/[id]/batches'>) =>
   handle(async () => {
     const { id } = SessionParams.parse(await ctx.params)
-    const body = BatchBody.parse(await readJson(req, { bytes: config().maxBatchBytes, setting: 'MAX_BATCH_BYTES' }))
+    const body = BatchBody.parse(await readJson(req, { bytes: config().maxBatchBytes, setting: 'MAX_BATCH_BYTES', advice: 'send the records in smaller batches' }))
     return Response.json(await appendBatch(id, body))
   })

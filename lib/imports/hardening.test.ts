@@ -1,0 +1,281 @@
+import fs from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateCsv } from '../csv/generate'
+import { freePort } from '../server/free-port'
+import { createDatabase, health, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import type { ImportDto } from './schemas'
+
+// Regressions from the adversarial review (issue 17), each named after the defect it pins,
+// driven over HTTP against the app as `npm start` runs it, with a database of its own.
+
+const ROWS = 300_000
+let dir: string
+let csv: string
+let db: pg.Pool
+let app: AppProcess
+let env: Record<string, string>
+
+beforeAll(async () => {
+  dir = await tempDir('sluice-hardening-')
+  csv = path.join(dir, 'rows.csv')
+  await generateCsv({ out: csv, rows: ROWS, seed: 11 })
+  const databaseUrl = await createDatabase('sluice_hardening_test')
+  db = new pg.Pool({ connectionString: databaseUrl })
+  env = {
+    PORT: String(await freePort()),
+    DATA_DIR: path.join(dir, 'data'),
+    DATABASE_URL: databaseUrl,
+    IMPORT_BATCH_BYTES: String(64 * 1024),
+    MAX_LINE_BYTES: '1024',
+  }
+  app = startApp(env)
+  expect(await health(app.url)).toEqual({ ok: true })
+}, 120_000)
+
+afterAll(async () => {
+  if (app.child.exitCode === null) {
+    app.child.kill('SIGTERM')
+    await app.exited
+  }
+  await db.end()
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+async function api(method: 'GET' | 'POST', route: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.url}${route}`, { method })
+  return { status: res.status, body: await res.json() }
+}
+
+const getImport = async (id: string) => (await api('GET', `/api/imports/${id}`)).body as ImportDto
+const importsOf = async (uploadId: string) => (await api('GET', `/api/imports?upload=${uploadId}`)).body.imports as ImportDto[]
+
+async function importOf(uploadId: string): Promise<ImportDto> {
+  const imports = await importsOf(uploadId)
+  expect(imports).toHaveLength(1)
+  return imports[0]!
+}
+
+async function waitFor(id: string, done: (imp: ImportDto) => boolean, ms = 60_000): Promise<ImportDto> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const imp = await getImport(id)
+    if (done(imp)) return imp
+    if (Date.now() > deadline) throw new Error(`import ${id} still ${imp.status} (${imp.rowsImported} rows) after ${ms} ms`)
+    await sleep(20)
+  }
+}
+
+const settled = (imp: ImportDto) => !['QUEUED', 'PROCESSING'].includes(imp.status)
+const processing = (imp: ImportDto) => imp.status === 'PROCESSING' && imp.rowsImported > 0
+const uploadPath = (uploadId: string) => path.join(env.DATA_DIR!, 'uploads', uploadId)
+const tus = { 'Tus-Resumable': '1.0.0' }
+
+async function countRows(tableName: string) {
+  const [schema, table] = tableName.split('.')
+  const { rows } = await db.query(`SELECT count(*)::int AS rows, count(DISTINCT id)::int AS ids FROM "${schema}"."${table}"`)
+  return rows[0] as { rows: number; ids: number }
+}
+
+async function tableExists(tableName: string) {
+  return (await db.query('SELECT to_regclass($1) IS NOT NULL AS exists', [tableName])).rows[0].exists as boolean
+}
+
+async function smallFile(name: string, body: string) {
+  const file = path.join(dir, name)
+  await fs.writeFile(file, body)
+  return file
+}
+
+describe('hardening', () => {
+  it('an empty PATCH to a finished upload starts no second import', async () => {
+    const file = await smallFile('finished.csv', 'a,b\n1,2\n3,4\n')
+    const uploadId = await uploadFile(app.url, file)
+    const first = await waitFor((await importOf(uploadId)).id, settled)
+    expect(first).toMatchObject({ status: 'PROCESSED', rowsImported: 2 })
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${app.url}/api/uploads/${uploadId}`, {
+        method: 'PATCH',
+        headers: { ...tus, 'Upload-Offset': '12', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': '0' },
+        body: '',
+      })
+      expect(res.status).toBe(204)
+      expect(res.headers.get('Upload-Offset')).toBe('12')
+    }
+    await sleep(300)
+    expect((await db.query('SELECT count(*)::int AS n FROM imports WHERE upload_id = $1', [uploadId])).rows).toEqual([{ n: 1 }])
+    expect((await importsOf(uploadId)).map((i) => i.id)).toEqual([first.id])
+  })
+
+  it('a KILLED file dropped twice at the same instant is resumed once and never imported twice', async () => {
+    const imp = await waitFor((await importOf(await uploadFile(app.url, csv, 'twice.csv'))).id, processing)
+    const killed = (await api('POST', `/api/imports/${imp.id}/kill`)).body as ImportDto
+    expect(killed.status).toBe('KILLED')
+
+    const [a, b] = await Promise.all([uploadFile(app.url, csv, 'twice.csv'), uploadFile(app.url, csv, 'twice.csv')])
+    expect((await importOf(a)).id).toBe(imp.id)
+    expect((await importOf(b)).id).toBe(imp.id)
+    const done = await waitFor(imp.id, settled)
+    expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS })
+    expect(await countRows(done.tableName)).toEqual({ rows: ROWS, ids: ROWS })
+    expect((await db.query(`SELECT count(*)::int AS n FROM imports WHERE file_name = 'twice.csv'`)).rows).toEqual([{ n: 1 }])
+  }, 120_000)
+
+  it('a FAILED import can be stopped, which removes its partial table and its file', async () => {
+    // About 5 MiB of short records (past the 4 MiB the sniffer reads), then a record longer than a batch
+    // (64 KiB) and MAX_LINE_BYTES.
+    const lines = ['n,word']
+    for (let i = 1; i <= 400_000; i++) lines.push(`${i},w${i}`)
+    const file = await smallFile('fails-late.csv', `${lines.join('\n')}\n400001,${'x'.repeat(70_000)}\n400002,end\n`)
+    const uploadId = await uploadFile(app.url, file)
+    const failed = await waitFor((await importOf(uploadId)).id, settled)
+    expect(failed.status).toBe('FAILED')
+    expect(failed.rowsImported).toBeGreaterThan(0)
+    expect(await tableExists(failed.tableName)).toBe(true)
+
+    const stopped = await api('POST', `/api/imports/${failed.id}/stop`)
+    expect(stopped.status).toBe(200)
+    expect(stopped.body).toMatchObject({ status: 'STOPPED', rowsImported: 0, rowsRejected: 0 })
+    expect(await tableExists(failed.tableName)).toBe(false)
+    expect(existsSync(uploadPath(uploadId))).toBe(false)
+  }, 60_000)
+
+  it('a DELETE of an upload under import with its id percent-encoded is refused like the plain id', async () => {
+    const imp = await waitFor((await importOf(await uploadFile(app.url, csv, 'encoded.csv'))).id, processing)
+    expect((await api('POST', `/api/imports/${imp.id}/kill`)).body.status).toBe('KILLED')
+    const uploadId = imp.uploadId!
+    const encoded = `%${uploadId.charCodeAt(0).toString(16)}${uploadId.slice(1)}`
+    for (const id of [uploadId, encoded]) {
+      const res = await fetch(`${app.url}/api/uploads/${id}`, { method: 'DELETE', headers: tus })
+      expect(res.status).toBe(409)
+      expect(await res.text()).toBe(`This upload is being imported (import ${imp.id} is killed): stop the import to remove it\n`)
+    }
+    expect(existsSync(uploadPath(uploadId))).toBe(true)
+    expect((await api('POST', `/api/imports/${imp.id}/stop`)).status).toBe(200)
+  }, 60_000)
+
+  it('a DELETE racing the last PATCH never leaves an import without its file', async () => {
+    const body = 'a,b\n1,2\n3,4\n5,6\n'
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const created = await fetch(`${app.url}/api/uploads`, {
+          method: 'POST',
+          headers: { ...tus, 'Upload-Length': String(body.length), 'Upload-Metadata': `filename ${Buffer.from('race.csv').toString('base64')}` },
+        })
+        const url = new URL(created.headers.get('Location')!, app.url)
+        const [patch, del] = await Promise.all([
+          fetch(url, { method: 'PATCH', headers: { ...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body }),
+          fetch(url, { method: 'DELETE', headers: tus }),
+        ])
+        const outcome = { uploadId: url.pathname.split('/').pop()!, patch: patch.status, del: del.status }
+        return outcome
+      }),
+    )
+    expect(app.output()).not.toContain('tus request failed')
+    for (const { uploadId, patch, del } of outcomes) {
+      const imports = await importsOf(uploadId)
+      if (del === 204) {
+        // Removed before its import began: there is none, or it was already done with the file.
+        for (const imp of imports) expect(await waitFor(imp.id, settled)).toMatchObject({ status: 'PROCESSED', rowsImported: 3 })
+      } else {
+        expect([patch, del]).toEqual([204, 409])
+        expect(imports).toHaveLength(1)
+        expect(await waitFor(imports[0]!.id, settled)).toMatchObject({ status: 'PROCESSED', rowsImported: 3 })
+      }
+    }
+  }, 60_000)
+
+  it('a NUL in tus metadata answers 400 with a message, not 500 with the database\'s text', async () => {
+    const res = await fetch(`${app.url}/api/uploads`, {
+      method: 'POST',
+      headers: { ...tus, 'Upload-Length': '10', 'Upload-Metadata': `filename ${Buffer.from('a\0b.csv').toString('base64')}` },
+    })
+    expect(res.status).toBe(400)
+    expect(await res.text()).toBe('"filename" must not contain control characters')
+  })
+
+  it('creation-with-upload with a body longer than Upload-Length answers 413 and leaves no upload behind', async () => {
+    const before = (await db.query('SELECT count(*)::int AS n FROM uploads')).rows[0].n
+    const res = await fetch(`${app.url}/api/uploads`, {
+      method: 'POST',
+      headers: { ...tus, 'Upload-Length': '4', 'Content-Type': 'application/offset+octet-stream', 'Upload-Metadata': `filename ${Buffer.from('long.csv').toString('base64')}` },
+      body: 'a,b\n1,2\n',
+    })
+    expect(res.status).toBe(413)
+    expect((await db.query('SELECT count(*)::int AS n FROM uploads')).rows[0].n).toBe(before)
+  })
+
+  it('JSON bodies past 1 MiB answer 413 without being read, and a 404 quotes at most a short piece of the id', async () => {
+    const huge = JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) })
+    for (const route of ['/api/sessions', '/api/exports', '/api/sessions/00000000-0000-4000-8000-000000000000/finish']) {
+      const res = await fetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: huge })
+      expect(res.status).toBe(413)
+      expect(await res.json()).toEqual({ error: { code: 'TOO_LARGE', message: 'A request may carry at most 1.0 MiB', details: { maxBytes: 1048576 } } })
+    }
+    const longId = 'y'.repeat(100_000)
+    const res = await fetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: longId }) })
+    expect(res.status).toBe(404)
+    expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: `No import with id ${'y'.repeat(80)}…` } })
+  })
+
+  it('a NUL in a session\'s name, columns or keys answers 400, and a __proto__ key 422, not a silently lost field', async () => {
+    const post = async (route: string, body: unknown) => {
+      const res = await fetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      return { status: res.status, body: await res.json() }
+    }
+    expect((await post('/api/sessions', { name: 'a\0b' })).status).toBe(400)
+    expect((await post('/api/sessions', { name: 'ok', columns: ['a\0'] })).status).toBe(400)
+    expect((await post('/api/sessions', { name: 'ok', columns: Array.from({ length: 1600 }, (_, i) => `c${i}`) })).status).toBe(400)
+    const session = (await post('/api/sessions', { name: 'keys' })).body
+    expect((await post(`/api/sessions/${session.id}/batches`, { records: [{ 'k\0': '1' }] })).status).toBe(400)
+    const proto = await fetch(`${app.url}/api/sessions/${session.id}/batches`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"records":[{"a":"1","__proto__":"2"}]}',
+    })
+    expect(proto.status).toBe(422)
+    expect(await proto.json()).toEqual({
+      error: { code: 'UNPROCESSABLE', message: 'records.0: the key "__proto__" cannot name a column; the batch was not applied' },
+    })
+    expect((await post(`/api/sessions/${session.id}/batches`, { records: [{ a: '1' }] })).status).toBe(200)
+  })
+
+  it('a date range from year 0000 answers 400 for export.csv and for an export job', async () => {
+    const imp = await waitFor((await importOf(await uploadFile(app.url, await smallFile('dated.csv', 'd,n\n2024-01-02,1\n')))).id, settled)
+    expect(imp.columns).toEqual([
+      { name: 'd', header: 'd', type: 'date' },
+      { name: 'n', header: 'n', type: 'bigint' },
+    ])
+    const streamed = await fetch(`${app.url}/api/imports/${imp.id}/export.csv?column=d&from=0000-01-01`)
+    expect(streamed.status).toBe(400)
+    expect(await streamed.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'from: must be in the year 0001 or later' } })
+    const job = await fetch(`${app.url}/api/exports`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ importId: imp.id, column: 'd', from: '0000-01-01' }),
+    })
+    expect(job.status).toBe(400)
+  })
+
+  it('headers named like PostgreSQL system columns import under numbered names and export as written', async () => {
+    const body = 'label,xmin,ymin,xmax,ymax,ctid\ncat,1,2,3,4,x\ndog,5,6,7,8,y\n'
+    const imp = await waitFor((await importOf(await uploadFile(app.url, await smallFile('boxes.csv', body)))).id, settled)
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 2 })
+    expect(imp.columns.map((c) => c.name)).toEqual(['label', 'xmin_2', 'ymin', 'xmax_2', 'ymax', 'ctid_2'])
+    const exported = await fetch(`${app.url}/api/imports/${imp.id}/export.csv`)
+    expect(await exported.text()).toBe(body)
+
+    const res = await fetch(`${app.url}/api/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'boxes', columns: ['xmin', 'cmax'] }) })
+    expect(res.status).toBe(201)
+    const session = await res.json()
+    const batch = await fetch(`${app.url}/api/sessions/${session.id}/batches`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ records: [{ xmin: 1, cmax: 2 }] }),
+    })
+    expect(batch.status).toBe(200)
+    expect((await batch.json()).session.recordsReceived).toBe(1)
+  })
+})
