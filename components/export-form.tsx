@@ -75,6 +75,12 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
         )
       }}
     >
+      {imp.status !== 'PROCESSED' && (
+        <p className="text-amber-800 dark:text-amber-300" data-testid="export-partial-note">
+          This import is {imp.status.toLowerCase()}: an export now holds only the rows imported so far, and its file name ends in
+          _partial.
+        </p>
+      )}
       <fieldset className="flex flex-col gap-1.5">
         <legend className="mb-1 font-medium">Rows</legend>
         <label className="flex items-center gap-2">

@@ -169,10 +169,15 @@ function describe(exp: ExportDto): string {
   }
 }
 
-/** "All rows" or "Day 2024-03-10 to 2024-03-20", and whether formulas were defused. */
+/**
+ * "All rows" or "Day 2024-03-10 to 2024-03-20", and whether formulas were defused; an export of
+ * an unfinished import says it holds only the rows imported so far.
+ */
 function scopeOf(exp: ExportDto, columns: ImportDto['columns']): string {
   const header = columns.find((c) => c.name === exp.column)?.header ?? exp.column
-  const rows = exp.column === null ? 'all rows' : `${header} ${exp.from ?? 'any date'} to ${exp.to ?? 'any date'}`
+  const soFar = exp.rowsTotal === null ? 'the rows imported so far' : `the ${formatRows(exp.rowsTotal)} imported so far`
+  const range = `${header} ${exp.from ?? 'any date'} to ${exp.to ?? 'any date'}`
+  const rows = exp.column === null ? (exp.partial ? soFar : 'all rows') : exp.partial ? `${range}, of ${soFar}` : range
   return `${rows}${exp.protectFormulas ? ', formulas protected' : ''}`
 }
 

@@ -27,6 +27,15 @@ describe('sniffCsv', () => {
     expect(types).toEqual(['bigint', 'text'])
   })
 
+  it.each([3, 10, 300, 40_000])('keeps the double quote when one of %i records opens a quote that never closes', (rows) => {
+    const lines = ['id,name,amount']
+    for (let i = 1; i <= rows; i++) lines.push(i === Math.ceil(rows / 2) ? `${i},"open,1` : `${i},"Doe, Jane",${i}.5`)
+    const { dialect, headers, types } = sniff(`${lines.join('\n')}\n`)
+    expect(dialect).toMatchObject({ quote: '"', escape: '"', delimiter: ',', header: true })
+    expect(headers).toEqual(['id', 'name', 'amount'])
+    expect(types).toEqual(['bigint', 'text', 'numeric'])
+  })
+
   it('finds a backslash escape and a single-quote quote', () => {
     expect(sniff('a,b\n1,"say \\"hi\\", then go"\n2,x\n').dialect).toMatchObject({ quote: '"', escape: '\\' })
     expect(sniff("a,b\n1,'it, is'\n2,'x'\n").dialect).toMatchObject({ quote: "'", escape: "'" })

@@ -90,7 +90,7 @@ export function sniffCsv(file: Buffer, wholeFile: boolean): Sniffed {
   const { quote, escape, delimiter, newline } = best
   // csv-parse reads UTF-8 bytes: the file's own when it is UTF-8.
   const typeSample = encoding === 'utf-8' ? sample.subarray(bom) : Buffer.from(decodeText(sample.subarray(bom), encoding))
-  const { records } = parseSample(typeSample, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS })!
+  const { records } = parseSample(typeSample, { delimiter, quote, escape, newline, complete, limit: TYPE_SAMPLE_RECORDS }) ?? best
   const fields = best.fields > 1 ? best.fields : Math.max(...records.slice(0, DIALECT_SAMPLE_RECORDS).map((r) => r.length))
   const [first = [], ...rest] = records
   if (first.length > fields) {
@@ -132,35 +132,56 @@ function detectNewline(text: string, quote: string): Dialect['newline'] {
 
 type ParseOptions = Pick<Dialect, 'delimiter' | 'quote' | 'escape' | 'newline'> & { complete: boolean; limit: number }
 
+// Records with a quote that does not close where it should, skipped per sample before a
+// dialect counts as unable to read it.
+const MAX_UNCLOSED_RECORDS = 3
+
 /**
  * The sample's first records in one dialect, or null when the dialect cannot read them. A
- * sample may end inside a quoted value (cut there, or a file whose last quote never closes,
- * which rejects that record): the records before it count.
+ * record whose quote never closes (one bad record, or a sample cut inside a quoted value) would
+ * swallow the rest of the sample: its first line is skipped and reading goes on after it, so
+ * that one bad record cannot make the quote the other records use lose to one they do not.
  */
 function parseSample(text: string | Buffer, opts: ParseOptions): { records: string[][]; unclosed: boolean } | null {
   const records: string[][] = []
   let unclosed = false
-  try {
-    parse(text, {
-      delimiter: opts.delimiter,
-      quote: opts.quote,
-      escape: opts.escape,
-      record_delimiter: opts.newline,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      to: opts.limit,
-      on_record: (record: string[]) => {
-        records.push(record)
-        return null
-      },
-    })
-  } catch (error) {
-    if ((error as CsvError).code !== 'CSV_QUOTE_NOT_CLOSED') return null
-    unclosed = true
+  let rest = typeof text === 'string' ? Buffer.from(text) : text
+  for (let attempt = 0; rest.length > 0; attempt++) {
+    let consumed = 0
+    try {
+      parse(rest, {
+        delimiter: opts.delimiter,
+        quote: opts.quote,
+        escape: opts.escape,
+        record_delimiter: opts.newline,
+        relax_column_count: true,
+        skip_empty_lines: true,
+        to: opts.limit - records.length,
+        on_record: (record: string[], context) => {
+          records.push(record)
+          consumed = context.bytes
+          return null
+        },
+      })
+      break
+    } catch (error) {
+      // An open quote that never closes ends the sample unclosed; one that closes on a later
+      // line, in the middle of a field, ends in an invalid closing quote.
+      const code = (error as CsvError).code
+      if (code !== 'CSV_QUOTE_NOT_CLOSED' && code !== 'CSV_INVALID_CLOSING_QUOTE') return null
+      unclosed = true
+      if (attempt >= MAX_UNCLOSED_RECORDS) {
+        if (code !== 'CSV_QUOTE_NOT_CLOSED') return null
+        break
+      }
+      if (records.length >= opts.limit) break
+      // Skip the first line of the record that never closes, and read on from the next one.
+      const lineEnd = rest.indexOf(opts.newline, consumed)
+      if (lineEnd < 0) break
+      rest = rest.subarray(lineEnd + opts.newline.length)
+    }
   }
-  // A cut sample's last record may be cut too.
-  if (!opts.complete && records.length > 1) records.pop()
-  return { records, unclosed }
+  return { records: !opts.complete && records.length > 1 ? records.slice(0, -1) : records, unclosed }
 }
 
 /** Whether the quote character starts a field somewhere in the sample's first 64 KiB. */

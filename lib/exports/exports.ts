@@ -15,11 +15,14 @@ export function assertExportable(imp: Import): void {
   if (imp.columns === null) throw new SluiceError('INVALID_TRANSITION', `This import is ${imp.status.toLowerCase()} and has not read its header yet: there is nothing to export`)
 }
 
-/** The suggested file name of an export: the source's name, plus the range when there is one. */
+/** An export of an import that is not PROCESSED holds only the rows imported so far. */
+export const isPartialExport = (imp: Import) => imp.status !== 'PROCESSED'
+
+/** The suggested file name of an export: the source's name, the range when there is one, and _partial for an unfinished import. */
 export function exportFileName(imp: Import, filter: ExportFilter): string {
   const stem = imp.fileName.replace(/\.csv$/i, '') || 'export'
   const range = filter.column === undefined ? '' : `_${filter.column}_${filter.from ?? 'start'}_to_${filter.to ?? 'end'}`
-  return `${stem}${range.replace(/[:]/g, '-')}.csv`
+  return `${stem}${range.replace(/[:]/g, '-')}${isPartialExport(imp) ? '_partial' : ''}.csv`
 }
 
 /** Finished and not yet past its lifetime: its file can be downloaded. */
@@ -37,6 +40,7 @@ export function toExportDto(exp: Export): ExportDto {
     from: exp.rangeFrom,
     to: exp.rangeTo,
     protectFormulas: exp.protectFormulas,
+    partial: exp.partial,
     fileName: exp.fileName,
     rowsTotal: exp.rowsTotal === null ? null : Number(exp.rowsTotal),
     rowsWritten: Number(exp.rowsWritten),
@@ -87,6 +91,7 @@ export async function createExport(importId: string, filter: ExportFilter): Prom
         rangeFrom: filter.from ?? null,
         rangeTo: filter.to ?? null,
         protectFormulas: filter.protectFormulas,
+        partial: isPartialExport(imp),
         fileName: exportFileName(imp, filter),
       },
     })

@@ -70,6 +70,9 @@ export const ExportSchema = z.object({
   from: z.string().nullable(),
   to: z.string().nullable(),
   protectFormulas: z.boolean(),
+  partial: z
+    .boolean()
+    .describe('true when the import was not yet PROCESSED: the file holds only the rows imported so far (rowsTotal of them), and its name ends in _partial'),
   fileName: z.string().describe('The name the download is saved under'),
   rowsTotal: z.number().int().nullable().describe('Rows that match, counted when the export starts'),
   rowsWritten: z.number().int(),

@@ -278,4 +278,59 @@ describe('hardening', () => {
     expect(batch.status).toBe(200)
     expect((await batch.json()).session.recordsReceived).toBe(1)
   })
+
+  it('an export of an unfinished import says it holds only the rows imported so far, in its name, listing and answer', async () => {
+    const imp = await waitFor((await importOf(await uploadFile(app.url, csv, 'early.csv'))).id, processing)
+    const paused = (await api('POST', `/api/imports/${imp.id}/pause`)).body as ImportDto
+    expect(paused.status).toBe('PAUSED')
+    const res = await fetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: imp.id }) })
+    expect(res.status).toBe(201)
+    const created = await res.json()
+    expect(created).toMatchObject({ partial: true, fileName: 'early_partial.csv' })
+    let done = created
+    for (let i = 0; i < 300 && done.status !== 'PROCESSED'; i++) {
+      await sleep(100)
+      done = (await api('GET', `/api/exports/${created.id}`)).body
+    }
+    expect(done).toMatchObject({ status: 'PROCESSED', partial: true, rowsTotal: paused.rowsImported, rowsWritten: paused.rowsImported })
+    const streamed = await fetch(`${app.url}/api/imports/${imp.id}/export.csv`)
+    expect(streamed.headers.get('content-disposition')).toBe('attachment; filename=early_partial.csv')
+    await streamed.body?.cancel()
+    expect((await api('POST', `/api/imports/${imp.id}/resume`)).status).toBe(200)
+    await waitFor(imp.id, settled)
+    const after = await fetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: imp.id }) })
+    expect(await after.json()).toMatchObject({ partial: false, fileName: 'early.csv' })
+  }, 60_000)
+
+  // The records quote "Doe, Jane" and one in the middle opens a quote that never closes.
+  for (const rows of [5, 300, 60_000]) {
+    it(`one record whose quote never closes keeps the quote the other records use, and says where it is (${rows} rows)`, async () => {
+      const bad = Math.ceil(rows / 2)
+      const lines = ['id,name,amount']
+      for (let i = 1; i <= rows; i++) lines.push(i === bad ? `${i},"open,1` : `${i},"Doe, Jane",${i}.5`)
+      const imp = await waitFor((await importOf(await uploadFile(app.url, await smallFile(`unclosed-${rows}.csv`, `${lines.join('\n')}\n`)))).id, settled)
+      expect(imp.dialect).toMatchObject({ quote: '"', delimiter: ',' })
+      expect(imp.columns).toEqual([
+        { name: 'id', header: 'id', type: 'bigint' },
+        { name: 'name', header: 'name', type: 'text' },
+        { name: 'amount', header: 'amount', type: 'numeric' },
+      ])
+      const line = bad + 1 // the header is line 1
+      if (rows === 60_000) {
+        // The open quote takes in the rest of the file, past MAX_LINE_BYTES (1 KiB here): the rows before it stay.
+        expect(imp).toMatchObject({ status: 'FAILED', rowsImported: bad - 1, error: `The record on line ${line} is longer than 1.0 KiB (MAX_LINE_BYTES)` })
+        return
+      }
+      expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: bad - 1, rowsRejected: 1 })
+      const rejects = (await api('GET', `/api/imports/${imp.id}/rejects`)).body.rejects
+      expect(rejects).toHaveLength(1)
+      expect(rejects[0]).toMatchObject({
+        line,
+        reason: `a quoted field opened on this line is not closed before the end of the file, so the ${rows - bad} lines after it were read into this record`,
+      })
+      expect(rejects[0].record.startsWith(`${bad},"open,1\n${bad + 1},"Doe, Jane"`)).toBe(true)
+      const { rows: first } = (await api('GET', `/api/imports/${imp.id}/rows?limit=1`)).body
+      expect(first).toEqual([{ id: '1', name: 'Doe, Jane', amount: '1.5' }])
+    })
+  }
 })

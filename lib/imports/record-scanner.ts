@@ -90,8 +90,12 @@ export function scanRecords(buf: Uint8Array, opts: ScanOptions): ScanResult {
   if (final && start < n) {
     records++
     if (!longField && n - fieldStart > maxField) longField = delimiters + 1
+    // Lines after the one the quote opened on; the file's own last line break ends no line of its own.
+    const linesAfter = recordNewlines - (buf[n - 1] === NEWLINE ? 1 : 0)
     const reason = inQuotes
-      ? 'a quoted field is not closed before the end of the file'
+      ? linesAfter > 0
+        ? `a quoted field opened on this line is not closed before the end of the file, so the ${linesAfter} line${linesAfter === 1 ? '' : 's'} after it ${linesAfter === 1 ? 'was' : 'were'} read into this record`
+        : 'a quoted field is not closed before the end of the file'
       : delimiters + 1 !== fields
         ? wrongCount(fields, delimiters + 1)
         : longField
