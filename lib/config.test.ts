@@ -17,6 +17,7 @@ describe('parseConfig', () => {
       maxBatchBytes: 16 * 1024 * 1024,
       maxFieldBytes: 1024 * 1024,
       maxLineBytes: 64 * 1024 * 1024,
+      maxExportStreams: 20,
     })
   })
 
@@ -49,6 +50,7 @@ describe('parseConfig', () => {
       maxBatchBytes: 65536,
       maxFieldBytes: 100,
       maxLineBytes: 2048,
+      maxExportStreams: 20,
     })
   })
 

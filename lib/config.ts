@@ -42,6 +42,9 @@ const Settings = z.object({
   // a whole record in memory to find its end).
   MAX_FIELD_BYTES: integer('MAX_FIELD_BYTES', 1, 1024 * MiB).default(MiB),
   MAX_LINE_BYTES: integer('MAX_LINE_BYTES', 1024, 1024 * MiB).default(64 * MiB),
+  // Each streamed export holds a PostgreSQL connection for as long as its client reads; about
+  // 95 stalled downloads once exhausted the server's 100. Export jobs do not count: they queue.
+  MAX_EXPORT_STREAMS: integer('MAX_EXPORT_STREAMS', 1, 1000).default(20),
 })
 
 export type Config = {
@@ -67,6 +70,8 @@ export type Config = {
   maxFieldBytes: number
   /** Bytes one record of an imported file may have; a longer one fails the import. */
   maxLineBytes: number
+  /** Streamed exports (GET …/export.csv) this process serves at once; more answer 503. */
+  maxExportStreams: number
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +102,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxBatchBytes: s.MAX_BATCH_BYTES,
     maxFieldBytes: s.MAX_FIELD_BYTES,
     maxLineBytes: s.MAX_LINE_BYTES,
+    maxExportStreams: s.MAX_EXPORT_STREAMS,
   }
 }
 

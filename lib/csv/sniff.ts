@@ -59,11 +59,15 @@ export function sniffCsv(file: Buffer, wholeFile: boolean): Sniffed {
   if (!/\S/.test(dialectText)) throw new NotCsvError('The file has no records: it holds only blank lines')
 
   const candidates = QUOTINGS.flatMap(({ quote, escape }) => {
-    const newline = detectNewline(dialectText, quote)
-    return DELIMITERS.map((delimiter) => {
-      const parsed = parseSample(dialectText, { delimiter, quote, escape, newline, complete: dialectComplete, limit: DIALECT_SAMPLE_RECORDS })
-      return parsed?.records.length ? { ...parsed, quote, escape, delimiter, newline, ...mostCommonFieldCount(parsed.records) } : null
-    })
+    // Line breaks are counted outside quotes; a quote that never closes turns inside and outside
+    // around, so the count that ignores quotes is a candidate too (when it differs).
+    const newlines = [...new Set([detectNewline(dialectText, quote), detectNewline(dialectText, null)])]
+    return newlines.flatMap((newline) =>
+      DELIMITERS.map((delimiter) => {
+        const parsed = parseSample(dialectText, { delimiter, quote, escape, newline, complete: dialectComplete, limit: DIALECT_SAMPLE_RECORDS })
+        return parsed?.records.length ? { ...parsed, quote, escape, delimiter, newline, ...mostCommonFieldCount(parsed.records) } : null
+      }),
+    )
   }).filter((c) => c !== null)
   // A quote character the file does not use as one can swallow the rest of the sample in one
   // open quoted value: such a dialect, reading far fewer records than another, is not the file's.
@@ -109,7 +113,7 @@ export function sniffCsv(file: Buffer, wholeFile: boolean): Sniffed {
 }
 
 /** The line ending most records use: CRLF, LF or a lone CR (old Macs); line breaks inside quotes do not count. */
-function detectNewline(text: string, quote: string): Dialect['newline'] {
+function detectNewline(text: string, quote: string | null): Dialect['newline'] {
   let crlf = 0
   let lf = 0
   let cr = 0

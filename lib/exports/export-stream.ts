@@ -1,4 +1,6 @@
 import { to as copyTo } from 'pg-copy-streams'
+import { config } from '../config'
+import { SluiceError } from '../http/errors'
 import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { getImport } from '../imports/imports'
@@ -18,12 +20,30 @@ export async function openExportStream(importId: string, filter: ExportFilter, s
   const imp = await getImport(importId)
   assertExportable(imp)
   const query = buildExportQuery(imp, filter)
-  const client = await connectAs(`sluice-export-stream:${importId}`, EXPORT_SESSION_OPTIONS)
+  const { maxExportStreams } = config()
+  if (openStreams >= maxExportStreams) {
+    throw new SluiceError(
+      'UNAVAILABLE',
+      `${maxExportStreams} exports are streaming from this server already (MAX_EXPORT_STREAMS): try again in a few seconds, or start an export job (POST /api/exports), which waits its turn`,
+      { details: { retryAfterSeconds: RETRY_AFTER_SECONDS } },
+    )
+  }
+  openStreams++
+  let client: Awaited<ReturnType<typeof connectAs>>
+  try {
+    client = await connectAs(`sluice-export-stream:${importId}`, EXPORT_SESSION_OPTIONS)
+  } catch (error) {
+    openStreams--
+    throw error
+  }
 
   let closed = false
+  let stall: ReturnType<typeof setTimeout> | undefined
   const close = async (cancelQuery: boolean) => {
     if (closed) return
     closed = true
+    openStreams--
+    clearTimeout(stall)
     signal?.removeEventListener('abort', onAbort)
     // pg keeps the backend's pid from the connection's start (BackendKeyData); its types omit it.
     const pid = (client as unknown as { processID: number }).processID
@@ -44,21 +64,37 @@ export async function openExportStream(importId: string, filter: ExportFilter, s
   }
   signal?.addEventListener('abort', onAbort, { once: true })
 
+  // A client that stops reading holds a connection and its backend: STALL_MS after a chunk was
+  // handed over without the client asking for the next, the export is broken off.
+  const watch = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    clearTimeout(stall)
+    stall = setTimeout(() => {
+      controller.error(new Error('the client stopped reading'))
+      void close(true)
+    }, STALL_MS)
+  }
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(query.header)
       if (first.done) {
         controller.close()
         void close(false)
-      } else controller.enqueue(first.value)
+      } else {
+        controller.enqueue(first.value)
+        watch(controller)
+      }
     },
     async pull(controller) {
+      clearTimeout(stall) // the client reads; a slow query between chunks is not a stall
       try {
         const next = await chunks.next()
         if (next.done) {
           controller.close()
           await close(false)
-        } else controller.enqueue(next.value)
+        } else {
+          controller.enqueue(next.value)
+          watch(controller)
+        }
       } catch (error) {
         controller.error(error)
         await close(true)
@@ -68,3 +104,10 @@ export async function openExportStream(importId: string, filter: ExportFilter, s
   })
   return { fileName: exportFileName(imp, filter), body }
 }
+
+// Streams open in this process (each holds one connection until it closes).
+let openStreams = 0
+const RETRY_AFTER_SECONDS = 5
+// Long enough for a slow link or a paused download manager, short enough that stalled clients
+// cannot pile up connections for ever.
+const STALL_MS = 120_000

@@ -65,7 +65,12 @@ export function toErrorResponse(error: unknown): Response {
         : new SluiceError('INTERNAL', 'Unexpected error', { cause: error })
   if (err.code === 'INTERNAL') console.error(err.cause ?? err)
   const details = err.details ? { details: err.details } : {}
-  return Response.json({ error: { code: err.code, message: err.message, ...details } } satisfies ErrorBody, { status: STATUS[err.code] })
+  // RFC 9110 §10.2.3: a 503 may say when to come back.
+  const retryAfter = err.code === 'UNAVAILABLE' && typeof err.details?.retryAfterSeconds === 'number' ? { 'Retry-After': String(err.details.retryAfterSeconds) } : undefined
+  return Response.json({ error: { code: err.code, message: err.message, ...details } } satisfies ErrorBody, {
+    status: STATUS[err.code],
+    ...(retryAfter && { headers: retryAfter }),
+  })
 }
 
 /** Runs a route's work and turns whatever it throws into the error envelope. */

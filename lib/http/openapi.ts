@@ -146,7 +146,7 @@ const imports = {
       operationId: 'streamImportCsv',
       summary: 'Stream the rows as CSV',
       description:
-        'The rows (all, or those whose `column` lies from `from` to `to`) streamed as CSV while PostgreSQL reads them; nothing is stored on the server and a client that goes away cancels the query. For a file that can be resumed, create an export job instead.',
+        'The rows (all, or those whose `column` lies from `from` to `to`) streamed as CSV while PostgreSQL reads them; nothing is stored on the server and a client that goes away cancels the query, and one that stops reading for two minutes is cut off. For a file that can be resumed, create an export job instead.',
       requestParams: { path: ImportParams, query: ExportQuery },
       responses: {
         200: { description: 'The CSV, sent as it is read (chunked)', content: csv, headers: z.object({ 'Content-Disposition': z.string() }) },
@@ -154,6 +154,7 @@ const imports = {
           BAD_REQUEST: 'A bad range, or a column the import does not have',
           NOT_FOUND: 'No import with this id',
           INVALID_TRANSITION: 'The import was stopped, or has not read its header yet',
+          UNAVAILABLE: 'MAX_EXPORT_STREAMS exports are streaming already; `Retry-After` says when to try again (or create an export job)',
         }),
       },
     },

@@ -30,6 +30,7 @@ beforeAll(async () => {
     DATABASE_URL: databaseUrl,
     IMPORT_BATCH_BYTES: String(64 * 1024),
     MAX_LINE_BYTES: '1024',
+    MAX_EXPORT_STREAMS: '2',
   }
   app = startApp(env)
   expect(await health(app.url)).toEqual({ ok: true })
@@ -333,4 +334,19 @@ describe('hardening', () => {
       expect(first).toEqual([{ id: '1', name: 'Doe, Jane', amount: '1.5' }])
     })
   }
+
+  it('streamed exports past MAX_EXPORT_STREAMS answer 503 with Retry-After instead of exhausting PostgreSQL', async () => {
+    const imp = await waitFor((await importOf(await uploadFile(app.url, csv, 'streams.csv'))).id, settled)
+    expect(imp.status).toBe('PROCESSED')
+    const url = `${app.url}/api/imports/${imp.id}/export.csv`
+    // Two downloads that stop reading after their first bytes hold both places.
+    const stalled = [new AbortController(), new AbortController()]
+    for (const abort of stalled) expect((await fetch(url, { signal: abort.signal })).status).toBe(200)
+    const refused = await fetch(url)
+    expect(refused.status).toBe(503)
+    expect(refused.headers.get('retry-after')).toBe('5')
+    expect((await refused.json()).error.code).toBe('UNAVAILABLE')
+    for (const abort of stalled) abort.abort()
+    await expect.poll(async () => (await fetch(url, { method: 'GET' }).then(async (r) => (await r.body?.cancel(), r.status))), { timeout: 10_000 }).toBe(200)
+  }, 60_000)
 })
