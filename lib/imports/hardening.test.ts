@@ -349,4 +349,27 @@ describe('hardening', () => {
     for (const abort of stalled) abort.abort()
     await expect.poll(async () => (await fetch(url, { method: 'GET' }).then(async (r) => (await r.body?.cancel(), r.status))), { timeout: 10_000 }).toBe(200)
   }, 60_000)
+
+  it('an invalid UTF-8 byte and a NUL past the sniffed sample reject their records, not the import', async () => {
+    // About 6.5 MB of short records, so both bad records lie past the 4 MiB the sniffer reads.
+    const rows = 500_000
+    const parts: Buffer[] = [Buffer.from('n,word\n')]
+    for (let i = 1; i <= rows; i++) {
+      if (i === 400_000) parts.push(Buffer.concat([Buffer.from(`${i},bad`), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]))
+      else if (i === 450_000) parts.push(Buffer.from(`${i},nul\0here\n`))
+      else parts.push(Buffer.from(`${i},w${i}\n`))
+    }
+    const file = path.join(dir, 'late-bytes.csv')
+    await fs.writeFile(file, Buffer.concat(parts))
+    const imp = await waitFor((await importOf(await uploadFile(app.url, file))).id, settled)
+    expect(imp.dialect).toMatchObject({ encoding: 'utf-8' })
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: rows - 2, rowsRejected: 2, error: null })
+    const rejects = (await api('GET', `/api/imports/${imp.id}/rejects`)).body.rejects
+    expect(rejects.map((r: { line: number; reason: string }) => [r.line, r.reason])).toEqual([
+      [400_001, 'the record holds bytes that are not valid UTF-8 (the file is read as UTF-8)'],
+      [450_001, 'the record holds a NUL byte, which PostgreSQL text cannot hold'],
+    ])
+    const { rows: counted } = await db.query(`SELECT count(*)::int AS n, sum(n)::bigint AS total FROM ${imp.tableName.split('.').map((p) => `"${p}"`).join('.')}`)
+    expect(counted[0]).toEqual({ n: rows - 2, total: String((rows * (rows + 1)) / 2 - 400_000 - 450_000) })
+  }, 60_000)
 })

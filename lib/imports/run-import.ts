@@ -15,6 +15,7 @@ import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
 import { findFirstRecordEnd, findRecordsEnd, recordSyntax } from './record-boundaries'
 import { prepareRowOrder, STORED_ORDER_SETTINGS } from './row-order'
+import { encodingRejects, hasBadCharacters, mergeExcluded } from './encoding-rejects'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
 import { locateSkippedRecords, parseSkippedRow, skippedReason, type SkippedRow } from './type-rejects'
 
@@ -147,7 +148,10 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
       // column (COPY reads a blank line as a NULL value there), nor for a batch with a record
       // long enough to hold a field over the limit, nor for a file that ends inside quotes:
       // those, and any batch COPY refuses for its shape, are scanned byte by byte.
-      const fast = cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
+      // A byte COPY would refuse for the encoding (a NUL, invalid UTF-8 past the sniffed sample)
+      // would fail the whole batch on every resume: such a batch is scanned, and its record rejected.
+      const badBytes = hasBadCharacters(chunk.subarray(0, quick.end === 0 ? chunk.length : quick.end), d.encoding)
+      const fast = !badBytes && cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
       const base = { chunk, line, header, dialect: d, columns: cols, final }
       const consumed = (end: number) => offset + skip + fileBytes(headerBytes + end)
       let committed = fast
@@ -158,6 +162,9 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
         : 'reshape'
       const records =
         committed === 'reshape' ? scanRecords(chunk, { fields: cols.length, line, final, syntax, maxFieldBytes }) : { ...quick, excluded: [] }
+      if (committed === 'reshape' && badBytes) {
+        records.excluded = mergeExcluded(records.excluded, encodingRejects(chunk, records.end, line, syntax, d.encoding))
+      }
       if (committed === 'reshape') committed = await commitBatch(client, imp, { ...base, records, fileOffset: consumed(records.end) })
       if (committed === 'no longer ours') return
       if (committed === 'done') {
