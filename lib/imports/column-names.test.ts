@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { columnsFromHeaders, quoteIdent, tableNameFor } from './column-names'
+import { columnsFromHeaders, columnsThatFit, quoteIdent, tableNameFor } from './column-names'
 
 describe('columnsFromHeaders', () => {
   it('trims, lower-cases and joins words with underscores, keeping the header', () => {
@@ -58,3 +58,13 @@ describe('quoteIdent', () => {
     expect(quoteIdent('a"b')).toBe('"a""b"')
   })
 })
+
+describe('columnsThatFit', () => {
+  const typed = (n: number, type: 'bigint' | 'date') => columnsFromHeaders(Array.from({ length: n }, (_, i) => `c${i}`), Array(n).fill(type))
+  it('keeps types whose shortest row fits a page, and makes every column text when it does not', () => {
+    expect(columnsThatFit(typed(1000, 'bigint')).every((c) => c.type === 'bigint')).toBe(true)
+    expect(columnsThatFit(typed(1100, 'bigint')).every((c) => c.type === 'text')).toBe(true)
+    expect(columnsThatFit(typed(1599, 'date')).every((c) => c.type === 'date')).toBe(true)
+  })
+})
+

@@ -85,3 +85,27 @@ export function createImportTableSql(tableName: string, columns: readonly Import
   const defs = columns.map((c) => `${quoteIdent(c.name)} ${c.type ?? 'text'}`).join(', ')
   return `CREATE TABLE ${importTableSql(tableName)} (${quoteIdent(ROW_NUMBER_COLUMN)} bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${defs})`
 }
+
+// PostgreSQL stores a row in one 8 KiB page (8,160 bytes at most) and moves only long values
+// out of line: 1,100 bigint columns (8 bytes each) already fail with "row is too big".
+const MAX_ROW_BYTES = 8160
+const ROW_OVERHEAD_BYTES = 24 + 8 // the tuple header, and the row number
+// The least a value of each type takes in a row; a short text value is a 1-byte header and its text.
+const MIN_VALUE_BYTES: Record<string, number> = { bigint: 8, timestamptz: 8, numeric: 6, date: 4, boolean: 1, text: 2 }
+
+/** The least bytes a row of these columns takes, with short values. */
+export const minimumRowBytes = (columns: readonly ImportColumn[]) =>
+  ROW_OVERHEAD_BYTES + Math.ceil((columns.length + 1) / 8) + columns.reduce((sum, c) => sum + (MIN_VALUE_BYTES[c.type ?? 'text'] ?? 2), 0)
+
+/**
+ * The columns with a layout whose rows fit a page: when typed values would not fit even at
+ * their shortest, every column is text (a short text value takes 2 bytes, a bigint 8). Rows
+ * whose values are too long for any layout fail at COPY with a message.
+ */
+export function columnsThatFit(columns: ImportColumn[]): ImportColumn[] {
+  if (minimumRowBytes(columns) <= MAX_ROW_BYTES) return columns
+  return columns.map((c) => (c.type === undefined ? c : { ...c, type: 'text' }))
+}
+
+/** Whether a PostgreSQL error is "row is too big" (program_limit_exceeded on a row wider than a page). */
+export const isRowTooBig = (error: unknown) => (error as { code?: string }).code === '54000' && /row is too big/.test(String((error as Error).message))

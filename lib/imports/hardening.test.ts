@@ -372,4 +372,37 @@ describe('hardening', () => {
     const { rows: counted } = await db.query(`SELECT count(*)::int AS n, sum(n)::bigint AS total FROM ${imp.tableName.split('.').map((p) => `"${p}"`).join('.')}`)
     expect(counted[0]).toEqual({ n: rows - 2, total: String((rows * (rows + 1)) / 2 - 400_000 - 450_000) })
   }, 60_000)
+
+  it('a typed row wider than a page (1,100 bigint columns) imports as text instead of failing with "row is too big"', async () => {
+    const header = Array.from({ length: 1100 }, (_, i) => `c${i}`).join(',')
+    const row = (n: number) => Array.from({ length: 1100 }, (_, i) => String(n * 10_000 + i)).join(',')
+    const body = `${header}\n${row(1)}\n${row(2)}\n`
+    const imp = await waitFor((await importOf(await uploadFile(app.url, await smallFile('wide.csv', body)))).id, settled)
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 2, rowsRejected: 0 })
+    expect(new Set(imp.columns.map((c) => c.type))).toEqual(new Set(['text']))
+    expect(await (await fetch(`${app.url}/api/imports/${imp.id}/export.csv`)).text()).toBe(body)
+  })
+
+  it('a row too wide for any layout fails with a person\'s message and its line, and the batch API answers 422, not 500', async () => {
+    const header = Array.from({ length: 1599 }, (_, i) => `c${i}`).join(',')
+    const row = Array.from({ length: 1599 }, () => 'abcde').join(',')
+    const imp = await waitFor((await importOf(await uploadFile(app.url, await smallFile('too-wide.csv', `${header}\n${row}\n`)))).id, settled)
+    expect(imp).toMatchObject({
+      status: 'FAILED',
+      rowsImported: 0,
+      error: 'A record from line 2 on is wider than a PostgreSQL row can hold (8,160 bytes for its 1,599 values): the rows before line 2 are kept',
+    })
+
+    const columns = Array.from({ length: 1599 }, (_, i) => `k${i}`)
+    const opened = await fetch(`${app.url}/api/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'wide', columns }) })
+    expect(opened.status).toBe(201)
+    const session = await opened.json()
+    const batch = await fetch(`${app.url}/api/sessions/${session.id}/batches`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ records: [Object.fromEntries(columns.map((k) => [k, 'abcde']))] }),
+    })
+    expect(batch.status).toBe(422)
+    expect((await batch.json()).error.message).toBe('A record of this batch is wider than a PostgreSQL row can hold (8,160 bytes for its 1599 values); the batch was not applied')
+  })
 })

@@ -8,7 +8,7 @@ import { bytesForCopy, copyEncoding, decodeText, NotCsvError } from '../csv/enco
 import { sniffCsv, type Dialect } from '../csv/sniff'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
-import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, type ImportColumn } from './column-names'
+import { columnListSql, columnsFromHeaders, columnsThatFit, createImportTableSql, importTableSql, isRowTooBig, type ImportColumn } from './column-names'
 import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
@@ -189,7 +189,7 @@ function sniff(sample: Buffer, complete: boolean): { dialect: Dialect; columns: 
     }
     // A file without a header: its columns are named by position, in the table and in exports.
     const names = dialect.header ? headers : types.map((_, i) => `column_${i + 1}`)
-    return { dialect, columns: columnsFromHeaders(names, types) }
+    return { dialect, columns: columnsThatFit(columnsFromHeaders(names, types)) }
   } catch (error) {
     throw error instanceof NotCsvError ? new ImportFailure(error.message) : error
   }
@@ -288,6 +288,11 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
     return done ? 'done' : 'committed'
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {})
+    if (isRowTooBig(error)) {
+      throw new ImportFailure(
+        `A record from line ${batch.line} on is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns.length.toLocaleString('en-US')} values): the rows before line ${batch.line} are kept`,
+      )
+    }
     throw error
   }
 }

@@ -8,7 +8,7 @@ import { pool, prisma } from '../db/pool'
 import type { BatchSession, Import } from '../db/generated/client'
 import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
-import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
+import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, tableNameFor, type ImportColumn } from '../imports/column-names'
 import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
 import type { BatchResult, SessionDto } from './schemas'
 
@@ -89,7 +89,12 @@ export async function appendBatch(id: string, batch: { records: BatchRecord[]; s
       columns = columnsFromHeaders(keysOf(batch.records))
       await client.query(createImportTableSql(imp.tableName, columns))
     }
-    const bytes = columns ? await copyRecords(client, imp.tableName, columns, batch.records) : 0
+    const bytes = columns
+      ? await copyRecords(client, imp.tableName, columns, batch.records).catch((error: unknown) => {
+          if (!isRowTooBig(error)) throw error
+          throw new SluiceError('UNPROCESSABLE', `A record of this batch is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns!.length} values); the batch was not applied`)
+        })
+      : 0
     await client.query(
       `UPDATE imports SET rows_imported = rows_imported + $2, bytes_processed = bytes_processed + $3,
          total_bytes = total_bytes + $3, columns = $4::jsonb, updated_at = now()
