@@ -23,7 +23,17 @@ export type RecordsEnd = {
   nextLine: number
   /** Bytes of the longest whole record: only a record longer than a field limit can break it. */
   longest: number
+  /**
+   * A closing quote is followed by something other than a delimiter, a line break or another
+   * quote: a quote opened on an earlier line and never closed there. COPY would read on, so
+   * such a batch goes to the byte-by-byte scanner, which rejects that one line.
+   */
+  strayQuote: boolean
 }
+
+/** Whether the byte after a closing quote ends its field properly (or the buffer ends there). */
+const endsField = (after: number | undefined, syntax: RecordSyntax) =>
+  after === undefined || after === syntax.delimiter || after === syntax.newline || after === syntax.quote || after === LF || after === CR
 
 /**
  * Where the last whole record in `buf` ends, and the line number after it, found with the
@@ -43,11 +53,13 @@ export function findRecordsEnd(buf: Buffer, line: number, final: boolean, syntax
   let lines = 0
   let longest = 0
   let inQuotes = false
+  let strayQuote = false
   let quote = buf.indexOf(QUOTE)
   let lf = buf.indexOf(NEWLINE)
   while (lf !== -1) {
     while (quote !== -1 && quote < lf) {
       inQuotes = !inQuotes
+      if (!inQuotes && !endsField(buf[quote + 1], syntax)) strayQuote = true
       quote = buf.indexOf(QUOTE, quote + 1)
     }
     lines++
@@ -69,7 +81,7 @@ export function findRecordsEnd(buf: Buffer, line: number, final: boolean, syntax
       end = buf.length
     }
   }
-  return { end, nextLine, longest }
+  return { end, nextLine, longest, strayQuote }
 }
 
 function findRecordsEndByteByByte(buf: Buffer, line: number, final: boolean, syntax: RecordSyntax): RecordsEnd {
@@ -78,11 +90,14 @@ function findRecordsEndByteByByte(buf: Buffer, line: number, final: boolean, syn
   let lines = 0
   let longest = 0
   let inQuotes = false
+  let strayQuote = false
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i]
     if (inQuotes && c === syntax.escape && (buf[i + 1] === syntax.quote || buf[i + 1] === syntax.escape)) i++
-    else if (c === syntax.quote) inQuotes = !inQuotes
-    else if (c === syntax.newline) {
+    else if (c === syntax.quote) {
+      inQuotes = !inQuotes
+      if (!inQuotes && !endsField(buf[i + 1], syntax)) strayQuote = true
+    } else if (c === syntax.newline) {
       lines++
       if (!inQuotes) {
         longest = Math.max(longest, i + 1 - end)
@@ -95,7 +110,7 @@ function findRecordsEndByteByByte(buf: Buffer, line: number, final: boolean, syn
     longest = Math.max(longest, buf.length - end)
     end = buf.length
   }
-  return { end, nextLine, longest }
+  return { end, nextLine, longest, strayQuote }
 }
 
 /** Where the first record (the header) ends, or 0 when `buf` holds no whole record yet. */

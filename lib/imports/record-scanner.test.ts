@@ -49,4 +49,15 @@ describe('scanRecords', () => {
       excluded: [{ start: 4, end: 9, line: 3, reason: 'a quoted field is not closed before the end of the file' }],
     })
   })
+
+  it('rejects only the line of a quote that closes on a later line in the middle of a field, and reads on', () => {
+    const text = 'a,b\n1,"open\n2,"x, y"\n3,z\n'
+    expect(scan(text, 2)).toEqual({
+      end: text.length,
+      records: 4,
+      nextLine: 6,
+      excluded: [{ start: 4, end: 12, line: 3, reason: 'a quoted field opened on this line is not closed on it: the next quote, on a later line, is in the middle of a field' }],
+    })
+  })
 })
+

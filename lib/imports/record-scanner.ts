@@ -65,8 +65,22 @@ export function scanRecords(buf: Uint8Array, opts: ScanOptions): ScanResult {
   for (let i = 0; i < n; i++) {
     const c = buf[i]
     if (escapes && inQuotes && c === ESCAPE && (buf[i + 1] === QUOTE || buf[i + 1] === ESCAPE)) i++
-    else if (c === QUOTE) inQuotes = !inQuotes
-    else if (c === NEWLINE) {
+    else if (c === QUOTE) {
+      inQuotes = !inQuotes
+      // A quote that closes on a later line in the middle of a field: the quote opened on the
+      // record's first line never closed there. That line is rejected and reading goes on at
+      // the next, so one stray quote costs one line, not the rest of the file.
+      const after = buf[i + 1]
+      if (!inQuotes && recordNewlines > 0 && i + 1 < n && after !== DELIMITER && after !== NEWLINE && after !== QUOTE && after !== LF && after !== CR) {
+        const lineEnd = buf.indexOf(NEWLINE, start)
+        records++
+        excluded.push({ start, end: lineEnd + 1, line, reason: 'a quoted field opened on this line is not closed on it: the next quote, on a later line, is in the middle of a field' })
+        line++
+        i = lineEnd
+        start = fieldStart = lineEnd + 1
+        delimiters = longField = recordNewlines = 0
+      }
+    } else if (c === NEWLINE) {
       recordNewlines++
       if (inQuotes) continue
       if (!longField && i - fieldStart > maxField) longField = delimiters + 1

@@ -151,7 +151,7 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
       // A byte COPY would refuse for the encoding (a NUL, invalid UTF-8 past the sniffed sample)
       // would fail the whole batch on every resume: such a batch is scanned, and its record rejected.
       const badBytes = hasBadCharacters(chunk.subarray(0, quick.end === 0 ? chunk.length : quick.end), d.encoding)
-      const fast = !badBytes && cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
+      const fast = !badBytes && !quick.strayQuote && cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
       const base = { chunk, line, header, dialect: d, columns: cols, final }
       const consumed = (end: number) => offset + skip + fileBytes(headerBytes + end)
       let committed = fast
