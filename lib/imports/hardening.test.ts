@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
 import { freePort } from '../server/free-port'
 import { createDatabase, health, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { importApi, processing, settled, tableExists } from '../../test/import-api'
 import type { ImportDto } from './schemas'
 
 // Regressions from the adversarial review (issue 17), each named after the defect it pins,
@@ -45,32 +46,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true })
 })
 
-async function api(method: 'GET' | 'POST', route: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${app.url}${route}`, { method })
-  return { status: res.status, body: await res.json() }
-}
-
-const getImport = async (id: string) => (await api('GET', `/api/imports/${id}`)).body as ImportDto
-const importsOf = async (uploadId: string) => (await api('GET', `/api/imports?upload=${uploadId}`)).body.imports as ImportDto[]
-
-async function importOf(uploadId: string): Promise<ImportDto> {
-  const imports = await importsOf(uploadId)
-  expect(imports).toHaveLength(1)
-  return imports[0]!
-}
-
-async function waitFor(id: string, done: (imp: ImportDto) => boolean, ms = 60_000): Promise<ImportDto> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const imp = await getImport(id)
-    if (done(imp)) return imp
-    if (Date.now() > deadline) throw new Error(`import ${id} still ${imp.status} (${imp.rowsImported} rows) after ${ms} ms`)
-    await sleep(20)
-  }
-}
-
-const settled = (imp: ImportDto) => !['QUEUED', 'PROCESSING'].includes(imp.status)
-const processing = (imp: ImportDto) => imp.status === 'PROCESSING' && imp.rowsImported > 0
+const { api, importsOf, importOf, waitFor } = importApi(() => app.url)
 const uploadPath = (uploadId: string) => path.join(env.DATA_DIR!, 'uploads', uploadId)
 const tus = { 'Tus-Resumable': '1.0.0' }
 
@@ -78,10 +54,6 @@ async function countRows(tableName: string) {
   const [schema, table] = tableName.split('.')
   const { rows } = await db.query(`SELECT count(*)::int AS rows, count(DISTINCT id)::int AS ids FROM "${schema}"."${table}"`)
   return rows[0] as { rows: number; ids: number }
-}
-
-async function tableExists(tableName: string) {
-  return (await db.query('SELECT to_regclass($1) IS NOT NULL AS exists', [tableName])).rows[0].exists as boolean
 }
 
 async function smallFile(name: string, body: string) {
@@ -134,12 +106,12 @@ describe('hardening', () => {
     const failed = await waitFor((await importOf(uploadId)).id, settled)
     expect(failed.status).toBe('FAILED')
     expect(failed.rowsImported).toBeGreaterThan(0)
-    expect(await tableExists(failed.tableName)).toBe(true)
+    expect(await tableExists(db, failed.tableName)).toBe(true)
 
     const stopped = await api('POST', `/api/imports/${failed.id}/stop`)
     expect(stopped.status).toBe(200)
     expect(stopped.body).toMatchObject({ status: 'STOPPED', rowsImported: 0, rowsRejected: 0 })
-    expect(await tableExists(failed.tableName)).toBe(false)
+    expect(await tableExists(db, failed.tableName)).toBe(false)
     expect(existsSync(uploadPath(uploadId))).toBe(false)
   }, 60_000)
 
@@ -350,17 +322,26 @@ describe('hardening', () => {
     await expect.poll(async () => (await fetch(url, { method: 'GET' }).then(async (r) => (await r.body?.cancel(), r.status))), { timeout: 10_000 }).toBe(200)
   }, 60_000)
 
-  it('an invalid UTF-8 byte and a NUL past the sniffed sample reject their records, not the import', async () => {
-    // About 6.5 MB of short records, so both bad records lie past the 4 MiB the sniffer reads.
-    const rows = 500_000
+  /** About 6.5 MB of short records (past the 4 MiB the sniffer reads), with `bad` records as given. */
+  async function lateBytesFile(name: string, rows: number, bad: Record<number, Buffer>, first = 'w1') {
     const parts: Buffer[] = [Buffer.from('n,word\n')]
-    for (let i = 1; i <= rows; i++) {
-      if (i === 400_000) parts.push(Buffer.concat([Buffer.from(`${i},bad`), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]))
-      else if (i === 450_000) parts.push(Buffer.from(`${i},nul\0here\n`))
-      else parts.push(Buffer.from(`${i},w${i}\n`))
-    }
-    const file = path.join(dir, 'late-bytes.csv')
+    for (let i = 1; i <= rows; i++) parts.push(bad[i] ?? Buffer.from(`${i},${i === 1 ? first : `w${i}`}\n`, 'latin1'))
+    const file = path.join(dir, name)
     await fs.writeFile(file, Buffer.concat(parts))
+    return file
+  }
+
+  async function sumOf(tableName: string) {
+    const { rows } = await db.query(`SELECT count(*)::int AS n, sum(n)::bigint AS total FROM ${tableName.split('.').map((p) => `"${p}"`).join('.')}`)
+    return rows[0]
+  }
+
+  it('an invalid UTF-8 byte and a NUL past the sniffed sample reject their records, not the import', async () => {
+    const rows = 500_000
+    const file = await lateBytesFile('late-bytes.csv', rows, {
+      400_000: Buffer.concat([Buffer.from('400000,bad'), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]),
+      450_000: Buffer.from('450000,nul\0here\n'),
+    })
     const imp = await waitFor((await importOf(await uploadFile(app.url, file))).id, settled)
     expect(imp.dialect).toMatchObject({ encoding: 'utf-8' })
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: rows - 2, rowsRejected: 2, error: null })
@@ -369,8 +350,21 @@ describe('hardening', () => {
       [400_001, 'the record holds bytes that are not valid UTF-8 (the file is read as UTF-8)'],
       [450_001, 'the record holds a NUL byte, which PostgreSQL text cannot hold'],
     ])
-    const { rows: counted } = await db.query(`SELECT count(*)::int AS n, sum(n)::bigint AS total FROM ${imp.tableName.split('.').map((p) => `"${p}"`).join('.')}`)
-    expect(counted[0]).toEqual({ n: rows - 2, total: String((rows * (rows + 1)) / 2 - 400_000 - 450_000) })
+    expect(await sumOf(imp.tableName)).toEqual({ n: rows - 2, total: String((rows * (rows + 1)) / 2 - 400_000 - 450_000) })
+  }, 60_000)
+
+  it('a byte Windows-1252 does not map, past the sniffed sample, rejects its record, not the import', async () => {
+    const rows = 500_000
+    const file = await lateBytesFile('late-1252.csv', rows, { 420_000: Buffer.from([...Buffer.from('420000,x'), 0x81, 0x0a]) }, 'caf\xe9')
+    const imp = await waitFor((await importOf(await uploadFile(app.url, file))).id, settled)
+    expect(imp.dialect).toMatchObject({ encoding: 'windows-1252' })
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: rows - 1, rowsRejected: 1, error: null })
+    const rejects = (await api('GET', `/api/imports/${imp.id}/rejects`)).body.rejects
+    expect(rejects.map((r: { line: number; reason: string }) => [r.line, r.reason])).toEqual([
+      [420_001, 'the record holds the byte 0x81, which Windows-1252 does not map to a character'],
+    ])
+    expect(await sumOf(imp.tableName)).toEqual({ n: rows - 1, total: String((rows * (rows + 1)) / 2 - 420_000) })
+    expect((await api('GET', `/api/imports/${imp.id}/rows?limit=1`)).body.rows).toEqual([{ n: '1', word: 'café' }])
   }, 60_000)
 
   it('a typed row wider than a page (1,100 bigint columns) imports as text instead of failing with "row is too big"', async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
 import { freePort } from '../server/free-port'
 import { createDatabase, health, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { importApi, processing, settled, tableExists } from '../../test/import-api'
 import type { ImportDto } from './schemas'
 
 // The import engine driven over HTTP, against the app running as `npm start` runs it, with a
@@ -45,32 +46,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true })
 })
 
-async function api(method: 'GET' | 'POST', route: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${app.url}${route}`, { method })
-  return { status: res.status, body: await res.json() }
-}
-
-const getImport = async (id: string) => (await api('GET', `/api/imports/${id}`)).body as ImportDto
-
-async function importOf(uploadId: string): Promise<ImportDto> {
-  const { body } = await api('GET', `/api/imports?upload=${uploadId}`)
-  expect(body.imports).toHaveLength(1)
-  return body.imports[0]
-}
-
-/** Polls the import until `done` holds (every 20 ms, up to `ms`). */
-async function waitFor(id: string, done: (imp: ImportDto) => boolean, ms = 60_000): Promise<ImportDto> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const imp = await getImport(id)
-    if (done(imp)) return imp
-    if (Date.now() > deadline) throw new Error(`import ${id} still ${imp.status} (${imp.rowsImported} rows) after ${ms} ms`)
-    await sleep(20)
-  }
-}
-
-const processing = (imp: ImportDto) => imp.status === 'PROCESSING' && imp.rowsImported > 0
-const settled = (imp: ImportDto) => !['QUEUED', 'PROCESSING'].includes(imp.status)
+const { api, getImport, importOf, waitFor } = importApi(() => app.url)
 
 /** Rows in the import's table, and how many distinct ids (the generator numbers rows 1..N). */
 async function countRows(tableName: string) {
@@ -95,11 +71,6 @@ async function expectEveryRowOnce(id: string): Promise<ImportDto> {
 
 async function getImportFromDatabase(id: string) {
   return (await db.query('SELECT status, rows_imported FROM imports WHERE id = $1', [id])).rows[0] as { status: string; rows_imported: string }
-}
-
-async function tableExists(tableName: string) {
-  const { rows } = await db.query('SELECT to_regclass($1) IS NOT NULL AS exists', [tableName])
-  return rows[0].exists as boolean
 }
 
 async function uploadAndStart(name: string) {
@@ -149,12 +120,12 @@ describe('imports over HTTP', () => {
     const stopped = await api('POST', `/api/imports/${imp.id}/stop`)
     expect(stopped.status).toBe(200)
     expect(stopped.body).toMatchObject({ status: 'STOPPED', rowsImported: 0, rowsRejected: 0 })
-    expect(await tableExists(imp.tableName)).toBe(false)
+    expect(await tableExists(db, imp.tableName)).toBe(false)
     expect(existsSync(path.join(env.DATA_DIR!, 'uploads', imp.uploadId!))).toBe(false)
     expect((await api('GET', `/api/imports/${imp.id}/rows`)).body.rows).toEqual([])
     await sleep(500) // a batch that was in flight must not bring anything back
     expect(await getImport(imp.id)).toMatchObject({ status: 'STOPPED', rowsImported: 0 })
-    expect(await tableExists(imp.tableName)).toBe(false)
+    expect(await tableExists(db, imp.tableName)).toBe(false)
   }, 60_000)
 
   it('kill keeps exactly the committed rows, and resume completes them', async () => {

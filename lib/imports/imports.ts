@@ -47,11 +47,10 @@ export async function getImport(id: string): Promise<Import> {
 }
 
 /** Imports, newest first; only those of one upload when `uploadId` is given (or the one it continues). */
-export async function listImports(filter: { uploadId?: string | undefined } = {}): Promise<Import[]> {
+export function listImports(filter: { uploadId?: string | undefined } = {}): Promise<Import[]> {
   const { uploadId } = filter
-  const continued = uploadId ? (await prisma().upload.findUnique({ where: { id: uploadId }, select: { continuesImportId: true } }))?.continuesImportId : null
   return prisma().import.findMany({
-    where: uploadId ? { OR: [{ uploadId }, ...(continued ? [{ id: continued }] : [])] } : {},
+    where: uploadId ? { OR: [{ uploadId }, { continuedBy: { some: { id: uploadId } } }] } : {},
     orderBy: { createdAt: 'desc' },
     take: 200,
   })

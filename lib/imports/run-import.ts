@@ -33,6 +33,9 @@ export const IMPORT_SESSION_SETTINGS = `-c TimeZone=UTC -c DateStyle=ISO,YMD`
 // SQLSTATE of COPY's "missing data for column", "extra data after last expected column" and
 // "unterminated CSV quoted field": a batch with a record of the wrong shape.
 const BAD_COPY_FILE_FORMAT = '22P04'
+// Refusals of a fast-path batch that the byte-by-byte scan turns into rejects: a record of the
+// wrong shape, and a byte the encoding cannot hold (invalid UTF-8 or NUL; a byte WIN1252 does not map).
+const RESHAPE_ON = new Set([BAD_COPY_FILE_FORMAT, '22021', '22P05'])
 
 /** The row a claimed import starts from: its checkpoint and its run. */
 type ClaimedImport = {
@@ -148,21 +151,21 @@ async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Pr
       // column (COPY reads a blank line as a NULL value there), nor for a batch with a record
       // long enough to hold a field over the limit, nor for a file that ends inside quotes:
       // those, and any batch COPY refuses for its shape, are scanned byte by byte.
-      // A byte COPY would refuse for the encoding (a NUL, invalid UTF-8 past the sniffed sample)
-      // would fail the whole batch on every resume: such a batch is scanned, and its record rejected.
-      const badBytes = hasBadCharacters(chunk.subarray(0, quick.end === 0 ? chunk.length : quick.end), d.encoding)
-      const fast = !badBytes && !quick.strayQuote && cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
+      const fast = !quick.strayQuote && cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
       const base = { chunk, line, header, dialect: d, columns: cols, final }
       const consumed = (end: number) => offset + skip + fileBytes(headerBytes + end)
       let committed = fast
         ? await commitBatch(client, imp, { ...base, records: { ...quick, excluded: [] }, fileOffset: consumed(quick.end) }).catch((e: unknown) => {
-            if ((e as { code?: string }).code === BAD_COPY_FILE_FORMAT) return 'reshape' as const
+            if (RESHAPE_ON.has((e as { code?: string }).code ?? '')) return 'reshape' as const
             throw e
           })
         : 'reshape'
       const records =
         committed === 'reshape' ? scanRecords(chunk, { fields: cols.length, line, final, syntax, maxFieldBytes }) : { ...quick, excluded: [] }
-      if (committed === 'reshape' && badBytes) {
+      // A byte COPY refuses for the encoding (a NUL, invalid UTF-8 past the sniffed sample) would
+      // fail the batch on every resume: its record is rejected instead. Looked for only here, off
+      // the fast path, which COPY itself checks.
+      if (committed === 'reshape' && hasBadCharacters(chunk.subarray(0, records.end), d.encoding)) {
         records.excluded = mergeExcluded(records.excluded, encodingRejects(chunk, records.end, line, syntax, d.encoding))
       }
       if (committed === 'reshape') committed = await commitBatch(client, imp, { ...base, records, fileOffset: consumed(records.end) })
