@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { defineConfig } from '@playwright/test'
-import { RUN_DIR_VARIABLE, SERVER_PORT, SERVER_URL } from './e2e/run-dir'
+import { E2E_ADMIN, RUN_DIR_VARIABLE, SERVER_PORT, SERVER_URL, signedInState } from './e2e/run-dir'
 import { startScriptNodeArgs } from './lib/server/start-command'
 
 // Each run gets a fresh folder for the server's data (never the user's .data/) and the
@@ -31,6 +31,11 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   retries: 0,
   reporter: process.env.CI ? [['list'], ['html', { open: 'never' }]] : 'list',
+  projects: [
+    // Signs in once through the sign-in page; every other test starts signed in as that admin.
+    { name: 'sign-in', testMatch: /sign-in\.setup\.ts/ },
+    { name: 'chromium', dependencies: ['sign-in'], use: { storageState: signedInState() } },
+  ],
   use: {
     browserName: 'chromium',
     screenshot: 'only-on-failure',
@@ -61,6 +66,9 @@ export default defineConfig({
       // The smallest batch (64 KiB, about 800 rows): a 300,000-row import takes seconds instead
       // of about one, so a test can pause or stop it while it runs, and sees many checkpoints.
       IMPORT_BATCH_BYTES: '65536',
+      // The first admin, made at start; the sign-in project signs in as it.
+      ADMIN_EMAIL: E2E_ADMIN.email,
+      ADMIN_PASSWORD: E2E_ADMIN.password,
     },
     // A stale build is rebuilt first (about 20 s here); the first start also initialises PostgreSQL.
     timeout: 180_000,

@@ -1,7 +1,12 @@
+import { AccountBar } from '@/components/account-bar'
 import { link } from '@/components/styles'
 import { UploadPanel } from '@/components/upload-panel'
+import { signedInOrRedirect } from '@/lib/auth/page-principal'
 
-export default function HomePage() {
+export const dynamic = 'force-dynamic'
+
+export default async function HomePage() {
+  const who = await signedInOrRedirect('/')
   return (
     <main className="mx-auto flex max-w-3xl flex-col gap-6 px-4 py-8 sm:py-12">
       <header>
@@ -13,13 +18,16 @@ export default function HomePage() {
       </header>
       <UploadPanel />
       {/* After the panel, so that the first Tab still reaches "Choose files…". */}
-      <footer className="text-sm text-slate-600 dark:text-slate-400">
-        From a script or another service: the{' '}
-        {/* A plain link, not next/link: prefetching /docs would load its 280 kB stylesheet here. */}
-        <a href="/docs" className={link}>
-          API reference
-        </a>
-        .
+      <footer className="flex flex-wrap items-center justify-between gap-4 border-t border-slate-200 pt-4 text-sm text-slate-600 dark:border-slate-800 dark:text-slate-400">
+        <p>
+          From a script or another service: the{' '}
+          {/* A plain link, not next/link: prefetching /docs would load its 280 kB stylesheet here. */}
+          <a href="/docs" className={link}>
+            API reference
+          </a>
+          .
+        </p>
+        <AccountBar name={who.name} email={who.email} isAdmin={who.isAdmin} />
       </footer>
     </main>
   )

@@ -8,3 +8,8 @@ export const dangerButton = `${button} border-red-300 text-red-700 dark:border-r
 
 export const link =
   'font-medium text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:text-sky-300'
+
+export const input =
+  'w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:border-slate-700 dark:bg-slate-900'
+export const label = 'flex flex-col gap-1 text-sm font-medium'
+export const errorText = 'text-sm text-red-700 dark:text-red-300'

@@ -16,6 +16,11 @@ export function runDir(): string {
 }
 
 export const dataDir = () => path.join(runDir(), 'data')
+/** The browser state (session cookie) of the signed-in admin, written by sign-in.setup.ts. */
+export const signedInState = () => path.join(runDir(), 'signed-in.json')
+
+/** The e2e server's first admin (ADMIN_EMAIL and ADMIN_PASSWORD of its start). */
+export const E2E_ADMIN = { email: 'admin@e2e.test', password: 'e2e-admin-password' }
 export const fixturesDir = () => path.join(runDir(), 'fixtures')
 
 export { RUN_DIR_VARIABLE }

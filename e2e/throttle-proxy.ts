@@ -68,7 +68,8 @@ export async function startThrottleProxy({ target, bytesPerSecond }: { target: U
   })
   const { port } = server.address() as net.AddressInfo
   return {
-    url: `http://127.0.0.1:${port}`,
+    // By the server's host name: the signed-in session cookie is for "localhost" (any port).
+    url: `http://localhost:${port}`,
     cut: (ms) => {
       downUntil = performance.now() + ms
       for (const socket of sockets) socket.destroy()

@@ -18,6 +18,9 @@ describe('parseConfig', () => {
       maxFieldBytes: 1024 * 1024,
       maxLineBytes: 64 * 1024 * 1024,
       maxExportStreams: 20,
+      signInMaxFailures: 5,
+      signInWindowSeconds: 60,
+      admin: undefined,
     })
   })
 
@@ -36,6 +39,10 @@ describe('parseConfig', () => {
         MAX_BATCH_BYTES: '65536',
         MAX_FIELD_BYTES: '100',
         MAX_LINE_BYTES: '2048',
+        SIGN_IN_MAX_FAILURES: '3',
+        SIGN_IN_WINDOW_SECONDS: '2',
+        ADMIN_EMAIL: 'root@example.com',
+        ADMIN_PASSWORD: 'twelve chars',
       }),
     ).toEqual({
       port: 8080,
@@ -51,6 +58,9 @@ describe('parseConfig', () => {
       maxFieldBytes: 100,
       maxLineBytes: 2048,
       maxExportStreams: 20,
+      signInMaxFailures: 3,
+      signInWindowSeconds: 2,
+      admin: { email: 'root@example.com', password: 'twelve chars' },
     })
   })
 
@@ -74,6 +84,17 @@ describe('parseConfig', () => {
   it('refuses an export lifetime that is not a positive number of hours', () => {
     expect(() => parseConfig({ EXPORT_TTL_HOURS: '0' })).toThrow('EXPORT_TTL_HOURS="0": EXPORT_TTL_HOURS must be more than 0 and at most a year')
     expect(() => parseConfig({ EXPORT_TTL_HOURS: '1d' })).toThrow('EXPORT_TTL_HOURS="1d": EXPORT_TTL_HOURS must be a number of hours, like 24 or 0.5')
+  })
+
+  it('never prints an admin password, not even a wrong one', () => {
+    const bad = () => parseConfig({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'short-pw' })
+    expect(bad).toThrow('  ADMIN_PASSWORD=(hidden): ADMIN_PASSWORD must have at least 12 characters')
+    expect(bad).not.toThrow(/short-pw/)
+  })
+
+  it('wants ADMIN_EMAIL and ADMIN_PASSWORD together', () => {
+    expect(() => parseConfig({ ADMIN_EMAIL: 'root@example.com' })).toThrow('ADMIN_PASSWORD is not set: set ADMIN_EMAIL and ADMIN_PASSWORD together')
+    expect(() => parseConfig({ ADMIN_PASSWORD: 'long enough password' })).toThrow('ADMIN_EMAIL is not set: set ADMIN_EMAIL and ADMIN_PASSWORD together')
   })
 
   it('refuses a port out of range', () => {

@@ -45,6 +45,12 @@ const Settings = z.object({
   // Each streamed export holds a PostgreSQL connection for as long as its client reads; about
   // 95 stalled downloads once exhausted the server's 100. Export jobs do not count: they queue.
   MAX_EXPORT_STREAMS: integer('MAX_EXPORT_STREAMS', 1, 1000).default(20),
+  // Failed sign-ins an account may have in the window before sign-in waits for the window's end.
+  SIGN_IN_MAX_FAILURES: integer('SIGN_IN_MAX_FAILURES', 1, 1000).default(5),
+  SIGN_IN_WINDOW_SECONDS: integer('SIGN_IN_WINDOW_SECONDS', 1, 24 * 3600).default(60),
+  // Create the first admin at start (Docker, scripts); ignored once any account exists.
+  ADMIN_EMAIL: z.string().trim().email('ADMIN_EMAIL must be an email address').optional(),
+  ADMIN_PASSWORD: z.string().min(12, 'ADMIN_PASSWORD must have at least 12 characters').optional(),
 })
 
 export type Config = {
@@ -72,6 +78,12 @@ export type Config = {
   maxLineBytes: number
   /** Streamed exports (GET …/export.csv) this process serves at once; more answer 503. */
   maxExportStreams: number
+  /** Failed sign-ins per account (4 times as many per address) before sign-in waits. */
+  signInMaxFailures: number
+  /** The window those failures are counted in. */
+  signInWindowSeconds: number
+  /** The first admin, created at start when no account exists; both or neither. */
+  admin: { email: string; password: string } | undefined
 }
 
 export class ConfigError extends Error {}
@@ -84,11 +96,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = String(issue.path[0])
-      return `  ${key}=${JSON.stringify(env[key])}: ${issue.message}`
+      // A password is never printed, not even a wrong one.
+      const value = /PASSWORD|SECRET/.test(key) ? '(hidden)' : JSON.stringify(env[key])
+      return `  ${key}=${value}: ${issue.message}`
     })
     throw new ConfigError(`Invalid settings:\n${lines.join('\n')}`)
   }
   const s = result.data
+  if (!s.ADMIN_EMAIL !== !s.ADMIN_PASSWORD) {
+    throw new ConfigError(`Invalid settings:\n  ${s.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'} is not set: set ADMIN_EMAIL and ADMIN_PASSWORD together`)
+  }
   return {
     port: s.PORT,
     databaseUrl: s.DATABASE_URL,
@@ -103,6 +120,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxFieldBytes: s.MAX_FIELD_BYTES,
     maxLineBytes: s.MAX_LINE_BYTES,
     maxExportStreams: s.MAX_EXPORT_STREAMS,
+    signInMaxFailures: s.SIGN_IN_MAX_FAILURES,
+    signInWindowSeconds: s.SIGN_IN_WINDOW_SECONDS,
+    admin: s.ADMIN_EMAIL && s.ADMIN_PASSWORD ? { email: s.ADMIN_EMAIL, password: s.ADMIN_PASSWORD } : undefined,
   }
 }
 

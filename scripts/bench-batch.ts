@@ -30,6 +30,7 @@ import {
   sampleRss,
   toMB,
   UsageError,
+  authFor,
 } from './bench/harness'
 import { measureRawCopy, settle, startAppWithDatabase, tableSql, type App, type RawRun } from './bench/imports'
 
@@ -171,7 +172,7 @@ async function measureBatches(app: App, db: pg.Client, batches: Batches, inFligh
   }
   const seconds = (performance.now() - started) / 1000
   const serverCpuSeconds = readCpuSeconds(pid) - cpuBefore
-  const imp = (await (await fetch(`${app.baseUrl}/api/imports/${session.importId}`)).json()) as { tableName: string; status: string }
+  const imp = (await (await fetch(`${app.baseUrl}/api/imports/${session.importId}`, { headers: authFor(app.baseUrl) })).json()) as { tableName: string; status: string }
   if (imp.status !== 'PROCESSED') throw new Error(`the session's import is ${imp.status}, not PROCESSED`)
   const table = tableSql(db, imp.tableName)
   const rows = Number((await db.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
@@ -181,7 +182,7 @@ async function measureBatches(app: App, db: pg.Client, batches: Batches, inFligh
 }
 
 async function post(app: App, route: string, body: string): Promise<unknown> {
-  const res = await fetch(`${app.baseUrl}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })
+  const res = await fetch(`${app.baseUrl}${route}`, { method: 'POST', headers: { ...authFor(app.baseUrl), 'Content-Type': 'application/json' }, body })
   const answer = await res.json()
   if (!res.ok) throw new Error(`POST ${route} answered ${res.status}: ${JSON.stringify(answer)}`)
   return answer

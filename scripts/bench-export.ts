@@ -37,6 +37,7 @@ import {
   sampleRss,
   sleep,
   toMB,
+  authFor,
 } from './bench/harness'
 import { settle, startAppWithDatabase, tableSql, uploadWithTus, waitForImport, type App, type ImportDto } from './bench/imports'
 
@@ -212,7 +213,7 @@ async function waitForRowIndex(db: pg.Client, imp: ImportDto) {
 function exportThroughApp(app: App, importId: string, hash?: Hash): Promise<{ bytes: number; sha256: string | undefined }> {
   const url = `${app.baseUrl}/api/imports/${importId}/export.csv`
   return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
+    const req = http.get(url, { headers: authFor(url) }, (res) => {
       if (res.statusCode !== 200) {
         void readAll(res).then((body) => reject(new Error(`GET ${url} answered ${res.statusCode} ${body.trim().slice(0, 500)}`)), reject)
         return

@@ -33,6 +33,7 @@ import {
   startApp,
   toMB,
   UsageError,
+  authFor,
 } from './bench/harness'
 import { ensureCsv } from './bench/fixture'
 
@@ -192,6 +193,7 @@ async function uploadWithTus(endpoint: string, file: string, chunkSize: number):
       endpoint,
       chunkSize,
       metadata: { filename: path.basename(file), filetype: 'text/csv' },
+      headers: authFor(endpoint),
       retryDelays: null, // a silent retry would hide a failure inside the timing
       onSuccess: () => resolve(upload.url!),
       onError: reject,

@@ -11,6 +11,8 @@ import { migrate } from '../lib/db/migrate'
 import { databaseUrlFile } from '../lib/db/database-url-file'
 import { buildApp, buildIsStale } from '../lib/server/build'
 import { claimPidFile, releasePidFile } from '../lib/server/pid-file'
+import { CLIENT_ADDRESS_HEADER } from '../lib/auth/client-address'
+import { prepareAccounts } from '../lib/auth/prepare'
 
 const root = path.resolve(import.meta.dirname, '..')
 process.env.NEXT_TELEMETRY_DISABLED = '1'
@@ -52,6 +54,7 @@ async function main() {
   const applied = await migrate(databaseUrl, path.join(root, 'prisma', 'migrations'))
   if (applied.length) console.log(`Applied migrations: ${applied.join(', ')}`)
   process.env.DATABASE_URL = databaseUrl
+  const accounts = await prepareAccounts(config)
 
   if (buildIsStale(root)) {
     console.log('Building the app (first start, or the code changed)…')
@@ -63,6 +66,8 @@ async function main() {
   const handleRequest = app.getRequestHandler()
   server = http.createServer((req, res) => {
     restoreContentLength(res)
+    // Replaces whatever a client sent under this name: the sign-in limit counts per address.
+    req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? 'unknown'
     void handleRequest(req, res)
   })
   // Large uploads stream for minutes in one request; Node's default 5-minute request timeout would cut them.
@@ -74,6 +79,10 @@ async function main() {
     server!.listen(config.port, resolve)
   })
   console.log(`Sluice is ready on http://localhost:${config.port} (data in ${config.dataDir})`)
+  if (accounts.setupToken) {
+    console.log(`No account exists yet. Create the first one (an admin) at:\n\n  http://localhost:${config.port}/setup?token=${accounts.setupToken}\n`)
+  }
+  if (accounts.createdAdmin) console.log(`Created the first account, an admin: ${accounts.createdAdmin} (from ADMIN_EMAIL)`)
 }
 
 main().catch(async (error: unknown) => {

@@ -8,7 +8,7 @@ import { formatCount } from '../lib/format'
 import type { ImportDto } from '../lib/imports/schemas'
 import { freePort } from '../lib/server/free-port'
 import type { SessionDto } from '../lib/sessions/schemas'
-import { createDatabase, health, sleep, startApp, tempDir, type AppProcess } from '../test/app-process'
+import { appFetch, createDatabase, health, signInForTests, TEST_ADMIN, sleep, startApp, tempDir, type AppProcess } from '../test/app-process'
 import { runNpm, startNpm, type CliRun } from '../test/cli-process'
 import { startFaultyProxy, type FaultyProxy } from '../test/faulty-proxy'
 
@@ -23,6 +23,7 @@ let dataDir: string
 let app: AppProcess
 let db: pg.Pool
 let proxy: FaultyProxy
+let apiKey: string
 const running: CliRun[] = []
 
 beforeAll(async () => {
@@ -38,6 +39,7 @@ beforeAll(async () => {
     MAX_BATCH_BYTES: String(MAX_BYTES),
   })
   expect(await health(app.url)).toEqual({ ok: true })
+  apiKey = await signInForTests(app.url)
   proxy = await startFaultyProxy(app.url)
 }, 120_000)
 
@@ -57,10 +59,13 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true })
 })
 
-/** Each command gets its own cache folder, where the upload keeps what it needs to resume. */
-async function cacheEnv() {
+/**
+ * Each command gets its own cache folder, where the upload keeps what it needs to resume, and
+ * config folder (empty: the key comes from SLUICE_API_KEY).
+ */
+async function cacheEnv(key = apiKey) {
   const cache = await fs.mkdtemp(path.join(dir, 'cache-'))
-  return { XDG_CACHE_HOME: cache }
+  return { XDG_CACHE_HOME: cache, XDG_CONFIG_HOME: path.join(cache, 'config'), SLUICE_API_KEY: key }
 }
 
 async function generate(name: string, rows: number, seed: number) {
@@ -70,11 +75,11 @@ async function generate(name: string, rows: number, seed: number) {
   return { file, size: (await fs.stat(file)).size }
 }
 
-const api = async <T>(route: string): Promise<T> => (await fetch(`${app.url}${route}`)).json() as Promise<T>
+const api = async <T>(route: string): Promise<T> => (await appFetch(`${app.url}${route}`)).json() as Promise<T>
 const importOfUpload = async (uploadId: string) => (await api<{ imports: ImportDto[] }>(`/api/imports?upload=${uploadId}`)).imports
 const rowsInTable = async (imp: ImportDto) => Number((await db.query(`SELECT count(*) AS n FROM ${imp.tableName}`)).rows[0].n)
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex')
-const exported = async (imp: ImportDto) => Buffer.from(await (await fetch(`${app.url}/api/imports/${imp.id}/export.csv`)).arrayBuffer())
+const exported = async (imp: ImportDto) => Buffer.from(await (await appFetch(`${app.url}/api/imports/${imp.id}/export.csv`)).arrayBuffer())
 // npm's own complaints about the machine's configuration, not the command's output.
 const withoutNpmWarnings = (stderr: string) => stderr.replace(/^npm warn .*\n/gm, '')
 const uploadIdIn = (stdout: string) => /as upload ([0-9a-f]+)\n/.exec(stdout)?.[1]
@@ -205,5 +210,43 @@ describe('npm run upload -- --batch', () => {
     const { rows } = await db.query(`SELECT ${COLUMNS.join(', ')} FROM ${imp.tableName} ORDER BY _sluice_row`)
     const records = generateRecords(3)
     expect(rows).toEqual(Array.from({ length: 5000 }, () => records.next().value))
+  }, 120_000)
+})
+
+describe('npm run login', () => {
+  it('signs in once and stores a key only its user can read, which npm run upload then uses; a revoked key is refused with what to do', async () => {
+    const env = await cacheEnv('')
+    const wrong = await runNpm('login', ['--url', app.url], env, `${TEST_ADMIN.email}\nnot the password\n`)
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toContain('Wrong email or password.')
+
+    const login = await runNpm('login', ['--url', app.url], env, `${TEST_ADMIN.email}\n${TEST_ADMIN.password}\n`)
+    expect(withoutNpmWarnings(login.stderr)).toBe('')
+    expect(login.code).toBe(0)
+    const file = path.join(env.XDG_CONFIG_HOME, 'sluice', 'credentials.json')
+    expect(login.stdout).toContain(`Signed in to ${app.url} as ${TEST_ADMIN.email}. The key for \`npm run upload\` is in ${file}`)
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600)
+    const stored = JSON.parse(await fs.readFile(file, 'utf8')) as { servers: Record<string, { key: string }> }
+    const key = stored.servers[new URL(app.url).origin]!.key
+    expect(key).toMatch(/^sluice_[A-Za-z]{64}$/)
+    // The password is nowhere in what the command printed or stored.
+    expect(login.stdout + JSON.stringify(stored)).not.toContain(TEST_ADMIN.password)
+
+    const { file: csv } = await generate('after-login.csv', 1000, 5)
+    const uploaded = await runNpm('upload', [csv, '--url', app.url], env)
+    expect(uploaded.code).toBe(0)
+    const [imp] = await importOfUpload(uploadIdIn(uploaded.stdout)!)
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 1000 })
+
+    const { keys } = (await (await appFetch(`${app.url}/api/keys`)).json()) as { keys: { id: string; start: string }[] }
+    const made = keys.find((k) => key.startsWith(k.start))!
+    expect((await appFetch(`${app.url}/api/keys/${made.id}`, { method: 'DELETE' })).status).toBe(204)
+    const refused = await runNpm('upload', [csv, '--url', app.url], env)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('The server refused the API key (revoked, expired or mistyped): run `npm run login` again, or set SLUICE_API_KEY')
+
+    const none = await runNpm('upload', [csv, '--url', app.url], await cacheEnv(''))
+    expect(none.code).toBe(1)
+    expect(none.stderr).toContain(`No API key for ${app.url}: run \`npm run login\` once`)
   }, 120_000)
 })

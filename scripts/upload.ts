@@ -3,6 +3,7 @@
 //   same command again after an interruption and it resumes where the server stopped.
 // npm run upload -- --batch --rows N [--url URL] [--batch-size 5000] [--name NAME] [--seed S]
 //   Sends N generated records through the batch API, then finishes the session.
+// Either way with the API key in SLUICE_API_KEY, or the one `npm run login` stored.
 // Exit code: 0 when the import is PROCESSED, 1 when anything else happened, 2 for bad flags,
 // 130 after Ctrl-C.
 import fs from 'node:fs'
@@ -10,6 +11,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatCount } from '../lib/format'
 import { ApiError, checkServer, createApi, InterruptedError, type Api } from './upload/api'
+import { apiKeyFor } from './upload/credentials'
 import { sendGeneratedRecords, type BatchOptions } from './upload/batches'
 import { followImport } from './upload/follow-import'
 import { uploadFile } from './upload/tus-upload'
@@ -63,12 +65,16 @@ function wholeNumber(flag: string, text: string): number {
   return n
 }
 
-async function uploadAndImport(api: Api, file: string, signal: AbortSignal) {
+/** The file to upload must be there before anything is asked of the server. */
+function checkFile(file: string) {
   const stat = fs.statSync(file, { throwIfNoEntry: false })
   if (!stat) throw new Error(`No such file: ${path.resolve(file)}`)
   if (!stat.isFile()) throw new Error(`Not a file: ${path.resolve(file)}`)
+}
+
+async function uploadAndImport(api: Api, file: string, signal: AbortSignal) {
   await checkServer(api)
-  const uploadId = await uploadFile(api.base, file, signal)
+  const uploadId = await uploadFile(api.base, file, signal, api.key)
   const imp = await followImport(api, uploadId, signal).catch((error: unknown) => {
     if (!(error instanceof InterruptedError)) throw error
     throw new InterruptedError(`Interrupted: the file has arrived, and its import goes on on the server (${api.base}/api/imports?upload=${uploadId})`)
@@ -105,8 +111,11 @@ async function main() {
       process.once(signal, () => process.exit(130))
     })
   }
-  const api = createApi(command.url, interrupt.signal)
   try {
+    if (command.mode === 'file') checkFile(command.file)
+    const key = apiKeyFor(command.url)
+    if (!key) throw new Error(`No API key for ${command.url}: run \`npm run login\` once (it stores one), or set SLUICE_API_KEY to a key from its settings page`)
+    const api = createApi(command.url, interrupt.signal, key)
     if (command.mode === 'file') await uploadAndImport(api, command.file, interrupt.signal)
     else await sendBatches(api, command, interrupt.signal)
     return 0

@@ -30,7 +30,8 @@ export function startApp(env: Record<string, string>, script = 'scripts/start.ts
   const args = startScriptNodeArgs(root).map((a) => (a === 'scripts/start.ts' ? script : a))
   const child = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: '', DATA_DIR: '', PORT: '', MAX_UPLOAD_BYTES: '', ...env },
+    // The first admin comes from the environment (ignored once the database has an account).
+    env: { ...process.env, DATABASE_URL: '', DATA_DIR: '', PORT: '', MAX_UPLOAD_BYTES: '', ADMIN_EMAIL: TEST_ADMIN.email, ADMIN_PASSWORD: TEST_ADMIN.password, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -38,6 +39,60 @@ export function startApp(env: Record<string, string>, script = 'scripts/start.ts
   child.stderr!.on('data', (d) => (output += d))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   return { child, exited, output: () => output, url: `http://localhost:${env.PORT}` }
+}
+
+/** The first admin of every app a test starts (unless its env says otherwise). */
+export const TEST_ADMIN = { email: 'admin@sluice.test', password: 'admin-password-for-tests' }
+
+/** Signs in over HTTP; the session cookie (name=value) to send back. */
+export async function signIn(url: string, account: { email: string; password: string }): Promise<string> {
+  const res = await fetch(`${url}/api/auth/sign-in/email`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: account.email, password: account.password }),
+  })
+  if (res.status !== 200) throw new Error(`sign-in as ${account.email} answered ${res.status}: ${await res.text()}`)
+  return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+}
+
+/** A new API key of the account, made over HTTP as a person does on the settings page. */
+export async function createApiKey(url: string, account: { email: string; password: string }, name = 'tests'): Promise<string> {
+  const cookie = await signIn(url, account)
+  const res = await fetch(`${url}/api/keys`, { method: 'POST', headers: { Cookie: cookie, 'Content-Type': 'application/json' }, body: JSON.stringify({ name }) })
+  if (res.status !== 201) throw new Error(`POST /api/keys answered ${res.status}: ${await res.text()}`)
+  return ((await res.json()) as { key: string }).key
+}
+
+// The key appFetch sends to each app (by origin), registered by useKey or signInForTests.
+const keys = new Map<string, string>()
+
+/** Makes appFetch (and uploadFile) send `key` to the app at `url`. */
+export function useKey(url: string, key: string): void {
+  keys.set(new URL(url).origin, key)
+}
+
+/** Creates a key of the test admin on the app at `url` and makes appFetch use it; the key. */
+export async function signInForTests(url: string): Promise<string> {
+  const key = await createApiKey(url, TEST_ADMIN)
+  useKey(url, key)
+  return key
+}
+
+/** The Authorization header of the key registered for the app at `url` (for node:http requests). */
+export function authHeaders(url: string): { Authorization: string } {
+  const key = keys.get(new URL(url).origin)
+  if (!key) throw new Error(`no API key registered for ${new URL(url).origin}: call signInForTests or useKey first`)
+  return { Authorization: `Bearer ${key}` }
+}
+
+/** fetch, with the Authorization header of the key registered for the request's origin. */
+export const appFetch: typeof fetch = (input, init = {}) => {
+  const url = new URL(input instanceof Request ? input.url : String(input))
+  const key = keys.get(url.origin)
+  if (!key) throw new Error(`no API key registered for ${url.origin}: call signInForTests or useKey first`)
+  const headers = new Headers(init.headers)
+  headers.set('Authorization', `Bearer ${key}`)
+  return fetch(input, { ...init, headers })
 }
 
 /** Resolves with /api/health's answer once the app serves it (within 60 s). */
@@ -79,14 +134,14 @@ export async function createDatabase(name: string): Promise<string> {
 /** Uploads a file over tus (creation, then one PATCH streaming the whole file); returns the upload id. */
 export async function uploadFile(url: string, file: string, name = path.basename(file)): Promise<string> {
   const { size } = await fs.stat(file)
-  const created = await fetch(`${url}/api/uploads`, {
+  const created = await appFetch(`${url}/api/uploads`, {
     method: 'POST',
     headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size), 'Upload-Metadata': `filename ${Buffer.from(name).toString('base64')}` },
   })
   if (created.status !== 201) throw new Error(`tus creation answered ${created.status}: ${await created.text()}`)
   const location = created.headers.get('Location')!
   if (size > 0) {
-    const patched = await fetch(new URL(location, url), {
+    const patched = await appFetch(new URL(location, url), {
       method: 'PATCH',
       headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
       body: Readable.toWeb(createReadStream(file)) as ReadableStream,

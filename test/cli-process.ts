@@ -14,9 +14,11 @@ export type CliRun = {
   kill: (signal?: NodeJS.Signals) => void
 }
 
-export function startNpm(script: string, args: string[], env: Record<string, string> = {}): CliRun {
+/** `input`, when given, is written to the command's standard input (which is then closed). */
+export function startNpm(script: string, args: string[], env: Record<string, string> = {}, input?: string): CliRun {
   // Its own process group, so that a kill reaches the node process at the bottom of npm's tree.
-  const child = spawn('npm', ['run', script, '--', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn('npm', ['run', script, '--', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true })
+  if (input !== undefined) child.stdin!.end(input)
   let stdout = ''
   let stderr = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -34,4 +36,4 @@ export function startNpm(script: string, args: string[], env: Record<string, str
 }
 
 /** Runs `npm run <script> -- <args>` to its end. */
-export const runNpm = (script: string, args: string[], env?: Record<string, string>) => startNpm(script, args, env).done
+export const runNpm = (script: string, args: string[], env?: Record<string, string>, input?: string) => startNpm(script, args, env, input).done

@@ -1,14 +1,14 @@
 import { expect } from 'vitest'
 import type pg from 'pg'
 import type { ImportDto } from '../lib/imports/schemas'
-import { sleep } from './app-process'
+import { appFetch, sleep } from './app-process'
 
 // The import API as the HTTP tests drive it, against the app at `baseUrl()` (a getter: a test
 // may restart the app on another process).
 
 export function importApi(baseUrl: () => string) {
   async function api(method: 'GET' | 'POST', route: string): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${baseUrl()}${route}`, { method })
+    const res = await appFetch(`${baseUrl()}${route}`, { method })
     return { status: res.status, body: await res.json() }
   }
   const getImport = async (id: string) => (await api('GET', `/api/imports/${id}`)).body as ImportDto

@@ -1,13 +1,17 @@
 import type { Metadata } from 'next'
 import { ApiReference } from '@/components/api-reference'
 import { link } from '@/components/styles'
+import { signedInOrRedirect } from '@/lib/auth/page-principal'
 
 export const metadata: Metadata = {
   title: 'API reference · Sluice',
   description: 'Every endpoint of Sluice: uploads (tus), imports, batch sessions, exports.',
 }
 
-export default function DocsPage() {
+export const dynamic = 'force-dynamic'
+
+export default async function DocsPage() {
+  await signedInOrRedirect('/docs')
   return (
     <>
       <header className="flex flex-wrap items-baseline gap-x-4 gap-y-1 border-b border-slate-200 px-4 py-3 dark:border-slate-800">

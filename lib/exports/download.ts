@@ -6,15 +6,15 @@ import parseRange from 'range-parser'
 import { DECLARED_LENGTH_HEADER } from '../http/content-length'
 import { SluiceError } from '../http/errors'
 import { exportFilePath } from './export-jobs'
-import { getExport, isDownloadable } from './exports'
+import { isDownloadable } from './exports'
+import type { Export } from '../db/generated/client'
 
 /**
  * The finished file of an export, as a download that can resume: `Range` (one byte range;
  * several are answered with the whole file, as `send` does), `If-Range`, and `ETag` /
  * `If-None-Match`. A finished export's file never changes, so its id and size make a strong ETag.
  */
-export async function downloadExport(id: string, req: Request): Promise<Response> {
-  const exp = await getExport(id)
+export async function downloadExport(exp: Export, req: Request): Promise<Response> {
   if (exp.status === 'EXPIRED' || (exp.status === 'PROCESSED' && !isDownloadable(exp))) {
     throw new SluiceError('GONE', `This export expired at ${exp.expiresAt?.toISOString()} and its file was deleted; export the rows again`)
   }

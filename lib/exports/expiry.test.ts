@@ -34,11 +34,12 @@ describe('expireExports', () => {
 
     expect((await prisma().export.findUniqueOrThrow({ where: { id: old.id } })).status).toBe('EXPIRED')
     expect(await exists(exportFilePath(old.id))).toBe(false)
-    await expect(downloadExport(old.id, new Request('http://x/'))).rejects.toMatchObject({ code: 'GONE' })
+    const reread = (id: string) => prisma().export.findUniqueOrThrow({ where: { id } })
+    await expect(downloadExport(await reread(old.id), new Request('http://x/'))).rejects.toMatchObject({ code: 'GONE' })
 
     expect((await prisma().export.findUniqueOrThrow({ where: { id: fresh.id } })).status).toBe('PROCESSED')
     expect(await exists(exportFilePath(fresh.id))).toBe(true)
-    const res = await downloadExport(fresh.id, new Request('http://x/'))
+    const res = await downloadExport(await reread(fresh.id), new Request('http://x/'))
     expect(res.status).toBe(200)
     expect(await res.text()).toBe('a\n1\n')
   })

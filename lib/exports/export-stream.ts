@@ -4,6 +4,7 @@ import { SluiceError } from '../http/errors'
 import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { getImport } from '../imports/imports'
+import type { OwnerScope } from '../auth/owner-scope'
 import { buildExportQuery, EXPORT_SESSION_OPTIONS } from './export-query'
 import { assertExportable, exportFileName } from './exports'
 import type { ExportFilter } from './schemas'
@@ -16,8 +17,13 @@ import type { ExportFilter } from './schemas'
  * into a full socket. The COPY has started when this resolves, so an error in the query is
  * thrown here, before any byte of the response.
  */
-export async function openExportStream(importId: string, filter: ExportFilter, signal?: AbortSignal): Promise<{ fileName: string; body: ReadableStream<Uint8Array> }> {
-  const imp = await getImport(importId)
+export async function openExportStream(
+  importId: string,
+  filter: ExportFilter,
+  scope: OwnerScope,
+  signal?: AbortSignal,
+): Promise<{ fileName: string; body: ReadableStream<Uint8Array> }> {
+  const imp = await getImport(importId, scope)
   assertExportable(imp)
   const query = buildExportQuery(imp, filter)
   const { maxExportStreams } = config()

@@ -8,7 +8,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
 import { freePort } from '../server/free-port'
-import { createDatabase, health, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { appFetch, authHeaders, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from '../imports/schemas'
 import type { ExportDto } from './schemas'
 
@@ -76,7 +76,7 @@ function awkwardRecords(): string[][] {
 
 async function waitForImport(uploadId: string): Promise<ImportDto> {
   for (let i = 0; i < 1200; i++) {
-    const { imports } = (await (await fetch(`${app.url}/api/imports?upload=${uploadId}`)).json()) as { imports: ImportDto[] }
+    const { imports } = (await (await appFetch(`${app.url}/api/imports?upload=${uploadId}`)).json()) as { imports: ImportDto[] }
     const imp = imports[0]
     if (imp && !['QUEUED', 'PROCESSING'].includes(imp.status)) return imp
     await sleep(50)
@@ -86,7 +86,7 @@ async function waitForImport(uploadId: string): Promise<ImportDto> {
 
 async function waitForExport(id: string, done: (e: ExportDto) => boolean = (e) => !['QUEUED', 'PROCESSING'].includes(e.status)): Promise<ExportDto> {
   for (let i = 0; i < 3000; i++) {
-    const exp = (await (await fetch(`${app.url}/api/exports/${id}`)).json()) as ExportDto
+    const exp = (await (await appFetch(`${app.url}/api/exports/${id}`)).json()) as ExportDto
     if (done(exp)) return exp
     await sleep(20)
   }
@@ -94,12 +94,12 @@ async function waitForExport(id: string, done: (e: ExportDto) => boolean = (e) =
 }
 
 async function getBytes(route: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${app.url}${route}`, { headers })
+  const res = await appFetch(`${app.url}${route}`, { headers })
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) }
 }
 
 async function postJson(route: string, body: unknown) {
-  const res = await fetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+  const res = await appFetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
   return { status: res.status, body: (await res.json()) as any }
 }
 
@@ -144,6 +144,7 @@ beforeAll(async () => {
   // 1 MiB batches: an import of the big file takes long enough to be paused well past its start.
   app = startApp({ PORT: String(await freePort()), DATA_DIR: dataDir, DATABASE_URL: databaseUrl, IMPORT_BATCH_BYTES: String(1024 * 1024) })
   expect(await health(app.url)).toEqual({ ok: true })
+  await signInForTests(app.url)
 
   const rows = awkwardRecords()
   // Written with CRLF line ends, as spreadsheets write them; the export writes LF.
@@ -244,7 +245,7 @@ describe('GET /api/imports/:id/export.csv', () => {
   it('cancels the query on the server when the client disconnects', async () => {
     const name = `sluice-export-stream:${big.imp.id}`
     const received = await new Promise<number>((resolve, reject) => {
-      const req = http.get(`${app.url}${exportUrl(big.imp)}`, (res) => {
+      const req = http.get(`${app.url}${exportUrl(big.imp)}`, { headers: authHeaders(app.url) }, (res) => {
         res.once('data', async (chunk: Buffer) => {
           res.pause() // the query is now running, held up by backpressure
           try {
@@ -289,7 +290,7 @@ describe('export jobs', () => {
     expect(etag).toBe(`"${done.id}-${streamed.body.length}"`)
 
     // HEAD: the size a download manager checks before it resumes, and no body.
-    const head = await fetch(`${app.url}${done.downloadUrl}`, { method: 'HEAD' })
+    const head = await appFetch(`${app.url}${done.downloadUrl}`, { method: 'HEAD' })
     expect(head.status).toBe(200)
     expect(head.headers.get('content-length')).toBe(String(streamed.body.length))
     expect((await head.arrayBuffer()).byteLength).toBe(0)
@@ -319,7 +320,7 @@ describe('export jobs', () => {
     expect(outside.headers.get('content-range')).toBe(`bytes */${streamed.body.length}`)
     expect((await getBytes(done.downloadUrl!, { 'If-None-Match': etag })).status).toBe(304)
 
-    const { body: listed } = await fetch(`${app.url}/api/exports?import=${awkward.imp.id}`).then(async (r) => ({ body: await r.json() }))
+    const { body: listed } = await appFetch(`${app.url}/api/exports?import=${awkward.imp.id}`).then(async (r) => ({ body: await r.json() }))
     expect(listed.exports.map((e: ExportDto) => e.id)).toContain(done.id)
   })
 
@@ -357,9 +358,9 @@ describe('export jobs', () => {
     expect((await postJson('/api/exports', { importId: awkward.imp.id, column: 'nope' })).status).toBe(400)
     expect((await postJson('/api/exports', { importId: awkward.imp.id, column: 'when', from: '2024-02-02', to: '2024-02-01' })).status).toBe(400)
     expect((await postJson('/api/exports', { importId: '00000000-0000-0000-0000-000000000000' })).status).toBe(404)
-    const notJson = await fetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{' })
+    const notJson = await appFetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{' })
     expect(notJson.status).toBe(400)
-    const form = await fetch(`${app.url}/api/exports`, { method: 'POST', body: 'importId=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })
+    const form = await appFetch(`${app.url}/api/exports`, { method: 'POST', body: 'importId=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })
     expect(form.status).toBe(415)
     expect((await getBytes('/api/exports/00000000-0000-0000-0000-000000000000')).status).toBe(404)
     expect((await getBytes('/api/exports/not-a-uuid/download')).status).toBe(404)
@@ -373,7 +374,7 @@ describe('an import stopped while it is being exported', () => {
     // Paused with more rows than the sockets between PostgreSQL and the client can hold.
     const enough = (i: ImportDto | undefined) => i !== undefined && i.rowsImported >= BIG_ROWS / 2
     for (let i = 0; i < 3000 && !enough(imp); i++) {
-      imp = ((await (await fetch(`${app.url}/api/imports?upload=${uploadId}`)).json()) as { imports: ImportDto[] }).imports[0]
+      imp = ((await (await appFetch(`${app.url}/api/imports?upload=${uploadId}`)).json()) as { imports: ImportDto[] }).imports[0]
       if (!enough(imp)) await sleep(10)
     }
     const paused = await postJson(`/api/imports/${imp!.id}/pause`, {})
@@ -384,7 +385,7 @@ describe('an import stopped while it is being exported', () => {
     const streamName = `sluice-export-stream:${imp!.id}`
     let response: http.IncomingMessage | undefined
     const outcome = new Promise<string>((resolve) => {
-      const req = http.get(`${app.url}${exportUrl(paused.body)}`, (res) => {
+      const req = http.get(`${app.url}${exportUrl(paused.body)}`, { headers: authHeaders(app.url) }, (res) => {
         response = res
         res.once('data', () => res.pause())
         res.on('end', () => resolve('complete'))

@@ -1,3 +1,4 @@
+import { ANY_OWNER, ownedBy, type OwnerScope, type Principal } from '../auth/owner-scope'
 import { randomUUID } from 'node:crypto'
 import { config } from '../config'
 import type { Export, Import } from '../db/generated/client'
@@ -56,18 +57,18 @@ export function toExportDto(exp: Export): ExportDto {
 
 const notFound = (id: string) => new SluiceError('NOT_FOUND', `No export with id ${cutInput(id)}`)
 
-/** One export; NOT_FOUND when there is none with that id. */
-export async function getExport(id: string): Promise<Export> {
-  const exp = isUuid(id) ? await prisma().export.findUnique({ where: { id } }) : null
+/** One export within `scope`; NOT_FOUND when there is none with that id there. */
+export async function getExport(id: string, scope: OwnerScope): Promise<Export> {
+  const exp = isUuid(id) ? await prisma().export.findFirst({ where: { id, ...scope } }) : null
   if (!exp) throw notFound(id)
   return exp
 }
 
-/** Exports, newest first; only those of one import when `importId` is given. */
-export function listExports(filter: { importId?: string | undefined } = {}): Promise<Export[]> {
+/** Exports within `scope`, newest first; only those of one import when `importId` is given. */
+export function listExports(filter: { importId?: string | undefined }, scope: OwnerScope): Promise<Export[]> {
   if (filter.importId !== undefined && !isUuid(filter.importId)) return Promise.resolve([])
   return prisma().export.findMany({
-    where: filter.importId ? { importId: filter.importId } : {},
+    where: { ...scope, ...(filter.importId && { importId: filter.importId }) },
     orderBy: { createdAt: 'desc' },
     take: 100,
   })
@@ -77,8 +78,8 @@ export function listExports(filter: { importId?: string | undefined } = {}): Pro
  * Queues an export of the import's rows (all, or a date range on one column). The filter is
  * checked against the import now, so a bad column is a 400 here rather than a failed job.
  */
-export async function createExport(importId: string, filter: ExportFilter): Promise<Export> {
-  const imp = await getImport(importId)
+export async function createExport(importId: string, filter: ExportFilter, who: Principal): Promise<Export> {
+  const imp = await getImport(importId, ownedBy(who))
   assertExportable(imp)
   buildExportQuery(imp, filter)
   const id = randomUUID()
@@ -87,6 +88,7 @@ export async function createExport(importId: string, filter: ExportFilter): Prom
       data: {
         id,
         importId: imp.id,
+        ownerId: who.userId,
         column: filter.column ?? null,
         rangeFrom: filter.from ?? null,
         rangeTo: filter.to ?? null,
@@ -112,7 +114,7 @@ export async function stopExport(id: string): Promise<Export> {
     data: { status: 'STOPPED', finishedAt: new Date() },
   })
   if (!exp) {
-    const now = await getExport(id)
+    const now = await getExport(id, ANY_OWNER)
     throw new SluiceError('INVALID_TRANSITION', `Cannot stop this export: it is ${now.status.toLowerCase()}, and only a queued or processing export can be stopped`)
   }
   await cancelExportCopy(id, exp.backendPid)

@@ -1,3 +1,4 @@
+import { ANY_OWNER } from '../auth/owner-scope'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
@@ -57,7 +58,7 @@ async function claimExport(client: pg.Client, exportId: string): Promise<Export 
 }
 
 async function writeExport(client: pg.Client, exp: Export): Promise<void> {
-  const imp = await getImport(exp.importId)
+  const imp = await getImport(exp.importId, ANY_OWNER)
   assertExportable(imp)
   const query = buildExportQuery(imp, {
     column: exp.column ?? undefined,

@@ -4,12 +4,15 @@ import { z, ZodError } from 'zod'
 /** HTTP status for each error code Sluice answers with; the one place codes become statuses. */
 const STATUS = {
   BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   INVALID_TRANSITION: 409,
   GONE: 410,
   TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNPROCESSABLE: 422,
+  TOO_MANY_REQUESTS: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const
@@ -65,8 +68,8 @@ export function toErrorResponse(error: unknown): Response {
         : new SluiceError('INTERNAL', 'Unexpected error', { cause: error })
   if (err.code === 'INTERNAL') console.error(err.cause ?? err)
   const details = err.details ? { details: err.details } : {}
-  // RFC 9110 §10.2.3: a 503 may say when to come back.
-  const retryAfter = err.code === 'UNAVAILABLE' && typeof err.details?.retryAfterSeconds === 'number' ? { 'Retry-After': String(err.details.retryAfterSeconds) } : undefined
+  // RFC 9110 §10.2.3 and RFC 6585 §4: a 503 or a 429 may say when to come back.
+  const retryAfter = (err.code === 'UNAVAILABLE' || err.code === 'TOO_MANY_REQUESTS') && typeof err.details?.retryAfterSeconds === 'number' ? { 'Retry-After': String(err.details.retryAfterSeconds) } : undefined
   return Response.json({ error: { code: err.code, message: err.message, ...details } } satisfies ErrorBody, {
     status: STATUS[err.code],
     ...(retryAfter && { headers: retryAfter }),

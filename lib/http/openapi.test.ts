@@ -5,7 +5,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase, health, startApp, tempDir, type AppProcess } from '../../test/app-process'
+import { appFetch, createDatabase, health, signInForTests, startApp, tempDir, type AppProcess } from '../../test/app-process'
 import { freePort } from '../server/free-port'
 import { openApiDocument } from './openapi'
 
@@ -30,6 +30,8 @@ function serves(folder: string, documentedPath: string): boolean {
     .split('/')
     .map((segment) => {
       if (/^\[\[\.\.\.\w+\]\]$/.test(segment)) return '(?:/\\{\\w+\\})?'
+      // A catch-all (`[...all]`, better-auth's routes) serves the paths below its folder.
+      if (/^\[\.\.\.\w+\]$/.test(segment)) return '/.+'
       const param = /^\[(\w+)\]$/.exec(segment)
       return `/${param ? `\\{${param[1]}\\}` : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`
     })
@@ -102,6 +104,7 @@ describe('the app over HTTP, against its OpenAPI document', () => {
     const dir = await tempDir('sluice-openapi-')
     app = startApp({ PORT: String(await freePort()), DATA_DIR: path.join(dir, 'data'), DATABASE_URL: await createDatabase('sluice_openapi_test') })
     expect(await health(app.url)).toEqual({ ok: true })
+    await signInForTests(app.url)
   }, 120_000)
 
   afterAll(async () => {
@@ -120,7 +123,7 @@ describe('the app over HTTP, against its OpenAPI document', () => {
     url: string,
     init: { json?: unknown; body?: string | Uint8Array<ArrayBuffer>; headers?: Record<string, string> } = {},
   ) {
-    const res = await fetch(`${app.url}${url}`, {
+    const res = await appFetch(`${app.url}${url}`, {
       method,
       headers: init.json === undefined ? init.headers : { 'Content-Type': 'application/json', ...init.headers },
       body: init.json === undefined ? init.body : JSON.stringify(init.json),
@@ -145,7 +148,7 @@ describe('the app over HTTP, against its OpenAPI document', () => {
   }
 
   it('serves the document at /api/openapi.json', async () => {
-    const res = await fetch(`${app.url}/api/openapi.json`)
+    const res = await appFetch(`${app.url}/api/openapi.json`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('application/json')
     const served = (await res.json()) as typeof doc

@@ -23,6 +23,7 @@ import {
 } from '../imports/schemas'
 import { BatchBody, BatchResultSchema, CreateSessionBody, FinishSessionBody, SessionParams, SessionSchema } from '../sessions/schemas'
 import { UPLOAD_EXPIRY_MS } from '../uploads/tus-server'
+import { ApiKeyDtoSchema, CreatedKeySchema, CreateKeyBody, KeyListSchema, KeyParams, MeSchema, SetupBody } from '../auth/schemas'
 import { ErrorBodySchema, statusOf, type ErrorCode } from './errors'
 
 // The OpenAPI 3.1 document of every route under app/api, built from the zod schemas the
@@ -479,9 +480,117 @@ const sessions = {
 
 const HealthSchema = z.object({ ok: z.literal(true) })
 
+// ---- accounts --------------------------------------------------------------------------------
+
+// Operations anyone may call: they are how a credential is had (or need none).
+const PUBLIC = { security: [] }
+
+const SignInBody = z.object({ email: z.string(), password: z.string(), rememberMe: z.boolean().optional() })
+const UserSchema = z.looseObject({ id: z.string(), name: z.string(), email: z.string(), role: z.string().nullable().optional() })
+const authError = (description: string) => ({ description, content: json(z.looseObject({ message: z.string(), code: z.string().optional() })) })
+
+const accounts = {
+  '/api/me': {
+    get: {
+      tags: ['Accounts'],
+      operationId: 'me',
+      summary: 'Who the credential belongs to',
+      responses: { 200: ok('The account', MeSchema) },
+    },
+  },
+  '/api/keys': {
+    get: {
+      tags: ['Accounts'],
+      operationId: 'listKeys',
+      summary: 'List your API keys',
+      description: 'Without their secrets: each key is shown once, when it is made.',
+      responses: { 200: ok('The keys, newest first', KeyListSchema) },
+    },
+    post: {
+      tags: ['Accounts'],
+      operationId: 'createKey',
+      summary: 'Make an API key',
+      description: 'Send it as `Authorization: Bearer <key>` on any route, the tus endpoint included. It works until it is revoked or its account is deactivated.',
+      requestBody: { required: true, content: json(CreateKeyBody) },
+      responses: { 201: ok('The key, shown this once', CreatedKeySchema), ...errors({ BAD_REQUEST: 'No name', UNSUPPORTED_MEDIA_TYPE: 'Not JSON' }) },
+    },
+  },
+  '/api/keys/{id}': {
+    delete: {
+      tags: ['Accounts'],
+      operationId: 'revokeKey',
+      summary: 'Revoke one of your API keys',
+      requestParams: { path: KeyParams },
+      responses: { 204: { description: 'Revoked: the next request with it answers 401' }, ...errors({ NOT_FOUND: 'No key of yours with this id' }) },
+    },
+  },
+  '/api/setup': {
+    post: {
+      ...PUBLIC,
+      tags: ['Accounts'],
+      operationId: 'setUp',
+      summary: 'Create the first account (an admin) with the setup link\'s token',
+      description: '`npm start` prints the setup link while no account exists; each start replaces its token.',
+      requestBody: { required: true, content: json(SetupBody) },
+      responses: {
+        201: ok('The admin account', z.object({ id: z.string(), email: z.string() })),
+        ...errors({ UNAUTHORIZED: 'The token is not the current setup token', BAD_REQUEST: 'A password under 12 characters, or a bad email', INVALID_TRANSITION: 'An account exists already' }),
+      },
+    },
+  },
+  '/api/auth/sign-in/email': {
+    post: {
+      ...PUBLIC,
+      tags: ['Accounts'],
+      operationId: 'signIn',
+      summary: 'Sign in (sets the session cookie)',
+      description: 'better-auth\'s route. A few failed tries per minute per account and per address, then 429 until the window ends (`Retry-After`).',
+      requestBody: { required: true, content: json(SignInBody) },
+      responses: {
+        200: { description: 'Signed in: the session cookie is set (httpOnly, SameSite=Lax, Secure behind HTTPS)', content: json(z.looseObject({ user: UserSchema })) },
+        401: authError('Wrong email or password (one answer for both)'),
+        403: authError('The account is deactivated'),
+        429: authError('Too many failed sign-ins: wait for Retry-After seconds'),
+      },
+    },
+  },
+  '/api/auth/sign-out': {
+    post: {
+      tags: ['Accounts'],
+      operationId: 'signOut',
+      summary: 'Sign out (ends the session)',
+      requestBody: { required: false, content: json(z.object({})) },
+      responses: { 200: { description: 'Signed out', content: json(z.looseObject({ success: z.boolean() })) } },
+    },
+  },
+  '/api/auth/get-session': {
+    get: {
+      ...PUBLIC,
+      tags: ['Accounts'],
+      operationId: 'getAuthSession',
+      summary: 'The session of the cookie, or null',
+      responses: { 200: { description: 'The session and its user, or null', content: json(z.looseObject({}).nullable()) } },
+    },
+  },
+  '/api/auth/admin/create-user': {
+    post: {
+      tags: ['Accounts'],
+      operationId: 'createUser',
+      summary: 'Create an account (admin, with a session)',
+      description: 'better-auth\'s admin route: it takes the session cookie of an admin, not an API key.',
+      requestBody: { required: true, content: json(z.object({ email: z.string(), password: z.string().min(12), name: z.string(), role: z.enum(['user', 'admin']).optional() })) },
+      responses: {
+        200: { description: 'The account', content: json(z.looseObject({ user: UserSchema })) },
+        400: authError('A password under 12 characters, or an email in use'),
+      },
+    },
+  },
+}
+
 const service = {
   '/api/health': {
     get: {
+      ...PUBLIC,
       tags: ['Service'],
       operationId: 'health',
       summary: 'Is the service up?',
@@ -523,6 +632,28 @@ function simplify(schema: JsonSchema): void {
   if (typeof schema.additionalProperties === 'object' && !Object.keys(schema.additionalProperties).length) delete schema.additionalProperties
 }
 
+type Paths = Record<string, Record<string, ZodOpenApiOperationObject>>
+
+/**
+ * Every operation but the public ones answers 401 without a credential, and one that changes
+ * something answers 403 to a cookie request from another site; said once here, not in each.
+ */
+function withCredentialErrors<T extends Paths>(paths: T): T {
+  const tus = (path: string) => path.startsWith('/api/uploads')
+  for (const [path, item] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (op.security?.length === 0 || method === 'options') continue
+      const envelope = (description: string) => (tus(path) ? tusError(description) : (errors({ UNAUTHORIZED: description }) as Record<string, object>)['401']!)
+      op.responses = { 401: envelope('No credential, or one that is revoked or expired'), ...op.responses }
+      if (method !== 'get' && method !== 'head') {
+        const forbidden = tus(path) ? tusError('A cookie request from another site') : { description: 'A cookie request from another site', content: json(ErrorBodySchema) }
+        op.responses = { 403: forbidden, ...op.responses }
+      }
+    }
+  }
+  return paths
+}
+
 let document: oas31.OpenAPIObject | undefined
 
 /** The OpenAPI 3.1 document of Sluice's HTTP API (built once). */
@@ -536,9 +667,11 @@ export function openApiDocument(): oas31.OpenAPIObject {
         { name: 'Imports', description: 'Follow and steer imports; read their rows.' },
         { name: 'Batch sessions', description: 'Send records as JSON, in batches, without a file.' },
         { name: 'Exports', description: 'The rows back as CSV: streamed, or as a file with a resumable download.' },
+        { name: 'Accounts', description: 'Sign-in, API keys, the first admin.' },
         { name: 'Service' },
       ],
-      paths: { ...uploads, ...imports, ...sessions, ...exports, ...service },
+      security: [{ apiKey: [] }, { session: [] }],
+      paths: withCredentialErrors({ ...uploads, ...imports, ...sessions, ...exports, ...accounts, ...service }),
       components: {
         schemas: {
           Error: ErrorBodySchema,
@@ -546,6 +679,11 @@ export function openApiDocument(): oas31.OpenAPIObject {
           Reject: RejectSchema,
           Export: ExportSchema,
           Session: SessionSchema,
+          ApiKey: ApiKeyDtoSchema,
+        },
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from the settings page (or `npm run login`)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'better-auth.session_token', description: 'The session cookie of a signed-in browser' },
         },
       },
     },

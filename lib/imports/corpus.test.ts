@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../server/free-port'
-import { createDatabase, health, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { appFetch, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from './schemas'
 
 // A corpus of small files, one per case the importer must read (or refuse), each driven
@@ -31,6 +31,7 @@ beforeAll(async () => {
     MAX_LINE_BYTES: String(128 * 1024),
   })
   await health(app.url)
+  await signInForTests(app.url)
 }, 120_000)
 
 afterAll(async () => {
@@ -48,7 +49,7 @@ async function importBytes(bytes: Buffer | string, name = `file-${++files}.csv`)
   const uploadId = await uploadFile(app.url, file)
   const deadline = Date.now() + 60_000
   for (;;) {
-    const { imports } = (await (await fetch(`${app.url}/api/imports?upload=${uploadId}`)).json()) as { imports: ImportDto[] }
+    const { imports } = (await (await appFetch(`${app.url}/api/imports?upload=${uploadId}`)).json()) as { imports: ImportDto[] }
     const imp = imports[0]
     if (imp && !['QUEUED', 'PROCESSING'].includes(imp.status)) return imp
     if (Date.now() > deadline) throw new Error(`import of ${name} did not settle`)
@@ -57,7 +58,7 @@ async function importBytes(bytes: Buffer | string, name = `file-${++files}.csv`)
 }
 
 const text = async (route: string) => {
-  const res = await fetch(`${app.url}${route}`)
+  const res = await appFetch(`${app.url}${route}`)
   expect(res.status).toBe(200)
   return res.text()
 }
@@ -206,7 +207,7 @@ describe('types', () => {
     const imp = await importBytes(lines.join('\n') + '\n')
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 5998, rowsRejected: 2 })
     // Six quoted line breaks come before both (records 1, 1001, …, 5001).
-    const rejects = (await (await fetch(`${app.url}/api/imports/${imp.id}/rejects`)).json()).rejects
+    const rejects = (await (await appFetch(`${app.url}/api/imports/${imp.id}/rejects`)).json()).rejects
     expect(rejects).toEqual([
       { line: 5507, reason: 'expected 2 fields, found 3', record: '5500,y,extra' },
       { line: 5807, reason: 'id: "five" is not a whole number', record: 'five,z' },
@@ -218,7 +219,7 @@ describe('limits', () => {
   it('rejects a record with a field over MAX_FIELD_BYTES and keeps the others', async () => {
     const imp = await importBytes(`id,text\n1,short\n2,${'x'.repeat(1500)}\n3,short\n`)
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 2, rowsRejected: 1 })
-    const rejects = (await (await fetch(`${app.url}/api/imports/${imp.id}/rejects`)).json()).rejects
+    const rejects = (await (await appFetch(`${app.url}/api/imports/${imp.id}/rejects`)).json()).rejects
     expect(rejects.map((r: { line: number; reason: string }) => [r.line, r.reason])).toEqual([[3, 'field 2 is longer than 1000 bytes (MAX_FIELD_BYTES)']])
   })
 

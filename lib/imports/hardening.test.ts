@@ -5,7 +5,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
 import { freePort } from '../server/free-port'
-import { createDatabase, health, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { appFetch, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import { importApi, processing, settled, tableExists } from '../../test/import-api'
 import type { ImportDto } from './schemas'
 
@@ -35,6 +35,7 @@ beforeAll(async () => {
   }
   app = startApp(env)
   expect(await health(app.url)).toEqual({ ok: true })
+  await signInForTests(app.url)
 }, 120_000)
 
 afterAll(async () => {
@@ -69,7 +70,7 @@ describe('hardening', () => {
     const first = await waitFor((await importOf(uploadId)).id, settled)
     expect(first).toMatchObject({ status: 'PROCESSED', rowsImported: 2 })
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${app.url}/api/uploads/${uploadId}`, {
+      const res = await appFetch(`${app.url}/api/uploads/${uploadId}`, {
         method: 'PATCH',
         headers: { ...tus, 'Upload-Offset': '12', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': '0' },
         body: '',
@@ -121,7 +122,7 @@ describe('hardening', () => {
     const uploadId = imp.uploadId!
     const encoded = `%${uploadId.charCodeAt(0).toString(16)}${uploadId.slice(1)}`
     for (const id of [uploadId, encoded]) {
-      const res = await fetch(`${app.url}/api/uploads/${id}`, { method: 'DELETE', headers: tus })
+      const res = await appFetch(`${app.url}/api/uploads/${id}`, { method: 'DELETE', headers: tus })
       expect(res.status).toBe(409)
       expect(await res.text()).toBe(`This upload is being imported (import ${imp.id} is killed): stop the import to remove it\n`)
     }
@@ -133,14 +134,14 @@ describe('hardening', () => {
     const body = 'a,b\n1,2\n3,4\n5,6\n'
     const outcomes = await Promise.all(
       Array.from({ length: 12 }, async () => {
-        const created = await fetch(`${app.url}/api/uploads`, {
+        const created = await appFetch(`${app.url}/api/uploads`, {
           method: 'POST',
           headers: { ...tus, 'Upload-Length': String(body.length), 'Upload-Metadata': `filename ${Buffer.from('race.csv').toString('base64')}` },
         })
         const url = new URL(created.headers.get('Location')!, app.url)
         const [patch, del] = await Promise.all([
-          fetch(url, { method: 'PATCH', headers: { ...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body }),
-          fetch(url, { method: 'DELETE', headers: tus }),
+          appFetch(url, { method: 'PATCH', headers: { ...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body }),
+          appFetch(url, { method: 'DELETE', headers: tus }),
         ])
         const outcome = { uploadId: url.pathname.split('/').pop()!, patch: patch.status, del: del.status }
         return outcome
@@ -161,7 +162,7 @@ describe('hardening', () => {
   }, 60_000)
 
   it('a NUL in tus metadata answers 400 with a message, not 500 with the database\'s text', async () => {
-    const res = await fetch(`${app.url}/api/uploads`, {
+    const res = await appFetch(`${app.url}/api/uploads`, {
       method: 'POST',
       headers: { ...tus, 'Upload-Length': '10', 'Upload-Metadata': `filename ${Buffer.from('a\0b.csv').toString('base64')}` },
     })
@@ -171,7 +172,7 @@ describe('hardening', () => {
 
   it('creation-with-upload with a body longer than Upload-Length answers 413 and leaves no upload behind', async () => {
     const before = (await db.query('SELECT count(*)::int AS n FROM uploads')).rows[0].n
-    const res = await fetch(`${app.url}/api/uploads`, {
+    const res = await appFetch(`${app.url}/api/uploads`, {
       method: 'POST',
       headers: { ...tus, 'Upload-Length': '4', 'Content-Type': 'application/offset+octet-stream', 'Upload-Metadata': `filename ${Buffer.from('long.csv').toString('base64')}` },
       body: 'a,b\n1,2\n',
@@ -183,19 +184,19 @@ describe('hardening', () => {
   it('JSON bodies past 1 MiB answer 413 without being read, and a 404 quotes at most a short piece of the id', async () => {
     const huge = JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) })
     for (const route of ['/api/sessions', '/api/exports', '/api/sessions/00000000-0000-4000-8000-000000000000/finish']) {
-      const res = await fetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: huge })
+      const res = await appFetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: huge })
       expect(res.status).toBe(413)
       expect(await res.json()).toEqual({ error: { code: 'TOO_LARGE', message: 'A request may carry at most 1.0 MiB', details: { maxBytes: 1048576 } } })
     }
     const longId = 'y'.repeat(100_000)
-    const res = await fetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: longId }) })
+    const res = await appFetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: longId }) })
     expect(res.status).toBe(404)
     expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: `No import with id ${'y'.repeat(80)}…` } })
   })
 
   it('a NUL in a session\'s name, columns or keys answers 400, and a __proto__ key 422, not a silently lost field', async () => {
     const post = async (route: string, body: unknown) => {
-      const res = await fetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      const res = await appFetch(`${app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
       return { status: res.status, body: await res.json() }
     }
     expect((await post('/api/sessions', { name: 'a\0b' })).status).toBe(400)
@@ -203,7 +204,7 @@ describe('hardening', () => {
     expect((await post('/api/sessions', { name: 'ok', columns: Array.from({ length: 1600 }, (_, i) => `c${i}`) })).status).toBe(400)
     const session = (await post('/api/sessions', { name: 'keys' })).body
     expect((await post(`/api/sessions/${session.id}/batches`, { records: [{ 'k\0': '1' }] })).status).toBe(400)
-    const proto = await fetch(`${app.url}/api/sessions/${session.id}/batches`, {
+    const proto = await appFetch(`${app.url}/api/sessions/${session.id}/batches`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: '{"records":[{"a":"1","__proto__":"2"}]}',
@@ -221,10 +222,10 @@ describe('hardening', () => {
       { name: 'd', header: 'd', type: 'date' },
       { name: 'n', header: 'n', type: 'bigint' },
     ])
-    const streamed = await fetch(`${app.url}/api/imports/${imp.id}/export.csv?column=d&from=0000-01-01`)
+    const streamed = await appFetch(`${app.url}/api/imports/${imp.id}/export.csv?column=d&from=0000-01-01`)
     expect(streamed.status).toBe(400)
     expect(await streamed.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'from: must be in the year 0001 or later' } })
-    const job = await fetch(`${app.url}/api/exports`, {
+    const job = await appFetch(`${app.url}/api/exports`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ importId: imp.id, column: 'd', from: '0000-01-01' }),
@@ -237,13 +238,13 @@ describe('hardening', () => {
     const imp = await waitFor((await importOf(await uploadFile(app.url, await smallFile('boxes.csv', body)))).id, settled)
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 2 })
     expect(imp.columns.map((c) => c.name)).toEqual(['label', 'xmin_2', 'ymin', 'xmax_2', 'ymax', 'ctid_2'])
-    const exported = await fetch(`${app.url}/api/imports/${imp.id}/export.csv`)
+    const exported = await appFetch(`${app.url}/api/imports/${imp.id}/export.csv`)
     expect(await exported.text()).toBe(body)
 
-    const res = await fetch(`${app.url}/api/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'boxes', columns: ['xmin', 'cmax'] }) })
+    const res = await appFetch(`${app.url}/api/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'boxes', columns: ['xmin', 'cmax'] }) })
     expect(res.status).toBe(201)
     const session = await res.json()
-    const batch = await fetch(`${app.url}/api/sessions/${session.id}/batches`, {
+    const batch = await appFetch(`${app.url}/api/sessions/${session.id}/batches`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ records: [{ xmin: 1, cmax: 2 }] }),
@@ -256,7 +257,7 @@ describe('hardening', () => {
     const imp = await waitFor((await importOf(await uploadFile(app.url, csv, 'early.csv'))).id, processing)
     const paused = (await api('POST', `/api/imports/${imp.id}/pause`)).body as ImportDto
     expect(paused.status).toBe('PAUSED')
-    const res = await fetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: imp.id }) })
+    const res = await appFetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: imp.id }) })
     expect(res.status).toBe(201)
     const created = await res.json()
     expect(created).toMatchObject({ partial: true, fileName: 'early_partial.csv' })
@@ -266,12 +267,12 @@ describe('hardening', () => {
       done = (await api('GET', `/api/exports/${created.id}`)).body
     }
     expect(done).toMatchObject({ status: 'PROCESSED', partial: true, rowsTotal: paused.rowsImported, rowsWritten: paused.rowsImported })
-    const streamed = await fetch(`${app.url}/api/imports/${imp.id}/export.csv`)
+    const streamed = await appFetch(`${app.url}/api/imports/${imp.id}/export.csv`)
     expect(streamed.headers.get('content-disposition')).toBe('attachment; filename=early_partial.csv')
     await streamed.body?.cancel()
     expect((await api('POST', `/api/imports/${imp.id}/resume`)).status).toBe(200)
     await waitFor(imp.id, settled)
-    const after = await fetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: imp.id }) })
+    const after = await appFetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: imp.id }) })
     expect(await after.json()).toMatchObject({ partial: false, fileName: 'early.csv' })
   }, 60_000)
 
@@ -313,13 +314,13 @@ describe('hardening', () => {
     const url = `${app.url}/api/imports/${imp.id}/export.csv`
     // Two downloads that stop reading after their first bytes hold both places.
     const stalled = [new AbortController(), new AbortController()]
-    for (const abort of stalled) expect((await fetch(url, { signal: abort.signal })).status).toBe(200)
-    const refused = await fetch(url)
+    for (const abort of stalled) expect((await appFetch(url, { signal: abort.signal })).status).toBe(200)
+    const refused = await appFetch(url)
     expect(refused.status).toBe(503)
     expect(refused.headers.get('retry-after')).toBe('5')
     expect((await refused.json()).error.code).toBe('UNAVAILABLE')
     for (const abort of stalled) abort.abort()
-    await expect.poll(async () => (await fetch(url, { method: 'GET' }).then(async (r) => (await r.body?.cancel(), r.status))), { timeout: 10_000 }).toBe(200)
+    await expect.poll(async () => (await appFetch(url, { method: 'GET' }).then(async (r) => (await r.body?.cancel(), r.status))), { timeout: 10_000 }).toBe(200)
   }, 60_000)
 
   /** About 6.5 MB of short records (past the 4 MiB the sniffer reads), with `bad` records as given. */
@@ -374,7 +375,7 @@ describe('hardening', () => {
     const imp = await waitFor((await importOf(await uploadFile(app.url, await smallFile('wide.csv', body)))).id, settled)
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 2, rowsRejected: 0 })
     expect(new Set(imp.columns.map((c) => c.type))).toEqual(new Set(['text']))
-    expect(await (await fetch(`${app.url}/api/imports/${imp.id}/export.csv`)).text()).toBe(body)
+    expect(await (await appFetch(`${app.url}/api/imports/${imp.id}/export.csv`)).text()).toBe(body)
   })
 
   it('a row too wide for any layout fails with a person\'s message and its line, and the batch API answers 422, not 500', async () => {
@@ -388,10 +389,10 @@ describe('hardening', () => {
     })
 
     const columns = Array.from({ length: 1599 }, (_, i) => `k${i}`)
-    const opened = await fetch(`${app.url}/api/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'wide', columns }) })
+    const opened = await appFetch(`${app.url}/api/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'wide', columns }) })
     expect(opened.status).toBe(201)
     const session = await opened.json()
-    const batch = await fetch(`${app.url}/api/sessions/${session.id}/batches`, {
+    const batch = await appFetch(`${app.url}/api/sessions/${session.id}/batches`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ records: [Object.fromEntries(columns.map((k) => [k, 'abcde']))] }),

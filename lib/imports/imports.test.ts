@@ -5,7 +5,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
 import { freePort } from '../server/free-port'
-import { createDatabase, health, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { appFetch, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import { importApi, processing, settled, tableExists } from '../../test/import-api'
 import type { ImportDto } from './schemas'
 
@@ -59,6 +59,7 @@ async function countRows(tableName: string) {
 async function restartApp(settings: Record<string, string>) {
   app = startApp(settings)
   expect(await health(app.url)).toEqual({ ok: true })
+  await signInForTests(app.url)
 }
 
 /** Waits for the import to end, and checks it is PROCESSED with every row of the file exactly once. */
@@ -138,7 +139,7 @@ describe('imports over HTTP', () => {
     expect(await getImport(imp.id)).toMatchObject({ status: 'KILLED', rowsImported: kept })
     expect((await countRows(imp.tableName)).rows).toBe(kept)
     // Its file is still needed, so tus termination is refused.
-    const deleted = await fetch(`${app.url}/api/uploads/${imp.uploadId}`, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' } })
+    const deleted = await appFetch(`${app.url}/api/uploads/${imp.uploadId}`, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' } })
     expect(deleted.status).toBe(409)
     expect(await deleted.text()).toBe(`This upload is being imported (import ${imp.id} is killed): stop the import to remove it\n`)
 

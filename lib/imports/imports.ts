@@ -11,9 +11,13 @@ import { COMMAND_TARGET, sourcesOf, type ImportCommand } from './import-status'
 import { addPauseTimeoutJob, addRunImportJob } from './job-queue'
 import type { ImportDto, RejectDto, RowsPage } from './schemas'
 import type { Dialect } from '../csv/sniff'
+import { ANY_OWNER, type OwnerScope } from '../auth/owner-scope'
 
-/** The import as the API answers it. */
-export function toImportDto(imp: Import): ImportDto {
+type WithOwner = { owner?: { name: string; email: string } | null }
+const OWNER = { owner: { select: { name: true, email: true } } } as const
+
+/** The import as the API answers it (with its owner when it was read with them). */
+export function toImportDto(imp: Import & WithOwner): ImportDto {
   const timeout = config().pauseTimeoutSeconds
   const iso = (d: Date | null) => d?.toISOString() ?? null
   return {
@@ -34,23 +38,25 @@ export function toImportDto(imp: Import): ImportDto {
     pausedAt: iso(imp.pausedAt),
     pauseExpiresAt: imp.status === 'PAUSED' && imp.pausedAt && timeout > 0 ? iso(new Date(imp.pausedAt.getTime() + timeout * 1000)) : null,
     finishedAt: iso(imp.finishedAt),
+    ...(imp.owner !== undefined && { owner: imp.owner && { name: imp.owner.name, email: imp.owner.email } }),
   }
 }
 
 const notFound = (id: string) => new SluiceError('NOT_FOUND', `No import with id ${cutInput(id)}`)
 
-/** One import; NOT_FOUND when there is none with that id. */
-export async function getImport(id: string): Promise<Import> {
-  const imp = isUuid(id) ? await prisma().import.findUnique({ where: { id } }) : null
+/** One import within `scope`; NOT_FOUND when there is none with that id there (another owner's included). */
+export async function getImport(id: string, scope: OwnerScope): Promise<Import & WithOwner> {
+  const imp = isUuid(id) ? await prisma().import.findFirst({ where: { id, ...scope }, include: OWNER }) : null
   if (!imp) throw notFound(id)
   return imp
 }
 
-/** Imports, newest first; only those of one upload when `uploadId` is given (or the one it continues). */
-export function listImports(filter: { uploadId?: string | undefined } = {}): Promise<Import[]> {
+/** Imports within `scope`, newest first; only those of one upload when `uploadId` is given (or the one it continues). */
+export function listImports(filter: { uploadId?: string | undefined }, scope: OwnerScope): Promise<(Import & WithOwner)[]> {
   const { uploadId } = filter
   return prisma().import.findMany({
-    where: uploadId ? { OR: [{ uploadId }, { continuedBy: { some: { id: uploadId } } }] } : {},
+    include: OWNER,
+    where: { ...scope, ...(uploadId && { OR: [{ uploadId }, { continuedBy: { some: { id: uploadId } } }] }) },
     orderBy: { createdAt: 'desc' },
     take: 200,
   })
@@ -62,12 +68,13 @@ export function listImports(filter: { uploadId?: string | undefined } = {}): Pro
  * recovery point on the new upload's file instead, so no row is imported twice; a second drop
  * that finds it already resumed by such a drop continues it too, and adds no import.
  */
-export async function startImportForUpload(upload: { id: string; fileName: string; size: number }): Promise<Import> {
+export async function startImportForUpload(upload: { id: string; fileName: string; size: number; ownerId: string | null }): Promise<Import> {
   // One decision at a time per file name and size: two drops of a KILLED file finishing at the
   // same instant would otherwise both see it KILLED, one resume it and the other import it again.
   return withAdvisoryLock(`import-of-file:${upload.fileName}:${upload.size}`, async () => {
     const candidates = await prisma().import.findMany({
-      where: { status: { in: ['KILLED', 'QUEUED', 'PROCESSING', 'PAUSED'] }, fileName: upload.fileName, totalBytes: BigInt(upload.size), uploadId: { not: upload.id } },
+      // Only the same person's: another's import of a file with the same name is none of theirs.
+      where: { status: { in: ['KILLED', 'QUEUED', 'PROCESSING', 'PAUSED'] }, fileName: upload.fileName, totalBytes: BigInt(upload.size), uploadId: { not: upload.id }, ownerId: upload.ownerId },
       include: { upload: { select: { createdAt: true } } },
       orderBy: { createdAt: 'desc' },
     })
@@ -97,7 +104,7 @@ export async function startImportForUpload(upload: { id: string; fileName: strin
     const id = randomUUID()
     return prisma().$transaction(async (tx) => {
       const imp = await tx.import.create({
-        data: { id, uploadId: upload.id, fileName: upload.fileName, totalBytes: BigInt(upload.size), tableName: tableNameFor(upload.fileName, id) },
+        data: { id, uploadId: upload.id, fileName: upload.fileName, totalBytes: BigInt(upload.size), tableName: tableNameFor(upload.fileName, id), ownerId: upload.ownerId },
       })
       await addRunImportJob(tx, id)
       return imp
@@ -164,7 +171,7 @@ const ALLOWED_FROM: Record<ImportCommand, string> = {
 
 /** Why the command was refused: NOT_FOUND, or the status that does not allow it. */
 async function refusal(id: string, command: ImportCommand): Promise<SluiceError> {
-  const now = await getImport(id)
+  const now = await getImport(id, ANY_OWNER)
   return new SluiceError('INVALID_TRANSITION', `Cannot ${command} this import: it is ${now.status.toLowerCase()}, and ${ALLOWED_FROM[command]}`)
 }
 
@@ -266,8 +273,8 @@ async function dropImportTable(table: string): Promise<void> {
 }
 
 /** A page of an import's rows in file order, keyed by column name; empty before its first batch and after stop. */
-export async function listRows(id: string, page: { limit: number; offset: number }): Promise<RowsPage> {
-  const imp = await getImport(id)
+export async function listRows(id: string, page: { limit: number; offset: number }, scope: OwnerScope): Promise<RowsPage> {
+  const imp = await getImport(id, scope)
   const columns = columnsOf(imp.columns)
   const base = { columns, limit: page.limit, offset: page.offset }
   if (!columns.length || imp.status === 'STOPPED') return { ...base, rows: [] }
@@ -281,8 +288,8 @@ export async function listRows(id: string, page: { limit: number; offset: number
 }
 
 /** An import's rejected records, in file order; NOT_FOUND when there is no such import. */
-export async function listRejects(id: string, page: { limit: number; offset: number }): Promise<RejectDto[]> {
-  await getImport(id)
+export async function listRejects(id: string, page: { limit: number; offset: number }, scope: OwnerScope): Promise<RejectDto[]> {
+  await getImport(id, scope)
   const rejects = await prisma().importReject.findMany({
     where: { importId: id },
     orderBy: { line: 'asc' },

@@ -3,14 +3,15 @@ import pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
 import { pool } from '../db/pool'
 import { getImport } from './imports'
+import type { OwnerScope } from '../auth/owner-scope'
 
 /**
  * An import's rejected records as CSV (line, reason, record), in file order, streamed by
  * `COPY … TO STDOUT` so that a file whose every record was refused costs no memory.
  * NOT_FOUND when there is no such import.
  */
-export async function openRejectsCsv(importId: string): Promise<{ fileName: string; body: ReadableStream<Uint8Array> }> {
-  const imp = await getImport(importId)
+export async function openRejectsCsv(importId: string, scope: OwnerScope): Promise<{ fileName: string; body: ReadableStream<Uint8Array> }> {
+  const imp = await getImport(importId, scope)
   const client = await pool().connect()
   let released = false
   const release = (error?: Error) => {

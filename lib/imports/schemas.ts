@@ -41,6 +41,11 @@ export const ImportSchema = z.object({
   pausedAt: z.iso.datetime().nullable(),
   pauseExpiresAt: z.iso.datetime().nullable().describe('When the pause timeout will end this paused import as kill does (its rows kept)'),
   finishedAt: z.iso.datetime().nullable(),
+  owner: z
+    .object({ name: z.string(), email: z.string() })
+    .nullable()
+    .optional()
+    .describe('Who made it (an admin sees everyone\'s imports); in lists and when an import is read, not in a command\'s answer'),
 })
 export type ImportDto = z.infer<typeof ImportSchema>
 

@@ -3,7 +3,7 @@ import { parse } from 'csv-parse/sync'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../server/free-port'
-import { createDatabase, health, startApp, tempDir, type AppProcess } from '../../test/app-process'
+import { appFetch, createDatabase, health, signInForTests, startApp, tempDir, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from '../imports/schemas'
 import type { BatchResult, SessionDto } from './schemas'
 
@@ -27,6 +27,7 @@ beforeAll(async () => {
     MAX_BATCH_BYTES: String(MAX_BYTES),
   })
   expect(await health(app.url)).toEqual({ ok: true })
+  await signInForTests(app.url)
 }, 120_000)
 
 afterAll(async () => {
@@ -36,7 +37,7 @@ afterAll(async () => {
 })
 
 async function call(method: string, route: string, body?: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) {
-  const res = await fetch(`${app.url}${route}`, {
+  const res = await appFetch(`${app.url}${route}`, {
     method,
     headers,
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
@@ -50,7 +51,7 @@ const send = (session: SessionDto, records: unknown[], sequence?: number) =>
   call('POST', `/api/sessions/${session.id}/batches`, sequence === undefined ? { records } : { records, sequence })
 const finish = (session: SessionDto, totalRecords: number) => call('POST', `/api/sessions/${session.id}/finish`, { totalRecords })
 const importOf = async (session: SessionDto) => (await call('GET', `/api/imports/${session.importId}`)).body as ImportDto
-const exported = async (session: SessionDto) => (await fetch(`${app.url}/api/imports/${session.importId}/export.csv`)).text()
+const exported = async (session: SessionDto) => (await appFetch(`${app.url}/api/imports/${session.importId}/export.csv`)).text()
 const rowsInTable = async (imp: ImportDto) => Number((await db.query(`SELECT count(*) AS n FROM ${imp.tableName}`)).rows[0].n)
 const tableExists = async (imp: ImportDto) => (await db.query('SELECT to_regclass($1) AS t', [imp.tableName])).rows[0].t !== null
 

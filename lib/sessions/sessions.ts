@@ -1,3 +1,4 @@
+import type { OwnerScope } from '../auth/owner-scope'
 import { createHash, randomUUID } from 'node:crypto'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
@@ -34,9 +35,9 @@ export function toSessionDto(s: SessionWithImport): SessionDto {
 
 const notFound = (id: string) => new SluiceError('NOT_FOUND', `No batch session with id ${cutInput(id)}`)
 
-/** One session with its import; NOT_FOUND when there is none with that id. */
-export async function getSession(id: string): Promise<SessionWithImport> {
-  const session = isUuid(id) ? await prisma().batchSession.findUnique({ where: { id }, include: { import: true } }) : null
+/** One session with its import, within `scope`; NOT_FOUND when there is none with that id there. */
+export async function getSession(id: string, scope: OwnerScope): Promise<SessionWithImport> {
+  const session = isUuid(id) ? await prisma().batchSession.findFirst({ where: { id, ...scope }, include: { import: true } }) : null
   if (!session) throw notFound(id)
   return session
 }
@@ -45,7 +46,7 @@ export async function getSession(id: string): Promise<SessionWithImport> {
  * Opens a session and its import (RECEIVING). With `columns` the import's table exists at once,
  * so the import can be previewed and exported before any record arrives.
  */
-export async function createSession(body: { name: string; columns?: string[] | undefined }): Promise<SessionWithImport> {
+export async function createSession(body: { name: string; columns?: string[] | undefined }, ownerId: string): Promise<SessionWithImport> {
   const importId = randomUUID()
   const tableName = tableNameFor(body.name, importId)
   const columns = body.columns ? columnsFromHeaders(body.columns) : null
@@ -58,11 +59,12 @@ export async function createSession(body: { name: string; columns?: string[] | u
         status: 'RECEIVING',
         tableName,
         startedAt: new Date(),
+        ownerId,
         ...(columns ? { columns } : {}),
       },
     })
     if (columns) await tx.$executeRawUnsafe(createImportTableSql(tableName, columns))
-    return tx.batchSession.create({ data: { importId, name: body.name }, include: { import: true } })
+    return tx.batchSession.create({ data: { importId, name: body.name, ownerId }, include: { import: true } })
   })
 }
 
@@ -71,8 +73,8 @@ export async function createSession(body: { name: string; columns?: string[] | u
  * or not at all. The transaction holds the import's row, so batches of one session apply one
  * at a time (in the order they arrive) and a stop waits for the batch in flight.
  */
-export async function appendBatch(id: string, batch: { records: BatchRecord[]; sequence?: number | undefined }): Promise<BatchResult> {
-  const session = await getSession(id)
+export async function appendBatch(id: string, batch: { records: BatchRecord[]; sequence?: number | undefined }, scope: OwnerScope): Promise<BatchResult> {
+  const session = await getSession(id, scope)
   const { maxBatchRecords } = config()
   if (batch.records.length > maxBatchRecords) {
     throw new SluiceError(
@@ -104,7 +106,7 @@ export async function appendBatch(id: string, batch: { records: BatchRecord[]; s
     await client.query('UPDATE batch_sessions SET batches_received = batches_received + 1, updated_at = now() WHERE id = $1', [session.id])
     return true
   })
-  return { session: toSessionDto(await getSession(id)), applied, records: batch.records.length }
+  return { session: toSessionDto(await getSession(id, scope)), applied, records: batch.records.length }
 }
 
 /**
@@ -112,8 +114,8 @@ export async function appendBatch(id: string, batch: { records: BatchRecord[]; s
  * different total is refused with both numbers and the session stays open, so the client can
  * send what is missing. Finishing a finished session again with its total answers it as it is.
  */
-export async function finishSession(id: string, totalRecords: number): Promise<SessionWithImport> {
-  const session = await getSession(id)
+export async function finishSession(id: string, totalRecords: number, scope: OwnerScope): Promise<SessionWithImport> {
+  const session = await getSession(id, scope)
   await inTransaction(async (client) => {
     const imp = await lockImport(client, session.importId)
     const received = Number(imp.rowsImported)
@@ -132,7 +134,7 @@ export async function finishSession(id: string, totalRecords: number): Promise<S
     // The index and order check every finished import gets (row-order.ts), done by a worker.
     await client.query(ADD_PREPARE_ROW_ORDER_JOB, [imp.id])
   })
-  return getSession(id)
+  return getSession(id, scope)
 }
 
 type LockedImport = { id: string; status: Import['status']; tableName: string; columns: ImportColumn[] | null; rowsImported: string }

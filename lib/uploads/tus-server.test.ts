@@ -1,11 +1,15 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { uploadsDir } from '../config'
 import { prisma } from '../db/pool'
 import { handleUploadRequest, removeExpiredUploads, UPLOAD_EXPIRY_MS } from './tus-server'
+import { inProcessKey } from '../../test/in-process-key'
 
-const TUS = { 'Tus-Resumable': '1.0.0' }
+const TUS: Record<string, string> = { 'Tus-Resumable': '1.0.0' }
+beforeAll(async () => {
+  TUS.Authorization = (await inProcessKey()).key
+})
 
 async function upload(size: number, body: string) {
   const res = await handleUploadRequest(

@@ -3,7 +3,9 @@ import { FileStore } from '@tus/file-store'
 import { config, uploadsDir } from '../config'
 import { formatBytes } from '../format'
 import { startImportForUpload, whyUploadIsInUse } from '../imports/imports'
+import { findPrincipal, isCrossSite, mayAccess, type Principal } from '../auth/principal'
 import {
+  uploadOwner,
   recordBytesReceived,
   recordUploadCreated,
   recordUploadFinished,
@@ -26,6 +28,14 @@ const MAX_METADATA_LENGTH = 1024
 
 /** What the tus hooks throw: @tus/server sends it as the response status and plain-text body. */
 const reject = (status_code: number, body: string) => ({ status_code, body })
+
+// The principal of each request being handled, for tus's hooks (which receive the same Request).
+const principals = new WeakMap<Request, Principal>()
+const principalOf = (req: Request) => {
+  const who = principals.get(req)
+  if (!who) throw new Error('a tus hook ran for a request without a principal')
+  return who
+}
 
 /**
  * FileStore that refuses to remove a file an import needs. The check runs inside tus's
@@ -53,8 +63,15 @@ function createTusServer(): Server {
     // Relative, so the Location stays right behind any proxy or TLS terminator.
     relativeLocation: true,
     postReceiveInterval: PROGRESS_INTERVAL_MS,
+    // HEAD, PATCH and DELETE (with the id tus decoded from the URL): another person's upload
+    // answers exactly as one that does not exist.
+    async onIncomingRequest(req, id) {
+      if (req.method === 'POST') return
+      const owner = await uploadOwner(id)
+      if (owner === undefined || !mayAccess(principalOf(req), owner)) throw ERRORS.FILE_NOT_FOUND
+    },
     // The file on disk is named by tus's random id; `filename` is only ever stored as data.
-    async onUploadCreate(_req, upload) {
+    async onUploadCreate(req, upload) {
       const fileName = upload.metadata?.filename?.trim()
       if (!fileName) throw reject(400, 'Upload-Metadata must include a non-empty "filename"')
       const fileType = upload.metadata?.filetype?.trim() || null
@@ -65,7 +82,8 @@ function createTusServer(): Server {
       }
       // Unreachable while creation-defer-length is not offered (tus answers 501 first).
       if (upload.size === undefined) throw reject(400, 'Upload-Length is required')
-      await recordUploadCreated({ id: upload.id, fileName, fileType, size: upload.size })
+      // The owner is whoever made the request: nothing in Upload-Metadata can name another.
+      await recordUploadCreated({ id: upload.id, fileName, fileType, size: upload.size, ownerId: principalOf(req).userId })
       return {}
     },
     async onUploadFinish(_req, upload) {
@@ -73,7 +91,8 @@ function createTusServer(): Server {
       // tus calls this for every PATCH that ends at the full offset, an empty one to a finished
       // upload included: only the call that moved the upload to FINISHED starts its import.
       if (!(await recordUploadFinished(upload.id, size))) return {}
-      await startImportForUpload({ id: upload.id, fileName: upload.metadata?.filename?.trim() ?? upload.id, size })
+      const ownerId = (await uploadOwner(upload.id)) ?? null
+      await startImportForUpload({ id: upload.id, fileName: upload.metadata?.filename?.trim() ?? upload.id, size, ownerId })
       return {}
     },
     onResponseError(_req, err) {
@@ -97,13 +116,22 @@ function createTusServer(): Server {
 const globals = globalThis as unknown as { sluiceTus?: Server }
 const tus = () => (globals.sluiceTus ??= createTusServer())
 
+const tusAnswer = (status: number, body: string) => new Response(body, { status, headers: { 'Tus-Resumable': '1.0.0', 'Content-Type': 'text/plain; charset=utf-8' } })
+
 /** Answers one tus request (creation, HEAD, PATCH, DELETE, OPTIONS). */
 export async function handleUploadRequest(req: Request): Promise<Response> {
+  // OPTIONS stays open: a browser's CORS preflight carries no credential.
+  if (req.method !== 'OPTIONS') {
+    const who = await findPrincipal(req)
+    if (!who) return tusAnswer(401, 'Sign in, or send an API key as Authorization: Bearer <key>\n')
+    if (who.via === 'session' && isCrossSite(req)) return tusAnswer(403, 'This request came from another site: Sluice accepts uploads only from its own pages\n')
+    principals.set(req, who)
+  }
   // creation-with-upload: tus would create the upload before it finds the body too long, and
   // answer an error without its Location, leaving an upload nobody can reach.
   const declared = Number(req.headers.get('content-length') ?? 0)
   if (req.method === 'POST' && declared > Number(req.headers.get('upload-length') ?? Infinity)) {
-    return new Response('The body is longer than Upload-Length\n', { status: 413, headers: { 'Tus-Resumable': '1.0.0' } })
+    return tusAnswer(413, 'The body is longer than Upload-Length\n')
   }
   const res = await tus().handleWeb(req)
   if (!res.ok) return res

@@ -7,8 +7,14 @@ import { prisma } from '../db/pool'
  * move a finished upload backwards.
  */
 
-export async function recordUploadCreated(u: { id: string; fileName: string; fileType: string | null; size: number }) {
-  await prisma().upload.create({ data: { id: u.id, fileName: u.fileName, fileType: u.fileType, size: BigInt(u.size) } })
+export async function recordUploadCreated(u: { id: string; fileName: string; fileType: string | null; size: number; ownerId: string }) {
+  await prisma().upload.create({ data: { id: u.id, fileName: u.fileName, fileType: u.fileType, size: BigInt(u.size), ownerId: u.ownerId } })
+}
+
+/** The upload's owner: a user id, null for an upload from before accounts, undefined when there is no such upload. */
+export async function uploadOwner(id: string): Promise<string | null | undefined> {
+  const upload = await prisma().upload.findUnique({ where: { id }, select: { ownerId: true } })
+  return upload === null ? undefined : upload.ownerId
 }
 
 export async function recordBytesReceived(id: string, offset: number) {

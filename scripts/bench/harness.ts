@@ -44,6 +44,27 @@ export const cleanups: Array<() => Promise<void> | void> = []
 
 export type App = { port: number; baseUrl: string; serverPid: number; stop: () => Promise<void> }
 
+// Each bench signs in as a person would: the app's first admin (from ADMIN_EMAIL and
+// ADMIN_PASSWORD) makes an API key once, and every request of the bench carries it.
+const BENCH_ADMIN = { email: 'bench@sluice.local', password: 'bench-admin-password' }
+const keys = new Map<string, string>()
+
+/** The Authorization header for the app at `url` (one of the apps startApp started). */
+export function authFor(url: string): { Authorization: string } {
+  const key = keys.get(new URL(url).origin)
+  if (!key) throw new Error(`no API key for ${new URL(url).origin}`)
+  return { Authorization: `Bearer ${key}` }
+}
+
+async function makeKey(baseUrl: string): Promise<string> {
+  const signedIn = await fetch(`${baseUrl}/api/auth/sign-in/email`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(BENCH_ADMIN) })
+  if (!signedIn.ok) throw new Error(`sign-in answered ${signedIn.status} ${await signedIn.text()}`)
+  const cookie = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+  const created = await fetch(`${baseUrl}/api/keys`, { method: 'POST', headers: { Cookie: cookie, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
+  if (created.status !== 201) throw new Error(`POST /api/keys answered ${created.status} ${await created.text()}`)
+  return ((await created.json()) as { key: string }).key
+}
+
 /**
  * Starts Sluice as `npm start` does (the start script's node arguments, one process, so the
  * child's pid is the server's and the embedded PostgreSQL's processes are not counted in its
@@ -52,7 +73,15 @@ export type App = { port: number; baseUrl: string; serverPid: number; stop: () =
  */
 export async function startApp(opts: { dataDir: string; logFile: string; env: Record<string, string | undefined> }): Promise<App> {
   const port = await freePort()
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: opts.dataDir, NEXT_TELEMETRY_DISABLED: '1', ...opts.env }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    DATA_DIR: opts.dataDir,
+    NEXT_TELEMETRY_DISABLED: '1',
+    ADMIN_EMAIL: BENCH_ADMIN.email,
+    ADMIN_PASSWORD: BENCH_ADMIN.password,
+    ...opts.env,
+  }
   env.DATABASE_URL = '' // empty means unset (lib/config.ts)
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key]
   const log = fs.openSync(opts.logFile, 'a')
@@ -66,6 +95,7 @@ export async function startApp(opts: { dataDir: string; logFile: string; env: Re
   cleanups.push(stop)
   const baseUrl = `http://localhost:${port}`
   await waitUntilHealthy(`${baseUrl}/api/health`, child)
+  keys.set(new URL(baseUrl).origin, await makeKey(baseUrl))
   return { port, baseUrl, serverPid: child.pid!, stop }
 }
 

@@ -11,7 +11,7 @@ import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { HEADER } from '../../lib/csv/generate'
 import { databaseUrlFile } from '../../lib/db/database-url-file'
-import { readAll, readCpuSeconds, readFileOrEmpty, sleep, startApp, type App as HarnessApp } from './harness'
+import { authFor, readAll, readCpuSeconds, readFileOrEmpty, sleep, startApp, type App as HarnessApp } from './harness'
 
 // The import's status is polled this often: its end is known to within this, plus one request.
 const POLL_MS = 50
@@ -56,6 +56,7 @@ export async function uploadWithTus(baseUrl: string, file: string, size: number)
   const created = await fetch(`${baseUrl}/api/uploads`, {
     method: 'POST',
     headers: {
+      ...authFor(baseUrl),
       'Tus-Resumable': '1.0.0',
       'Upload-Length': String(size),
       'Upload-Metadata': `filename ${Buffer.from(path.basename(file)).toString('base64')},filetype ${Buffer.from('text/csv').toString('base64')}`,
@@ -66,6 +67,7 @@ export async function uploadWithTus(baseUrl: string, file: string, size: number)
   const req = http.request(new URL(location, baseUrl), {
     method: 'PATCH',
     headers: {
+      ...authFor(baseUrl),
       'Tus-Resumable': '1.0.0',
       'Upload-Offset': '0',
       'Content-Type': 'application/offset+octet-stream',
@@ -107,7 +109,7 @@ export async function waitForImport(baseUrl: string, uploadId: string, onPoll: (
 }
 
 export async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url)
+  const res = await fetch(url, { headers: authFor(url) })
   if (!res.ok) throw new Error(`GET ${url} answered ${res.status} ${await res.text()}`)
   return res.json()
 }

@@ -15,6 +15,8 @@ export class ApiError extends Error {
   }
 }
 
+export const KEY_REFUSED = 'The server refused the API key (revoked, expired or mistyped): run `npm run login` again, or set SLUICE_API_KEY to a key from the settings page'
+
 /** No answer: the server is down, the address is wrong, or the network dropped. */
 export class UnreachableError extends Error {
   name = 'UnreachableError'
@@ -30,18 +32,21 @@ const REQUEST_TIMEOUT_MS = 60_000
 
 export type Api = {
   base: string
+  key: string
   call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T>
 }
 
-export function createApi(base: string, signal: AbortSignal): Api {
+/** `key` goes in the Authorization header of every request. */
+export function createApi(base: string, signal: AbortSignal, key: string): Api {
   return {
     base,
+    key,
     async call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
       let res: Response
       try {
         res = await fetch(`${base}${route}`, {
           method,
-          headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+          headers: { Authorization: `Bearer ${key}`, ...(body !== undefined && { 'Content-Type': 'application/json' }) },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
         })
@@ -53,6 +58,7 @@ export function createApi(base: string, signal: AbortSignal): Api {
       const json = parseJson(text)
       if (!res.ok) {
         const error = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error
+        if (res.status === 401) throw new ApiError(401, 'UNAUTHORIZED', KEY_REFUSED)
         throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.trim() || res.statusText), error?.details)
       }
       return json as T
@@ -64,7 +70,10 @@ export function createApi(base: string, signal: AbortSignal): Api {
 export async function checkServer(api: Api): Promise<void> {
   try {
     await api.call('GET', '/api/health')
+    // The key too, before a gigabyte starts on its way.
+    await api.call('GET', '/api/me')
   } catch (error) {
+    if (error instanceof ApiError && error.status === 401) throw error
     if (error instanceof UnreachableError) {
       throw new UnreachableError(`${error.message}: is it running? Start it with \`npm start\`, or give its address with --url`)
     }

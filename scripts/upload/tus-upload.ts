@@ -45,7 +45,7 @@ export function resumeStateFile(): string {
  * opens a ranged read stream for what is left to send), and resumes an earlier unfinished
  * upload of the same file to the same server. Resolves with the tus upload id.
  */
-export async function uploadFile(base: string, file: string, signal: AbortSignal): Promise<string> {
+export async function uploadFile(base: string, file: string, signal: AbortSignal, key: string): Promise<string> {
   const { size } = await fs.promises.stat(file)
   const name = path.basename(file)
   const urlStorage = new FileUrlStorage(resumeStateFile())
@@ -58,6 +58,7 @@ export async function uploadFile(base: string, file: string, signal: AbortSignal
   const uploadId = () => new URL(upload.url!).pathname.split('/').pop()!
   const upload: tus.Upload = new tus.Upload(fs.createReadStream(file), {
     endpoint: `${base}/api/uploads`,
+    headers: { Authorization: `Bearer ${key}` },
     metadata: { filename: name, filetype: 'text/csv' },
     urlStorage,
     // Forget the address once the server has every byte: the file is then imported, and the

@@ -1,7 +1,7 @@
-import { handle } from '@/lib/http/errors'
+import { handleSignedIn } from '@/lib/auth/principal'
 import { openApiDocument } from '@/lib/http/openapi'
 
 export const dynamic = 'force-dynamic'
 
 /** GET /api/openapi.json: the OpenAPI 3.1 document of every route under /api. */
-export const GET = () => handle(async () => Response.json(openApiDocument()))
+export const GET = (req: Request) => handleSignedIn(req, async () => Response.json(openApiDocument()))

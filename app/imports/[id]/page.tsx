@@ -6,13 +6,17 @@ import { ImportDetail } from '@/components/import-detail'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from '@/components/import-limits'
 import { SluiceError } from '@/lib/http/errors'
 import { getImport, listRejects, listRows, toImportDto } from '@/lib/imports/imports'
+import { AccountBar } from '@/components/account-bar'
+import { signedInOrRedirect } from '@/lib/auth/page-principal'
+import { ownedBy } from '@/lib/auth/owner-scope'
 
 export const dynamic = 'force-dynamic'
 
 /** The import, or Next's not-found page; read once per request for the title and the page. */
 const findImport = cache(async (id: string) => {
+  const who = await signedInOrRedirect(`/imports/${id}`)
   try {
-    return await getImport(id)
+    return { who, imp: await getImport(id, ownedBy(who)) }
   } catch (error) {
     if (error instanceof SluiceError && error.code === 'NOT_FOUND') notFound()
     throw error
@@ -20,19 +24,20 @@ const findImport = cache(async (id: string) => {
 })
 
 export async function generateMetadata({ params }: PageProps<'/imports/[id]'>): Promise<Metadata> {
-  const imp = await findImport((await params).id)
+  const { imp } = await findImport((await params).id)
   return { title: `${imp.fileName} · Sluice` }
 }
 
 export default async function ImportPage({ params }: PageProps<'/imports/[id]'>) {
   const { id } = await params
-  const imp = await findImport(id)
+  const { who, imp } = await findImport(id)
   const [rows, rejects] = await Promise.all([
-    listRows(id, { limit: PREVIEW_ROWS, offset: 0 }),
-    listRejects(id, { limit: REJECTS_SHOWN, offset: 0 }),
+    listRows(id, { limit: PREVIEW_ROWS, offset: 0 }, ownedBy(who)),
+    listRejects(id, { limit: REJECTS_SHOWN, offset: 0 }, ownedBy(who)),
   ])
   return (
     <main className="mx-auto flex max-w-5xl flex-col gap-6 px-4 py-8 sm:py-12">
+      <AccountBar name={who.name} email={who.email} isAdmin={who.isAdmin} />
       <header>
         <Link
           href="/"

@@ -1,14 +1,19 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { prisma } from '@/lib/db/pool'
 import { uploadsDir } from '@/lib/config'
 import { DELETE, HEAD, OPTIONS, PATCH, POST } from './route'
+import { inProcessKey } from '@/test/in-process-key'
 
 // Speaks tus 1.0.0 by hand against the route's exported verbs (the global test setup sets
 // MAX_UPLOAD_BYTES to 1 MiB and DATA_DIR to a throwaway folder).
 const BASE = 'http://localhost/api/uploads'
-const TUS = { 'Tus-Resumable': '1.0.0' }
+// Every request but OPTIONS carries a test account's API key (set before the tests run).
+const TUS: Record<string, string> = { 'Tus-Resumable': '1.0.0' }
+beforeAll(async () => {
+  TUS.Authorization = (await inProcessKey()).key
+})
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 
 function create(length: number, metadata: string | null = `filename ${b64('sales.csv')},filetype ${b64('text/csv')}`) {

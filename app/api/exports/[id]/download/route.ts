@@ -1,13 +1,14 @@
+import { handleSignedIn, ownedBy } from '@/lib/auth/principal'
 import { downloadExport } from '@/lib/exports/download'
 import { ExportParams } from '@/lib/exports/schemas'
-import { handle } from '@/lib/http/errors'
+import { getExport } from '@/lib/exports/exports'
 
 export const dynamic = 'force-dynamic'
 
 const serve = (req: Request, ctx: RouteContext<'/api/exports/[id]/download'>) =>
-  handle(async () => {
+  handleSignedIn(req, async (who) => {
     const { id } = ExportParams.parse(await ctx.params)
-    return downloadExport(id, req)
+    return downloadExport(await getExport(id, ownedBy(who)), req)
   })
 
 export const GET = serve

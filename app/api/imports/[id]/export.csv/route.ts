@@ -1,16 +1,16 @@
+import { handleSignedIn, ownedBy } from '@/lib/auth/principal'
 import { create as contentDisposition } from 'content-disposition'
 import { openExportStream } from '@/lib/exports/export-stream'
 import { ExportQuery } from '@/lib/exports/schemas'
-import { handle } from '@/lib/http/errors'
 import { ImportParams } from '@/lib/imports/schemas'
 
 export const dynamic = 'force-dynamic'
 
 export const GET = (req: Request, ctx: RouteContext<'/api/imports/[id]/export.csv'>) =>
-  handle(async () => {
+  handleSignedIn(req, async (who) => {
     const { id } = ImportParams.parse(await ctx.params)
     const filter = ExportQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
-    const { fileName, body } = await openExportStream(id, filter, req.signal)
+    const { fileName, body } = await openExportStream(id, filter, ownedBy(who), req.signal)
     return new Response(body, {
       headers: {
         'Content-Type': 'text/csv; charset=utf-8',

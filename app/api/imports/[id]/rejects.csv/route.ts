@@ -1,14 +1,14 @@
+import { handleSignedIn, ownedBy } from '@/lib/auth/principal'
 import { create as contentDisposition } from 'content-disposition'
-import { handle } from '@/lib/http/errors'
 import { openRejectsCsv } from '@/lib/imports/rejects-csv'
 import { ImportParams } from '@/lib/imports/schemas'
 
 export const dynamic = 'force-dynamic'
 
-export const GET = (_req: Request, ctx: RouteContext<'/api/imports/[id]/rejects.csv'>) =>
-  handle(async () => {
+export const GET = (req: Request, ctx: RouteContext<'/api/imports/[id]/rejects.csv'>) =>
+  handleSignedIn(req, async (who) => {
     const { id } = ImportParams.parse(await ctx.params)
-    const { fileName, body } = await openRejectsCsv(id)
+    const { fileName, body } = await openRejectsCsv(id, ownedBy(who))
     return new Response(body, {
       headers: {
         'Content-Type': 'text/csv; charset=utf-8',

@@ -1,0 +1,362 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../server/free-port'
+import { createApiKey, createDatabase, health, signIn, sleep, startApp, tempDir, TEST_ADMIN, type AppProcess } from '../../test/app-process'
+import type { ImportDto } from '../imports/schemas'
+
+// Accounts and ownership over HTTP, against the app as `npm start` runs it: every route needs a
+// credential, another person's things answer as if they did not exist, keys and sessions stop
+// the moment they are revoked, and cookie requests from other sites are refused.
+
+const root = path.resolve(import.meta.dirname, '../..')
+const apiDir = path.join(root, 'app/api')
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+const UNKNOWN = '00000000-0000-4000-8000-000000000000'
+const TUS = { 'Tus-Resumable': '1.0.0' }
+
+let dir: string
+let db: pg.Pool
+let app: AppProcess
+const alice = { email: 'alice@sluice.test', password: 'alice-password-12', name: 'Alice' }
+const bob = { email: 'bob@sluice.test', password: 'bob-password-1234', name: 'Bob' }
+let adminCookie: string
+let adminKey: string
+let aliceKey: string
+let bobKey: string
+
+beforeAll(async () => {
+  dir = await tempDir('sluice-accounts-')
+  const databaseUrl = await createDatabase('sluice_accounts_test')
+  db = new pg.Pool({ connectionString: databaseUrl })
+  app = startApp({
+    PORT: String(await freePort()),
+    DATA_DIR: path.join(dir, 'data'),
+    DATABASE_URL: databaseUrl,
+    SIGN_IN_MAX_FAILURES: '3',
+    SIGN_IN_WINDOW_SECONDS: '3',
+  })
+  expect(await health(app.url)).toEqual({ ok: true })
+  adminCookie = await signIn(app.url, TEST_ADMIN)
+  adminKey = await createApiKey(app.url, TEST_ADMIN)
+  for (const person of [alice, bob]) {
+    const res = await fetch(`${app.url}/api/auth/admin/create-user`, {
+      method: 'POST',
+      headers: { Cookie: adminCookie, Origin: app.url, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ...person, role: 'user' }),
+    })
+    expect(res.status, await res.clone().text()).toBe(200)
+  }
+  aliceKey = await createApiKey(app.url, alice)
+  bobKey = await createApiKey(app.url, bob)
+}, 120_000)
+
+afterAll(async () => {
+  app?.child.kill('SIGTERM')
+  await app?.exited
+  await db?.end()
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+type Init = { headers?: Record<string, string>; json?: unknown; body?: string }
+async function call(key: string | null, method: string, route: string, init: Init = {}) {
+  const headers: Record<string, string> = { ...(key && { Authorization: `Bearer ${key}` }), ...init.headers }
+  if (init.json !== undefined) headers['Content-Type'] = 'application/json'
+  const res = await fetch(`${app.url}${route}`, { method, headers, body: init.json !== undefined ? JSON.stringify(init.json) : init.body })
+  const text = method === 'HEAD' ? '' : await res.text()
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {}
+  return { status: res.status, body, headers: res.headers }
+}
+
+/** Uploads a small CSV with `key` over tus; the upload's id. */
+async function upload(key: string, body: string, metadata = `filename ${Buffer.from('people.csv').toString('base64')}`) {
+  const created = await call(key, 'POST', '/api/uploads', {
+    headers: { ...TUS, 'Upload-Length': String(Buffer.byteLength(body)), 'Upload-Metadata': metadata, 'Content-Type': 'application/offset+octet-stream' },
+    body,
+  })
+  expect(created.status).toBe(201)
+  return created.headers.get('Location')!.split('/').pop()!
+}
+
+async function processedImportOf(key: string, uploadId: string): Promise<ImportDto> {
+  for (let i = 0; i < 300; i++) {
+    const { body } = await call(key, 'GET', `/api/imports?upload=${uploadId}`)
+    const imp = (body as { imports: ImportDto[] }).imports[0]
+    if (imp?.status === 'PROCESSED') return imp
+    await sleep(50)
+  }
+  throw new Error(`the import of upload ${uploadId} did not finish`)
+}
+
+/** Every route.ts under app/api, as its URL path with sample parameters, and its methods. */
+async function routes(dirPath = apiDir): Promise<{ folder: string; methods: string[] }[]> {
+  const entries = await fs.readdir(dirPath, { withFileTypes: true })
+  const nested = await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => routes(path.join(dirPath, e.name))))
+  const own: { folder: string; methods: string[] }[] = []
+  if (entries.some((e) => e.isFile() && e.name === 'route.ts')) {
+    const source = await fs.readFile(path.join(dirPath, 'route.ts'), 'utf8')
+    const methods = HTTP_METHODS.filter((m) => new RegExp(`export const (\\{[^}]*\\b${m}\\b[^}]*\\}|${m}\\b)`).test(source))
+    own.push({ folder: path.relative(apiDir, dirPath), methods })
+  }
+  return [...own, ...nested.flat()]
+}
+
+// Routes that are how a credential is had, or need none; each says why.
+const PUBLIC = new Map([
+  ['health', 'a liveness probe: says only that the service is up'],
+  ['auth/[...all]', "better-auth's own routes: sign-in, sign-up, sign-out (each checks its own credential)"],
+])
+
+describe('without a credential', () => {
+  it('every route under app/api answers 401 with the error envelope (found by walking the route files)', async () => {
+    const found = await routes()
+    expect(found.map((r) => r.folder)).toEqual(expect.arrayContaining(['imports/[id]/[action]', 'uploads/[[...slug]]', 'keys/[id]', 'setup']))
+    const answers: string[] = []
+    for (const { folder, methods } of found) {
+      if (PUBLIC.has(folder)) continue
+      const url = `/api/${folder}`.replace('[[...slug]]', UNKNOWN.replaceAll('-', '')).replace('[action]', 'pause').replace(/\[\w+\]/g, UNKNOWN)
+      for (const method of methods) {
+        const headers = folder.startsWith('uploads') ? { ...TUS, 'Upload-Length': '1', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' } : undefined
+        const res = await call(null, method, url, method === 'GET' || method === 'HEAD' || method === 'DELETE' ? { headers } : headers ? { headers, body: 'x' } : { json: {} })
+        answers.push(`${method} ${url} ${res.status}`)
+        if (res.status === 401 && !folder.startsWith('uploads') && method !== 'HEAD') {
+          expect(res.body, `${method} ${url}`).toMatchObject({ error: { code: 'UNAUTHORIZED' } })
+        }
+      }
+    }
+    expect(answers.filter((a) => !a.endsWith(' 401'))).toEqual([])
+    expect(answers.length).toBeGreaterThan(20)
+    // The tus endpoint's preflight stays open for CORS.
+    expect((await call(null, 'OPTIONS', '/api/uploads')).status).toBe(204)
+    expect((await call(null, 'GET', '/api/health')).status).toBe(200)
+  })
+
+  it('every page but sign-in and setup redirects to sign-in, and back after', async () => {
+    for (const page of ['/', '/docs', `/imports/${UNKNOWN}`, '/settings']) {
+      const res = await fetch(`${app.url}${page}`, { redirect: 'manual' })
+      expect(res.status, page).toBe(307)
+      expect(res.headers.get('location'), page).toBe(`/sign-in?next=${encodeURIComponent(page)}`)
+    }
+    for (const page of ['/sign-in', '/setup']) expect((await fetch(`${app.url}${page}`, { redirect: 'manual' })).status, page).toBe(200)
+    // An open redirect is not offered: `next` must be a path of Sluice's own.
+    const signedIn = await fetch(`${app.url}/sign-in?next=//evil.example/x`, { redirect: 'manual', headers: { Cookie: adminCookie } })
+    expect(signedIn.status).toBe(307)
+    expect(signedIn.headers.get('location')).toBe('/')
+  })
+})
+
+describe('two accounts', () => {
+  let uploadId: string
+  let imp: ImportDto
+  let exportId: string
+  let sessionId: string
+
+  beforeAll(async () => {
+    uploadId = await upload(aliceKey, 'name,born\nAda,1815-12-10\nGrace,1906-12-09\n')
+    imp = await processedImportOf(aliceKey, uploadId)
+    const exported = await call(aliceKey, 'POST', '/api/exports', { json: { importId: imp.id } })
+    expect(exported.status).toBe(201)
+    exportId = (exported.body as { id: string }).id
+    const opened = await call(aliceKey, 'POST', '/api/sessions', { json: { name: 'alice-batch', columns: ['x'] } })
+    expect(opened.status).toBe(201)
+    sessionId = (opened.body as { id: string }).id
+  })
+
+  it("B's every request on A's import, export and session answers 404 exactly as an unknown id does", async () => {
+    const requests: [string, (id: string) => string, Init?][] = [
+      ['GET', (id) => `/api/imports/${id}`],
+      ['GET', (id) => `/api/imports/${id}/rows`],
+      ['GET', (id) => `/api/imports/${id}/rejects`],
+      ['GET', (id) => `/api/imports/${id}/rejects.csv`],
+      ['GET', (id) => `/api/imports/${id}/export.csv`],
+      ['POST', (id) => `/api/imports/${id}/pause`],
+      ['POST', (id) => `/api/imports/${id}/resume`],
+      ['POST', (id) => `/api/imports/${id}/kill`],
+      ['POST', (id) => `/api/imports/${id}/stop`],
+    ]
+    const exportRequests: typeof requests = [
+      ['GET', (id) => `/api/exports/${id}`],
+      ['GET', (id) => `/api/exports/${id}/download`],
+      ['POST', (id) => `/api/exports/${id}/stop`],
+    ]
+    const sessionRequests: typeof requests = [
+      ['GET', (id) => `/api/sessions/${id}`],
+      ['POST', (id) => `/api/sessions/${id}/batches`, { json: { records: [{ x: 'b' }] } }],
+      ['POST', (id) => `/api/sessions/${id}/finish`, { json: { totalRecords: 0 } }],
+    ]
+    const sameAsUnknown = async (list: typeof requests, id: string) => {
+      for (const [method, route, init] of list) {
+        const theirs = await call(bobKey, method, route(id), init)
+        const unknown = await call(bobKey, method, route(UNKNOWN), init)
+        expect(theirs.status, `${method} ${route(id)}`).toBe(404)
+        expect(JSON.stringify(theirs.body).replaceAll(id, UNKNOWN), `${method} ${route(id)}`).toBe(JSON.stringify(unknown.body))
+      }
+    }
+    await sameAsUnknown(requests, imp.id)
+    await sameAsUnknown(exportRequests, exportId)
+    await sameAsUnknown(sessionRequests, sessionId)
+    const exportOfTheirs = await call(bobKey, 'POST', '/api/exports', { json: { importId: imp.id } })
+    expect(exportOfTheirs).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: `No import with id ${imp.id}` } } })
+
+    // Nothing of B's requests touched A's things.
+    expect(await call(aliceKey, 'GET', `/api/imports/${imp.id}`)).toMatchObject({ status: 200, body: { status: 'PROCESSED', rowsImported: 2 } })
+    expect(await call(aliceKey, 'GET', `/api/sessions/${sessionId}`)).toMatchObject({ status: 200, body: { status: 'OPEN', recordsReceived: 0 } })
+  })
+
+  it("B's HEAD, PATCH and DELETE on A's upload answer tus's 404, as for an unknown upload", async () => {
+    const created = await call(aliceKey, 'POST', '/api/uploads', {
+      headers: { ...TUS, 'Upload-Length': '20', 'Upload-Metadata': `filename ${Buffer.from('later.csv').toString('base64')}` },
+    })
+    const location = created.headers.get('Location')!
+    const patch = { ...TUS, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }
+    for (const [method, init] of [['HEAD', { headers: TUS }], ['PATCH', { headers: patch, body: 'a,b\n' }], ['DELETE', { headers: TUS }]] as const) {
+      const theirs = await call(bobKey, method, location, init)
+      const unknown = await call(bobKey, method, `/api/uploads/${UNKNOWN.replaceAll('-', '')}`, init)
+      expect([method, theirs.status, theirs.body]).toEqual([method, 404, unknown.body])
+    }
+    // Still A's, untouched.
+    const head = await call(aliceKey, 'HEAD', location, { headers: TUS })
+    expect([head.status, head.headers.get('Upload-Offset')]).toEqual([200, '0'])
+  })
+
+  it('lists show only one’s own; an admin sees both, with the owner named', async () => {
+    const bobUpload = await upload(bobKey, 'city\nOslo\n')
+    const bobImport = await processedImportOf(bobKey, bobUpload)
+    const ids = async (key: string, route: string, field: 'imports' | 'exports') =>
+      ((await call(key, 'GET', route)).body as Record<string, { id: string }[]>)[field]!.map((x) => x.id)
+    expect(await ids(aliceKey, '/api/imports', 'imports')).toContain(imp.id)
+    expect(await ids(aliceKey, '/api/imports', 'imports')).not.toContain(bobImport.id)
+    expect(await ids(bobKey, '/api/imports', 'imports')).toEqual([bobImport.id])
+    expect(await ids(bobKey, `/api/imports?upload=${uploadId}`, 'imports')).toEqual([])
+    expect(await ids(bobKey, '/api/exports', 'exports')).toEqual([])
+    expect(await ids(bobKey, `/api/exports?import=${imp.id}`, 'exports')).toEqual([])
+    expect(await ids(aliceKey, '/api/exports', 'exports')).toEqual([exportId])
+    const all = (await call(adminKey, 'GET', '/api/imports')).body as { imports: ImportDto[] }
+    expect(all.imports.map((i) => i.id)).toEqual(expect.arrayContaining([imp.id, bobImport.id]))
+    expect(all.imports.find((i) => i.id === imp.id)?.owner).toEqual({ name: 'Alice', email: alice.email })
+    expect((await call(adminKey, 'GET', `/api/imports/${bobImport.id}`)).status).toBe(200)
+  })
+
+  it('an owner given in tus metadata is ignored: the upload is the requester’s', async () => {
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [alice.email])
+    const metadata = `filename ${Buffer.from('sneaky.csv').toString('base64')},owner ${Buffer.from(rows[0]!.id).toString('base64')},ownerId ${Buffer.from(rows[0]!.id).toString('base64')}`
+    const id = await upload(bobKey, 'a\n1\n', metadata)
+    const owner = await db.query<{ email: string }>('SELECT u.email FROM uploads up JOIN users u ON u.id = up.owner_id WHERE up.id = $1', [id])
+    expect(owner.rows).toEqual([{ email: bob.email }])
+    expect((await call(aliceKey, 'GET', `/api/imports?upload=${id}`)).body).toEqual({ imports: [] })
+  })
+})
+
+describe('revoked credentials', () => {
+  it('a revoked key answers 401 at once', async () => {
+    const key = await createApiKey(app.url, bob, 'short-lived')
+    expect((await call(key, 'GET', '/api/imports')).status).toBe(200)
+    const { keys } = (await call(key, 'GET', '/api/keys')).body as { keys: { id: string; name: string }[] }
+    const made = keys.find((k) => k.name === 'short-lived')!
+    expect(keys.every((k) => !JSON.stringify(k).includes(key))).toBe(true)
+    expect((await call(aliceKey, 'DELETE', `/api/keys/${made.id}`)).status).toBe(404) // not hers to revoke
+    expect((await call(key, 'DELETE', `/api/keys/${made.id}`)).status).toBe(204)
+    expect(await call(key, 'GET', '/api/imports')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } })
+    expect((await call(key, 'POST', '/api/uploads', { headers: { ...TUS, 'Upload-Length': '1', 'Upload-Metadata': 'filename eA==' } })).status).toBe(401)
+    expect((await call('sluice_not-a-key', 'GET', '/api/imports')).status).toBe(401)
+  })
+
+  it("a deactivated account's key and session answer 401 at once", async () => {
+    const carol = { email: 'carol@sluice.test', password: 'carol-password-1', name: 'Carol' }
+    const made = await fetch(`${app.url}/api/auth/admin/create-user`, {
+      method: 'POST',
+      headers: { Cookie: adminCookie, Origin: app.url, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ...carol, role: 'user' }),
+    })
+    const { user } = (await made.json()) as { user: { id: string } }
+    const key = await createApiKey(app.url, carol)
+    const cookie = await signIn(app.url, carol)
+    expect((await call(key, 'GET', '/api/me')).body).toMatchObject({ email: carol.email, via: 'key' })
+    expect((await call(null, 'GET', '/api/me', { headers: { Cookie: cookie } })).body).toMatchObject({ email: carol.email, via: 'session' })
+    const banned = await fetch(`${app.url}/api/auth/admin/ban-user`, {
+      method: 'POST',
+      headers: { Cookie: adminCookie, Origin: app.url, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ userId: user.id }),
+    })
+    expect(banned.status).toBe(200)
+    expect((await call(key, 'GET', '/api/me')).status).toBe(401)
+    expect((await call(null, 'GET', '/api/me', { headers: { Cookie: cookie } })).status).toBe(401)
+    const again = await fetch(`${app.url}/api/auth/sign-in/email`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(carol) })
+    expect(again.status).toBe(403)
+  })
+
+  it('an admin-only route answers 403 to a person who is not an admin', async () => {
+    const cookie = await signIn(app.url, bob)
+    const res = await fetch(`${app.url}/api/auth/admin/create-user`, {
+      method: 'POST',
+      headers: { Cookie: cookie, Origin: app.url, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'mallory@sluice.test', password: 'mallory-password', name: 'Mallory' }),
+    })
+    expect(res.status).toBe(403)
+  })
+})
+
+describe('cross-site requests', () => {
+  it('a cookie POST from another origin answers 403; the same request with a Bearer key succeeds', async () => {
+    const cookie = await signIn(app.url, bob)
+    const body = { name: 'from another site', columns: ['a'] }
+    const foreign = await call(null, 'POST', '/api/sessions', { json: body, headers: { Cookie: cookie, Origin: 'https://evil.example' } })
+    expect(foreign).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } })
+    const fetched = await call(null, 'POST', '/api/sessions', { json: body, headers: { Cookie: cookie, 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' } })
+    expect(fetched.status).toBe(403)
+    // A form on another site can post text/plain without a preflight: refused before its body is read.
+    const form = await call(null, 'POST', '/api/exports', { body: '{"importId":"x"}', headers: { Cookie: cookie, 'Content-Type': 'text/plain', Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' } })
+    expect(form.status).toBe(403)
+    const tus = await call(null, 'POST', '/api/uploads', { headers: { ...TUS, Cookie: cookie, 'Upload-Length': '1', 'Upload-Metadata': 'filename eA==', 'Sec-Fetch-Site': 'cross-site' } })
+    expect(tus.status).toBe(403)
+    const sameSite = await call(null, 'POST', '/api/sessions', { json: body, headers: { Cookie: cookie, Origin: app.url, 'Sec-Fetch-Site': 'same-origin' } })
+    expect(sameSite.status).toBe(201)
+    const keyed = await call(bobKey, 'POST', '/api/sessions', { json: body, headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' } })
+    expect(keyed.status).toBe(201)
+  })
+})
+
+describe('sign-in', () => {
+  it('answers one message for a wrong email or password, 429 after a few failures, and lets the right password in after the window', async () => {
+    const attempt = (email: string, password: string) =>
+      fetch(`${app.url}/api/auth/sign-in/email`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }) })
+    const wrongPassword = await attempt(alice.email, 'not-her-password')
+    const noSuchPerson = await attempt('nobody@sluice.test', 'not-her-password')
+    expect([wrongPassword.status, noSuchPerson.status]).toEqual([401, 401])
+    expect(await wrongPassword.json()).toEqual(await noSuchPerson.json())
+    await attempt(alice.email, 'not-her-password')
+    await attempt(alice.email, 'not-her-password')
+    const limited = await attempt(alice.email, alice.password)
+    expect(limited.status).toBe(429)
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(((await limited.json()) as { message: string }).message).toMatch(/^Too many failed sign-ins: try again in \d+ s$/)
+    // Counted in the database: another account from the same address is not locked out yet.
+    expect((await attempt(bob.email, bob.password)).status).toBe(200)
+    await sleep(3100)
+    expect((await attempt(alice.email, alice.password)).status).toBe(200)
+  })
+
+  it('refuses a password under 12 characters for a new account', async () => {
+    const res = await fetch(`${app.url}/api/auth/admin/create-user`, {
+      method: 'POST',
+      headers: { Cookie: adminCookie, Origin: app.url, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'short@sluice.test', password: 'elevenchars', name: 'Short' }),
+    })
+    expect(res.status).toBe(400)
+    expect((await db.query('SELECT 1 FROM users WHERE email = $1', ['short@sluice.test'])).rowCount).toBe(0)
+  })
+
+  it('sets the session cookie httpOnly and SameSite=Lax, and hashes passwords with scrypt', async () => {
+    const res = await fetch(`${app.url}/api/auth/sign-in/email`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(bob) })
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('better-auth.session_token='))!
+    expect(cookie).toMatch(/; HttpOnly/)
+    expect(cookie).toMatch(/; SameSite=Lax/)
+    const { rows } = await db.query<{ password: string }>("SELECT a.password FROM accounts a JOIN users u ON u.id = a.user_id WHERE u.email = $1 AND a.provider_id = 'credential'", [bob.email])
+    expect(rows[0]!.password).toMatch(/^[0-9a-f]{32}:[0-9a-f]{128}$/)
+    expect(rows[0]!.password).not.toContain(bob.password)
+  })
+})
