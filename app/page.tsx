@@ -16,7 +16,7 @@ export default async function HomePage() {
           reloaded tab costs nothing), then land in PostgreSQL tables while you watch, pause or stop them.
         </p>
       </header>
-      <UploadPanel />
+      <UploadPanel viewerEmail={who.email} />
       {/* After the panel, so that the first Tab still reaches "Choose files…". */}
       <footer className="flex flex-wrap items-center justify-between gap-4 border-t border-slate-200 pt-4 text-sm text-slate-600 dark:border-slate-800 dark:text-slate-400">
         <p>

@@ -18,7 +18,7 @@ const UNSETTLED: readonly ImportDto['status'][] = ['QUEUED', 'RECEIVING', 'PROCE
  * Imports that existed when the page was opened, newest first, each with a link to its page.
  * Those of uploads on a live card (`liveUploadIds`) are left out: the card shows them.
  */
-export function EarlierImports({ liveUploadIds }: { liveUploadIds: ReadonlySet<string> }) {
+export function EarlierImports({ liveUploadIds, viewerEmail }: { liveUploadIds: ReadonlySet<string>; viewerEmail: string }) {
   // Null until the first answer, which fixes which imports count as earlier ones.
   const [imports, setImports] = useState<ImportDto[] | null>(null)
   const [showAll, setShowAll] = useState(false)
@@ -81,6 +81,12 @@ export function EarlierImports({ liveUploadIds }: { liveUploadIds: ReadonlySet<s
             >
               {imp.fileName}
             </Link>
+            {/* An admin sees everyone's imports: whose each one is, unless it is theirs. */}
+            {imp.owner && imp.owner.email !== viewerEmail && (
+              <span data-testid="import-owner" className="text-slate-600 dark:text-slate-300" title={imp.owner.email}>
+                {imp.owner.name}
+              </span>
+            )}
             <ImportStatusBadge status={imp.status} />
             <span className="tabular-nums text-slate-600 sm:w-28 sm:text-right dark:text-slate-300">{formatRows(imp.rowsImported)}</span>
             <time dateTime={imp.createdAt} className="tabular-nums text-slate-500 sm:w-32 sm:text-right dark:text-slate-400">

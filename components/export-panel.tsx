@@ -184,9 +184,49 @@ function scopeOf(exp: ExportDto, columns: ImportDto['columns']): string {
 /** The finished file: its name and size, as a plain link, so the browser can resume it. */
 function DownloadLink({ exp }: { exp: ExportDto }) {
   return (
-    <a href={exp.downloadUrl!} download={exp.fileName} className={`break-all ${link}`} data-testid="export-download">
-      {exp.fileName} <span className="font-normal tabular-nums text-slate-500 dark:text-slate-400">({formatBytes(exp.bytesWritten)})</span>
-    </a>
+    <>
+      <a href={exp.downloadUrl!} download={exp.fileName} className={`break-all ${link}`} data-testid="export-download">
+        {exp.fileName} <span className="font-normal tabular-nums text-slate-500 dark:text-slate-400">({formatBytes(exp.bytesWritten)})</span>
+      </a>{' '}
+      <ShareLink exp={exp} />
+    </>
+  )
+}
+
+/**
+ * "Copy link": a link to this one file that works without signing in, for someone else, until
+ * the file expires or the link is revoked here.
+ */
+function ShareLink({ exp }: { exp: ExportDto }) {
+  const [linkUrl, setLinkUrl] = useState(exp.linkUrl)
+  const [state, setState] = useState<'idle' | 'busy' | 'copied' | 'failed'>('idle')
+  // The page's own origin: the link is relative (rendered in the browser only, after the list loads).
+  const absolute = linkUrl && (typeof window === 'undefined' ? linkUrl : new URL(linkUrl, window.location.href).href)
+  async function call(method: 'POST' | 'DELETE') {
+    setState('busy')
+    const res = await fetch(`/api/exports/${exp.id}/link`, { method, cache: 'no-store' }).catch(() => null)
+    if (!res?.ok) return setState('failed')
+    const updated = (await res.json()) as ExportDto
+    setLinkUrl(updated.linkUrl)
+    if (method === 'DELETE' || !updated.linkUrl) return setState('idle')
+    const copied = await navigator.clipboard?.writeText(new URL(updated.linkUrl, window.location.href).href).then(() => true, () => false)
+    setState(copied ? 'copied' : 'idle')
+  }
+  return (
+    <span className="inline-flex flex-wrap items-center gap-2">
+      <button type="button" className={neutralButton} onClick={() => call('POST')} disabled={state === 'busy'} data-testid="export-copy-link">
+        {state === 'copied' ? 'Link copied' : 'Copy link'}
+      </button>
+      {absolute && (
+        <>
+          <input readOnly value={absolute} aria-label={`Download link of ${exp.fileName}`} data-testid="export-link" className="w-64 rounded border border-slate-300 px-2 py-1 text-xs dark:border-slate-700 dark:bg-slate-900" onFocus={(e) => e.currentTarget.select()} />
+          <button type="button" className={dangerButton} onClick={() => call('DELETE')} disabled={state === 'busy'}>
+            Revoke link
+          </button>
+        </>
+      )}
+      {state === 'failed' && <span className="text-red-700 dark:text-red-300">The link could not be made: try again.</span>}
+    </span>
   )
 }
 

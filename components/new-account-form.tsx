@@ -9,7 +9,7 @@ const MIN_PASSWORD_LENGTH = 12
  * Name, email and password for a new account, sent to `endpoint` with `token` (a setup link's
  * or an invite's); the person is then signed in and taken to the home page.
  */
-export function NewAccountForm({ endpoint, token, submitLabel }: { endpoint: string; token: string; submitLabel: string }) {
+export function NewAccountForm({ endpoint, token, submitLabel }: { endpoint: string; token?: string; submitLabel: string }) {
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   async function submit(event: React.FormEvent<HTMLFormElement>) {
@@ -20,11 +20,12 @@ export function NewAccountForm({ endpoint, token, submitLabel }: { endpoint: str
     setError(null)
     const post = (url: string, body: unknown) =>
       fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).catch(() => null)
-    const created = await post(endpoint, { token, ...account })
+    const created = await post(endpoint, token === undefined ? account : { token, ...account })
     if (!created?.ok) {
       setBusy(false)
-      const body = (await created?.json().catch(() => null)) as { error?: { message?: string } } | null
-      return setError(body?.error?.message ?? 'The server does not answer: try again in a moment.')
+      // Sluice's envelope, or better-auth's {message} (sign-up).
+      const body = (await created?.json().catch(() => null)) as { error?: { message?: string }; message?: string } | null
+      return setError(body?.error?.message ?? body?.message ?? 'The server does not answer: try again in a moment.')
     }
     await post('/api/auth/sign-in/email', { email: account.email, password: account.password })
     window.location.assign('/')

@@ -7,7 +7,8 @@ import { UploadCard } from './upload-card'
 import { useUploads } from './use-uploads'
 
 /** The drop zone, one card per file (an upload, then its import), and the imports of earlier visits. */
-export function UploadPanel() {
+/** `viewerEmail`: the signed-in person, whose own imports the list shows without a name. */
+export function UploadPanel({ viewerEmail }: { viewerEmail: string }) {
   const { items, earlier, add, pause, resume, cancel, dismiss, discard } = useUploads()
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
@@ -135,7 +136,7 @@ export function UploadPanel() {
         </ul>
       )}
 
-      <EarlierImports liveUploadIds={liveUploadIds} />
+      <EarlierImports liveUploadIds={liveUploadIds} viewerEmail={viewerEmail} />
     </section>
   )
 }

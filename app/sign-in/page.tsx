@@ -1,6 +1,8 @@
 import type { Metadata } from 'next'
 import { redirect } from 'next/navigation'
 import { SignInForm } from '@/components/sign-in-form'
+import { link } from '@/components/styles'
+import { isSignUpOpen } from '@/lib/auth/instance'
 import { pagePrincipal, safeNext } from '@/lib/auth/page-principal'
 
 export const metadata: Metadata = { title: 'Sign in · Sluice' }
@@ -16,7 +18,13 @@ export default async function SignInPage({ searchParams }: PageProps<'/sign-in'>
         <p className="mt-1 text-slate-600 dark:text-slate-400">Sign in to upload and import your files.</p>
       </header>
       <SignInForm next={next} />
-      <p className="text-sm text-slate-600 dark:text-slate-400">No account? Ask an admin of this Sluice for an invite link.</p>
+      {(await isSignUpOpen()) ? (
+        <a href="/sign-up" className={link}>
+          No account? Create one
+        </a>
+      ) : (
+        <p className="text-sm text-slate-600 dark:text-slate-400">No account? Ask an admin of this Sluice for an invite link.</p>
+      )}
     </main>
   )
 }

@@ -109,6 +109,7 @@ async function routes(dirPath = apiDir): Promise<{ folder: string; methods: stri
 const PUBLIC = new Map([
   ['health', 'a liveness probe: says only that the service is up'],
   ['auth/[...all]', "better-auth's own routes: sign-in, sign-up, sign-out (each checks its own credential)"],
+  ['links/[token]', 'a send-able download link: its token is the credential (an unknown one answers 404)'],
 ])
 
 describe('without a credential', () => {
@@ -359,4 +360,177 @@ describe('sign-in', () => {
     expect(rows[0]!.password).toMatch(/^[0-9a-f]{32}:[0-9a-f]{128}$/)
     expect(rows[0]!.password).not.toContain(bob.password)
   })
+})
+
+describe('the admin API', () => {
+  it('answers 403 to a person who is not an admin, for every admin route', async () => {
+    for (const [method, route, json] of [
+      ['GET', '/api/admin/accounts', undefined],
+      ['POST', '/api/admin/accounts', { name: 'M', email: 'm@sluice.test', password: 'mallory-password', role: 'admin' }],
+      ['PATCH', `/api/admin/accounts/${UNKNOWN}`, { role: 'admin' }],
+      ['GET', '/api/admin/invites', undefined],
+      ['POST', '/api/admin/invites', {}],
+      ['DELETE', `/api/admin/invites/${UNKNOWN}`, undefined],
+      ['GET', '/api/admin/settings', undefined],
+      ['PUT', '/api/admin/settings', { signUpOpen: true }],
+    ] as const) {
+      expect((await call(bobKey, method, route, json === undefined ? {} : { json })).status, `${method} ${route}`).toBe(403)
+    }
+    expect((await db.query("SELECT 1 FROM users WHERE email = 'm@sluice.test'")).rowCount).toBe(0)
+  })
+
+  it('deactivates an account (its key stops, then works again once reactivated), and refuses to deactivate oneself', async () => {
+    const dave = { email: 'dave@sluice.test', password: 'dave-password-12', name: 'Dave' }
+    const made = await call(adminKey, 'POST', '/api/admin/accounts', { json: { ...dave, role: 'user' } })
+    expect(made).toMatchObject({ status: 201, body: { email: dave.email, role: 'user', active: true } })
+    expect((await call(adminKey, 'POST', '/api/admin/accounts', { json: { ...dave, role: 'user' } })).status).toBe(409)
+    const id = (made.body as { id: string }).id
+    const key = await createApiKey(app.url, dave)
+    const cookie = await signIn(app.url, dave)
+    expect((await call(adminKey, 'PATCH', `/api/admin/accounts/${id}`, { json: { active: false } })).body).toMatchObject({ active: false })
+    expect((await call(key, 'GET', '/api/imports')).status).toBe(401)
+    expect((await call(null, 'GET', '/api/imports', { headers: { Cookie: cookie } })).status).toBe(401)
+    expect((await call(adminKey, 'PATCH', `/api/admin/accounts/${id}`, { json: { active: true } })).body).toMatchObject({ active: true })
+    expect((await call(key, 'GET', '/api/imports')).status).toBe(200)
+    // The session was ended, not suspended: signing in again is needed.
+    expect((await call(null, 'GET', '/api/imports', { headers: { Cookie: cookie } })).status).toBe(401)
+
+    const me = (await call(adminKey, 'GET', '/api/me')).body as { id: string }
+    expect((await call(adminKey, 'PATCH', `/api/admin/accounts/${me.id}`, { json: { active: false } })).status).toBe(409)
+    expect((await call(adminKey, 'PATCH', `/api/admin/accounts/${me.id}`, { json: { role: 'user' } })).status).toBe(409)
+    expect((await call(adminKey, 'PATCH', `/api/admin/accounts/${UNKNOWN}`, { json: { active: false } })).status).toBe(404)
+  })
+
+  it('makes someone admin, who then sees everyone’s imports', async () => {
+    const erin = { email: 'erin@sluice.test', password: 'erin-password-12', name: 'Erin' }
+    const made = (await call(adminKey, 'POST', '/api/admin/accounts', { json: erin })).body as { id: string }
+    const key = await createApiKey(app.url, erin)
+    expect(((await call(key, 'GET', '/api/imports')).body as { imports: unknown[] }).imports).toEqual([])
+    expect((await call(key, 'GET', '/api/admin/accounts')).status).toBe(403)
+    await call(adminKey, 'PATCH', `/api/admin/accounts/${made.id}`, { json: { role: 'admin' } })
+    expect(((await call(key, 'GET', '/api/imports')).body as { imports: unknown[] }).imports.length).toBeGreaterThan(0)
+    expect((await call(key, 'GET', '/api/admin/accounts')).status).toBe(200)
+  })
+})
+
+describe('invites and sign-up', () => {
+  it('an invite link makes one account, once, within 7 days; a used, expired or made-up one answers 401', async () => {
+    const invite = await call(adminKey, 'POST', '/api/admin/invites', { json: {} })
+    expect(invite.status).toBe(201)
+    const { url, id, expiresAt } = invite.body as { url: string; id: string; expiresAt: string }
+    expect(url).toMatch(new RegExp(`^${app.url}/invite\\?token=[\\w-]{32}$`))
+    expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(7 * 24 * 3600 * 1000 - 60_000)
+    const token = new URL(url).searchParams.get('token')!
+    expect(await (await fetch(url)).text()).toContain('You were invited: create your account.')
+
+    const frank = { token, name: 'Frank', email: 'frank@sluice.test', password: 'frank-password-1' }
+    expect((await call(null, 'POST', '/api/invites/accept', { json: { ...frank, password: 'short' } })).status).toBe(400)
+    // Two people with the same link at the same moment: one account.
+    const [a, b] = await Promise.all([
+      call(null, 'POST', '/api/invites/accept', { json: frank }),
+      call(null, 'POST', '/api/invites/accept', { json: { ...frank, email: 'frank2@sluice.test' } }),
+    ])
+    expect([a.status, b.status].sort()).toEqual([201, 401])
+    expect((await call(null, 'POST', '/api/invites/accept', { json: { ...frank, email: 'frank3@sluice.test' } })).status).toBe(401)
+    const { rows } = await db.query("SELECT email, role FROM users WHERE email LIKE 'frank%'")
+    expect(rows).toHaveLength(1)
+    expect(rows[0].role).toBe('user')
+    expect(((await call(adminKey, 'GET', '/api/admin/invites')).body as { invites: { id: string }[] }).invites.map((i) => i.id)).not.toContain(id)
+
+    const old = (await call(adminKey, 'POST', '/api/admin/invites', { json: {} })).body as { url: string; id: string }
+    await db.query("UPDATE invites SET expires_at = now() - interval '1 second' WHERE id = $1", [old.id])
+    const oldToken = new URL(old.url).searchParams.get('token')!
+    expect((await call(null, 'POST', '/api/invites/accept', { json: { ...frank, token: oldToken, email: 'late@sluice.test' } })).status).toBe(401)
+    const revoked = (await call(adminKey, 'POST', '/api/admin/invites', { json: {} })).body as { url: string; id: string }
+    expect((await call(adminKey, 'DELETE', `/api/admin/invites/${revoked.id}`)).status).toBe(204)
+    const revokedToken = new URL(revoked.url).searchParams.get('token')!
+    expect((await call(null, 'POST', '/api/invites/accept', { json: { ...frank, token: revokedToken, email: 'revoked@sluice.test' } })).status).toBe(401)
+    expect((await call(null, 'POST', '/api/invites/accept', { json: { ...frank, token: 'made-up', email: 'madeup@sluice.test' } })).status).toBe(401)
+  })
+
+  it('sign-up is by invite until an admin opens it', async () => {
+    const grace = { name: 'Grace', email: 'grace@sluice.test', password: 'grace-password-1' }
+    const closed = await call(null, 'POST', '/api/auth/sign-up/email', { json: grace })
+    expect(closed.status).toBe(403)
+    expect(closed.body).toMatchObject({ code: 'SIGN_UP_BY_INVITE' })
+    expect((await call(adminKey, 'PUT', '/api/admin/settings', { json: { signUpOpen: true } })).body).toEqual({ signUpOpen: true })
+    expect((await call(null, 'POST', '/api/auth/sign-up/email', { json: grace })).status).toBe(200)
+    expect((await call(null, 'POST', '/api/auth/sign-up/email', { json: { ...grace, email: 'short@sluice.test', password: 'elevenchars' } })).status).toBe(400)
+    await call(adminKey, 'PUT', '/api/admin/settings', { json: { signUpOpen: false } })
+    const { rows } = await db.query("SELECT role FROM users WHERE email = 'grace@sluice.test'")
+    expect(rows).toEqual([{ role: 'user' }])
+  })
+})
+
+describe('send-able download links', () => {
+  it('work signed out, honour Range, and answer 404 once revoked or expired; only the owner makes one', async () => {
+    const uploadId = await upload(aliceKey, 'name\nAda\nGrace\nKatherine\n')
+    const imp = await processedImportOf(aliceKey, uploadId)
+    const made = (await call(aliceKey, 'POST', '/api/exports', { json: { importId: imp.id } })).body as { id: string }
+    let exp: { status: string; downloadUrl: string | null; linkUrl: string | null }
+    for (;;) {
+      exp = (await call(aliceKey, 'GET', `/api/exports/${made.id}`)).body as typeof exp
+      if (exp.status === 'PROCESSED') break
+      await sleep(50)
+    }
+    expect(exp.linkUrl).toBeNull()
+    expect((await call(bobKey, 'POST', `/api/exports/${made.id}/link`)).status).toBe(404)
+    const shared = (await call(aliceKey, 'POST', `/api/exports/${made.id}/link`)).body as { linkUrl: string }
+    expect(shared.linkUrl).toMatch(/^\/api\/links\/[\w-]{43}$/)
+    expect(((await call(aliceKey, 'POST', `/api/exports/${made.id}/link`)).body as { linkUrl: string }).linkUrl).toBe(shared.linkUrl)
+
+    const whole = await fetch(`${app.url}${shared.linkUrl}`)
+    expect(whole.status).toBe(200)
+    expect(await whole.text()).toBe('name\nAda\nGrace\nKatherine\n')
+    expect(whole.headers.get('referrer-policy')).toBe('no-referrer')
+    const part = await fetch(`${app.url}${shared.linkUrl}`, { headers: { Range: 'bytes=5-' } })
+    expect([part.status, await part.text(), part.headers.get('content-range')]).toEqual([206, 'Ada\nGrace\nKatherine\n', 'bytes 5-24/25'])
+    expect((await fetch(`${app.url}${shared.linkUrl}`, { method: 'HEAD' })).headers.get('content-length')).toBe('25')
+    // The link opens that one file, nothing else.
+    expect((await fetch(`${app.url}/api/imports/${imp.id}`)).status).toBe(401)
+    expect((await fetch(`${app.url}/api/links/${'x'.repeat(43)}`)).status).toBe(404)
+
+    expect(((await call(aliceKey, 'DELETE', `/api/exports/${made.id}/link`)).body as { linkUrl: null }).linkUrl).toBeNull()
+    expect((await fetch(`${app.url}${shared.linkUrl}`)).status).toBe(404)
+    const again = (await call(aliceKey, 'POST', `/api/exports/${made.id}/link`)).body as { linkUrl: string }
+    expect(again.linkUrl).not.toBe(shared.linkUrl)
+    expect((await fetch(`${app.url}${again.linkUrl}`)).status).toBe(200)
+    await db.query("UPDATE exports SET expires_at = now() - interval '1 second' WHERE id = $1", [made.id])
+    expect((await fetch(`${app.url}${again.linkUrl}`)).status).toBe(404)
+  })
+})
+
+describe('the first admin', () => {
+  it('two setups at once make exactly one admin, who then owns the rows from before accounts', async () => {
+    const databaseUrl = await createDatabase('sluice_setup_test')
+    const legacy = new pg.Client({ connectionString: databaseUrl })
+    await legacy.connect()
+    await legacy.query("INSERT INTO uploads (id, file_name, size, status, updated_at) VALUES ('legacyupload', 'old.csv', 4, 'FINISHED', now())")
+    const fresh = startApp({ PORT: String(await freePort()), DATA_DIR: path.join(dir, 'setup-data'), DATABASE_URL: databaseUrl, ADMIN_EMAIL: '', ADMIN_PASSWORD: '' })
+    try {
+      expect(await health(fresh.url)).toEqual({ ok: true })
+      const token = /\/setup\?token=([\w-]+)/.exec(fresh.output())?.[1]
+      expect(token).toBeDefined()
+      expect((await fetch(`${fresh.url}/api/imports`)).status).toBe(401)
+      const setup = (email: string, t = token) =>
+        fetch(`${fresh.url}/api/setup`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: t, name: 'First', email, password: 'first-admin-password' }) })
+      expect((await setup('wrong@sluice.test', 'not-the-token')).status).toBe(401)
+      const answers = await Promise.all([setup('one@sluice.test'), setup('two@sluice.test')])
+      // The second is refused either at the token (used up) or, having passed it at the same
+      // instant, at the account check it waits for.
+      const [first, second] = answers.map((r) => r.status).sort()
+      expect(first).toBe(201)
+      expect([401, 409]).toContain(second)
+      const { rows } = await legacy.query('SELECT email, role FROM users')
+      expect(rows).toHaveLength(1)
+      expect(rows[0].role).toBe('admin')
+      const owner = await legacy.query("SELECT u.email FROM uploads up JOIN users u ON u.id = up.owner_id WHERE up.id = 'legacyupload'")
+      expect(owner.rows).toEqual([{ email: rows[0].email }])
+      expect(await (await fetch(`${fresh.url}/setup?token=${token}`)).text()).toContain('Sluice is set up already.')
+    } finally {
+      fresh.child.kill('SIGTERM')
+      await fresh.exited
+      await legacy.end()
+    }
+  }, 120_000)
 })

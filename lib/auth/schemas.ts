@@ -45,3 +45,47 @@ export const SetupBody = z.object({
   email: z.email().max(320),
   password: z.string().min(12, 'must have at least 12 characters').max(256),
 })
+
+const Role = z.enum(['user', 'admin'])
+
+/** An account as the admin API lists it. */
+export const AccountDtoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  email: z.string(),
+  role: Role,
+  active: z.boolean().describe('False once an admin deactivated it: its sessions and keys no longer work'),
+  createdAt: z.iso.datetime(),
+})
+export type AccountDto = z.infer<typeof AccountDtoSchema>
+export const AccountListSchema = z.object({ accounts: z.array(AccountDtoSchema) })
+
+/** The body of `POST /api/admin/accounts`. */
+export const CreateAccountBody = z.object({
+  name: z.string().trim().max(200),
+  email: z.email().max(320),
+  password: z.string().min(12, 'must have at least 12 characters').max(256),
+  role: Role.default('user'),
+})
+
+export const AccountParams = z.object({ id: z.string().max(200) })
+/** The body of `PATCH /api/admin/accounts/:id`: what to change. */
+export const UpdateAccountBody = z
+  .object({ active: z.boolean().optional(), role: Role.optional() })
+  .refine((b) => b.active !== undefined || b.role !== undefined, 'give active or role')
+
+export const InviteDtoSchema = z.object({
+  id: z.uuid(),
+  role: Role,
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime().describe('7 days after it was made'),
+  usedAt: z.iso.datetime().nullable(),
+})
+export type InviteDto = z.infer<typeof InviteDtoSchema>
+export const CreatedInviteSchema = InviteDtoSchema.extend({ url: z.string().describe('The link to send: it makes one account, within 7 days') })
+export const InviteListSchema = z.object({ invites: z.array(InviteDtoSchema) })
+export const CreateInviteBody = z.object({ role: Role.default('user') })
+export const InviteParams = z.object({ id: z.string().max(200) })
+
+/** The body of `PUT /api/admin/settings`. */
+export const InstanceSettingsSchema = z.object({ signUpOpen: z.boolean().describe('Whether anyone may create an account without an invite') })

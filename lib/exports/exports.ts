@@ -1,5 +1,5 @@
 import { ANY_OWNER, ownedBy, type OwnerScope, type Principal } from '../auth/owner-scope'
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { config } from '../config'
 import type { Export, Import } from '../db/generated/client'
 import { prisma } from '../db/pool'
@@ -52,10 +52,37 @@ export function toExportDto(exp: Export): ExportDto {
     finishedAt: iso(exp.finishedAt),
     expiresAt: iso(exp.expiresAt),
     downloadUrl: isDownloadable(exp) ? `/api/exports/${exp.id}/download` : null,
+    linkUrl: isDownloadable(exp) && exp.linkToken ? linkPath(exp.linkToken) : null,
   }
 }
 
 const notFound = (id: string) => new SluiceError('NOT_FOUND', `No export with id ${cutInput(id)}`)
+
+/** The path of an export's send-able download link. */
+export const linkPath = (token: string) => `/api/links/${token}`
+
+/**
+ * The export's send-able link: made at the first ask (an unguessable 256-bit token), the same
+ * one after that until revoked. Only for a finished file that can still be downloaded.
+ */
+export async function shareExport(exp: Export): Promise<Export> {
+  if (!isDownloadable(exp)) throw new SluiceError('INVALID_TRANSITION', `This export is ${exp.status.toLowerCase()}: only a finished export that has not expired can be shared`)
+  if (exp.linkToken) return exp
+  await prisma().export.updateMany({ where: { id: exp.id, linkToken: null }, data: { linkToken: randomBytes(32).toString('base64url') } })
+  return prisma().export.findUniqueOrThrow({ where: { id: exp.id } })
+}
+
+/** Revokes the export's link: it answers 404 from now on (a new one can be made). */
+export async function revokeExportLink(exp: Export): Promise<Export> {
+  return prisma().export.update({ where: { id: exp.id }, data: { linkToken: null } })
+}
+
+/** The export a link opens, for anyone holding it: 404 unless it is live (not revoked, not expired). */
+export async function exportOfLink(token: string): Promise<Export> {
+  const exp = token.length <= 100 ? await prisma().export.findUnique({ where: { linkToken: token } }) : null
+  if (!exp || !isDownloadable(exp)) throw new SluiceError('NOT_FOUND', 'This download link does not work: it was revoked, or the file expired. Ask its sender for a new one.')
+  return exp
+}
 
 /** One export within `scope`; NOT_FOUND when there is none with that id there. */
 export async function getExport(id: string, scope: OwnerScope): Promise<Export> {

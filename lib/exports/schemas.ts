@@ -83,6 +83,10 @@ export const ExportSchema = z.object({
   finishedAt: z.iso.datetime().nullable(),
   expiresAt: z.iso.datetime().nullable().describe('When the finished file is deleted'),
   downloadUrl: z.string().nullable().describe('Set while the finished file can be downloaded'),
+  linkUrl: z
+    .string()
+    .nullable()
+    .describe('The download link that works without signing in (POST …/link makes it), while the file can be downloaded; relative, like downloadUrl'),
 })
 export type ExportDto = z.infer<typeof ExportSchema>
 

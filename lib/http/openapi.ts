@@ -23,7 +23,25 @@ import {
 } from '../imports/schemas'
 import { BatchBody, BatchResultSchema, CreateSessionBody, FinishSessionBody, SessionParams, SessionSchema } from '../sessions/schemas'
 import { UPLOAD_EXPIRY_MS } from '../uploads/tus-server'
-import { ApiKeyDtoSchema, CreatedKeySchema, CreateKeyBody, KeyListSchema, KeyParams, MeSchema, SetupBody } from '../auth/schemas'
+import {
+  AccountDtoSchema,
+  AccountListSchema,
+  AccountParams,
+  ApiKeyDtoSchema,
+  CreateAccountBody,
+  CreatedInviteSchema,
+  CreatedKeySchema,
+  CreateInviteBody,
+  CreateKeyBody,
+  InstanceSettingsSchema,
+  InviteListSchema,
+  InviteParams,
+  KeyListSchema,
+  KeyParams,
+  MeSchema,
+  SetupBody,
+  UpdateAccountBody,
+} from '../auth/schemas'
 import { ErrorBodySchema, statusOf, type ErrorCode } from './errors'
 
 // The OpenAPI 3.1 document of every route under app/api, built from the zod schemas the
@@ -36,6 +54,11 @@ const csv = { 'text/csv': { schema: z.string().describe('CSV (RFC 4180), UTF-8, 
 const text = { 'text/plain': { schema: z.string() } }
 
 const ok = (description: string, schema: z.ZodType) => ({ description, content: json(schema) })
+
+// Operations anyone may call: they are how a credential is had (or need none).
+const PUBLIC = { security: [] }
+
+const LinkParams = z.object({ token: z.string().describe('The token in the link') })
 
 /** Error answers in the `{"error": {...}}` envelope, keyed by their code's status. */
 function errors(reasons: Partial<Record<ErrorCode, string>>): ZodOpenApiResponsesObject {
@@ -169,7 +192,7 @@ const RangeNotSatisfiableSchema = z.object({
 })
 
 /** GET and HEAD of an export's file: the same answers, HEAD without the body. */
-function download(method: 'GET' | 'HEAD'): ZodOpenApiOperationObject {
+function download(method: 'GET' | 'HEAD', via: 'export' | 'link' = 'export'): ZodOpenApiOperationObject {
   const body = method === 'GET' ? { content: csv } : {}
   const fileHeaders = z.object({
     'Content-Length': z.int().describe('Bytes of this answer (of the range, for 206)'),
@@ -178,13 +201,21 @@ function download(method: 'GET' | 'HEAD'): ZodOpenApiOperationObject {
     ETag: z.string().describe('Strong: the file never changes'),
     'Last-Modified': z.string(),
   })
+  const link = via === 'link'
   return {
+    ...(link && PUBLIC),
     tags: ['Exports'],
-    operationId: method === 'GET' ? 'downloadExport' : 'headExport',
-    summary: method === 'GET' ? 'Download the export\'s file' : 'The download\'s headers, without the file',
-    description: 'A download that resumes: one byte `Range` (several are answered with the whole file), `If-Range`, and `ETag` with `If-None-Match`.',
+    operationId: link ? (method === 'GET' ? 'downloadLink' : 'headLink') : method === 'GET' ? 'downloadExport' : 'headExport',
+    summary: link
+      ? method === 'GET'
+        ? 'Download an export\'s file by its link, without signing in'
+        : 'The link\'s download headers, without the file'
+      : method === 'GET'
+        ? 'Download the export\'s file'
+        : 'The download\'s headers, without the file',
+    description: `${link ? 'The link an export\'s owner made (`POST /api/exports/{id}/link`) and sent: its token is the credential. ' : ''}A download that resumes: one byte \`Range\` (several are answered with the whole file), \`If-Range\`, and \`ETag\` with \`If-None-Match\`.`,
     requestParams: {
-      path: ExportParams,
+      path: link ? LinkParams : ExportParams,
       header: z.object({
         Range: z.string().optional().describe('One byte range, e.g. `bytes=1000-`'),
         'If-Range': z.string().optional().describe('The ETag of the file the client has part of: the range holds only for that file'),
@@ -195,11 +226,13 @@ function download(method: 'GET' | 'HEAD'): ZodOpenApiOperationObject {
       200: { description: 'The whole file', headers: fileHeaders, ...body },
       206: { description: 'The requested range', headers: fileHeaders.extend({ 'Content-Range': z.string().describe('e.g. `bytes 1000-1999/2000`') }), ...body },
       304: { description: 'The client has this file (If-None-Match)', headers: fileHeaders.pick({ ETag: true }) },
-      ...errors({
-        NOT_FOUND: 'No export with this id',
-        INVALID_TRANSITION: 'The export has not finished (or was stopped or failed)',
-        GONE: 'The export expired and its file was deleted',
-      }),
+      ...(link
+        ? errors({ NOT_FOUND: 'No such link: it was revoked, or its file expired' })
+        : errors({
+            NOT_FOUND: 'No export with this id',
+            INVALID_TRANSITION: 'The export has not finished (or was stopped or failed)',
+            GONE: 'The export expired and its file was deleted',
+          })),
       416: {
         description: 'The range lies outside the file',
         headers: z.object({ 'Content-Range': z.string().describe('`bytes */<size>`') }),
@@ -259,7 +292,30 @@ const exports = {
     },
   },
   '/api/exports/{id}/download': { get: download('GET'), head: download('HEAD') },
+  '/api/exports/{id}/link': {
+    post: {
+      tags: ['Exports'],
+      operationId: 'shareExport',
+      summary: 'Make (or get) the export\'s send-able download link',
+      description: 'A link to this one file that works without signing in, until the file expires or the link is revoked. Made at the first call; the same link after that.',
+      requestParams: { path: ExportParams },
+      responses: {
+        200: ok('The export, with `linkUrl` set', ExportSchema),
+        ...errors({ NOT_FOUND: 'No export with this id', INVALID_TRANSITION: 'The export has not finished, or it expired' }),
+      },
+    },
+    delete: {
+      tags: ['Exports'],
+      operationId: 'revokeExportLink',
+      summary: 'Revoke the export\'s download link',
+      description: 'The link answers 404 from now on; a new call to POST makes a new one.',
+      requestParams: { path: ExportParams },
+      responses: { 200: ok('The export, with `linkUrl` null', ExportSchema), ...errors({ NOT_FOUND: 'No export with this id' }) },
+    },
+  },
+  '/api/links/{token}': { get: download('GET', 'link'), head: download('HEAD', 'link') },
 }
+
 
 // ---- uploads (tus 1.0.0, answered by @tus/server) ---------------------------------------------
 
@@ -482,8 +538,6 @@ const HealthSchema = z.object({ ok: z.literal(true) })
 
 // ---- accounts --------------------------------------------------------------------------------
 
-// Operations anyone may call: they are how a credential is had (or need none).
-const PUBLIC = { security: [] }
 
 const SignInBody = z.object({ email: z.string(), password: z.string(), rememberMe: z.boolean().optional() })
 const UserSchema = z.looseObject({ id: z.string(), name: z.string(), email: z.string(), role: z.string().nullable().optional() })
@@ -587,6 +641,79 @@ const accounts = {
   },
 }
 
+const admin = {
+  '/api/admin/accounts': {
+    get: { tags: ['Admin'], operationId: 'listAccounts', summary: 'Every account', responses: { 200: ok('The accounts, oldest first', AccountListSchema), ...errors({ FORBIDDEN: 'Not an admin' }) } },
+    post: {
+      tags: ['Admin'],
+      operationId: 'createAccount',
+      summary: 'Create an account',
+      requestBody: { required: true, content: json(CreateAccountBody) },
+      responses: {
+        201: ok('The account', AccountDtoSchema),
+        ...errors({ BAD_REQUEST: 'A password under 12 characters, or a bad email', FORBIDDEN: 'Not an admin', INVALID_TRANSITION: 'An account with this email exists' }),
+      },
+    },
+  },
+  '/api/admin/accounts/{id}': {
+    patch: {
+      tags: ['Admin'],
+      operationId: 'updateAccount',
+      summary: 'Deactivate, reactivate or promote an account',
+      description: 'A deactivated account\'s sessions end at once and its keys answer 401 from their next request.',
+      requestParams: { path: AccountParams },
+      requestBody: { required: true, content: json(UpdateAccountBody) },
+      responses: {
+        200: ok('The account', AccountDtoSchema),
+        ...errors({ FORBIDDEN: 'Not an admin', NOT_FOUND: 'No account with this id', INVALID_TRANSITION: 'Your own account: deactivating or demoting it is refused' }),
+      },
+    },
+  },
+  '/api/admin/invites': {
+    get: { tags: ['Admin'], operationId: 'listInvites', summary: 'Open invites', responses: { 200: ok('Not used and not expired, newest first', InviteListSchema), ...errors({ FORBIDDEN: 'Not an admin' }) } },
+    post: {
+      tags: ['Admin'],
+      operationId: 'createInvite',
+      summary: 'Make an invite link',
+      description: 'The link makes one account within 7 days. Its token is answered this once.',
+      requestBody: { required: false, content: json(CreateInviteBody) },
+      responses: { 201: ok('The invite and its link', CreatedInviteSchema), ...errors({ FORBIDDEN: 'Not an admin' }) },
+    },
+  },
+  '/api/admin/invites/{id}': {
+    delete: {
+      tags: ['Admin'],
+      operationId: 'revokeInvite',
+      summary: 'Revoke an open invite',
+      requestParams: { path: InviteParams },
+      responses: { 204: { description: 'Revoked' }, ...errors({ FORBIDDEN: 'Not an admin', NOT_FOUND: 'No open invite with this id' }) },
+    },
+  },
+  '/api/admin/settings': {
+    get: { tags: ['Admin'], operationId: 'getInstanceSettings', summary: 'The instance\'s settings', responses: { 200: ok('The settings', InstanceSettingsSchema), ...errors({ FORBIDDEN: 'Not an admin' }) } },
+    put: {
+      tags: ['Admin'],
+      operationId: 'putInstanceSettings',
+      summary: 'Open or close sign-up without an invite',
+      requestBody: { required: true, content: json(InstanceSettingsSchema) },
+      responses: { 200: ok('The settings', InstanceSettingsSchema), ...errors({ FORBIDDEN: 'Not an admin' }) },
+    },
+  },
+  '/api/invites/accept': {
+    post: {
+      ...PUBLIC,
+      tags: ['Accounts'],
+      operationId: 'acceptInvite',
+      summary: 'Create your account with an invite link\'s token',
+      requestBody: { required: true, content: json(SetupBody) },
+      responses: {
+        201: ok('The account: now sign in', AccountDtoSchema),
+        ...errors({ UNAUTHORIZED: 'No token, or one that was used, expired or revoked', BAD_REQUEST: 'A password under 12 characters, or a bad email', INVALID_TRANSITION: 'An account with this email exists' }),
+      },
+    },
+  },
+}
+
 const service = {
   '/api/health': {
     get: {
@@ -667,11 +794,12 @@ export function openApiDocument(): oas31.OpenAPIObject {
         { name: 'Imports', description: 'Follow and steer imports; read their rows.' },
         { name: 'Batch sessions', description: 'Send records as JSON, in batches, without a file.' },
         { name: 'Exports', description: 'The rows back as CSV: streamed, or as a file with a resumable download.' },
-        { name: 'Accounts', description: 'Sign-in, API keys, the first admin.' },
+        { name: 'Accounts', description: 'Sign-in, API keys, the first admin, invites.' },
+        { name: 'Admin', description: 'Accounts, invites and sign-up, for admins (403 for anyone else).' },
         { name: 'Service' },
       ],
       security: [{ apiKey: [] }, { session: [] }],
-      paths: withCredentialErrors({ ...uploads, ...imports, ...sessions, ...exports, ...accounts, ...service }),
+      paths: withCredentialErrors({ ...uploads, ...imports, ...sessions, ...exports, ...accounts, ...admin, ...service }),
       components: {
         schemas: {
           Error: ErrorBodySchema,
