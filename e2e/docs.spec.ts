@@ -1,7 +1,7 @@
 import type { Page } from '@playwright/test'
 import type { oas31 } from 'zod-openapi'
 import { expect, test } from './fixtures'
-import { SERVER_URL } from './run-dir'
+import { E2E_ADMIN, SERVER_URL } from './run-dir'
 
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'] as const
 
@@ -38,6 +38,16 @@ test('the API reference lists every endpoint, and nothing it loads comes from an
   const answered = page.waitForResponse((res) => res.url() === new URL('/api/health', SERVER_URL).href)
   await page.getByRole('dialog', { name: 'API Client' }).getByRole('button', { name: /^Send get request to / }).click()
   expect((await answered).status()).toBe(200)
+  await page.keyboard.press('Escape')
+
+  // A route that needs a credential, tried with the browser's own session.
+  const me = page.locator('section', { has: page.getByRole('heading', { name: 'Who the credential belongs to' }) }).last()
+  await me.getByRole('button', { name: /Test Request/ }).click()
+  const signedIn = page.waitForResponse((res) => res.url() === new URL('/api/me', SERVER_URL).href)
+  await page.getByRole('dialog', { name: 'API Client' }).getByRole('button', { name: /^Send get request to / }).click()
+  const answer = await signedIn
+  expect(answer.status()).toBe(200)
+  expect(await answer.json()).toMatchObject({ email: E2E_ADMIN.email, via: 'session' })
   await page.keyboard.press('Escape')
   await page.waitForLoadState('networkidle')
 

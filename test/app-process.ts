@@ -31,7 +31,20 @@ export function startApp(env: Record<string, string>, script = 'scripts/start.ts
   const child = spawn(process.execPath, args, {
     cwd: root,
     // The first admin comes from the environment (ignored once the database has an account).
-    env: { ...process.env, DATABASE_URL: '', DATA_DIR: '', PORT: '', MAX_UPLOAD_BYTES: '', ADMIN_EMAIL: TEST_ADMIN.email, ADMIN_PASSWORD: TEST_ADMIN.password, ...env },
+    // NODE_ENV as `npm start` has it, not vitest's "test": better-auth skips its origin checks
+    // under "test", and the tests must meet the app its users meet.
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      TEST: '',
+      DATABASE_URL: '',
+      DATA_DIR: '',
+      PORT: '',
+      MAX_UPLOAD_BYTES: '',
+      ADMIN_EMAIL: TEST_ADMIN.email,
+      ADMIN_PASSWORD: TEST_ADMIN.password,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

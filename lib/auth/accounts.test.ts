@@ -534,3 +534,78 @@ describe('the first admin', () => {
     }
   }, 120_000)
 })
+
+describe('attacks', () => {
+  it('a burst of parallel wrong passwords gets no more tries than the limit', async () => {
+    const henry = { email: 'henry@sluice.test', password: 'henry-password-1', name: 'Henry' }
+    await call(adminKey, 'POST', '/api/admin/accounts', { json: henry })
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(`${app.url}/api/auth/sign-in/email`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: henry.email, password: `guess-number-${i}` }) }),
+      ),
+    )
+    const statuses = burst.map((r) => r.status)
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(9)
+    // The burst also used up this address's tries (4 times an account's): the window passes
+    // before the next test signs in from it.
+    const fromHere = await fetch(`${app.url}/api/auth/sign-in/email`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(bob) })
+    expect(fromHere.status).toBe(429)
+    await sleep(3100)
+  })
+
+  it('sign-up cannot make itself an admin', async () => {
+    await call(adminKey, 'PUT', '/api/admin/settings', { json: { signUpOpen: true } })
+    try {
+      const res = await call(null, 'POST', '/api/auth/sign-up/email', { json: { name: 'Ivan', email: 'ivan@sluice.test', password: 'ivan-password-12', role: 'admin' } })
+      expect(res.status === 200 || res.status === 400).toBe(true)
+      const { rows } = await db.query("SELECT role FROM users WHERE email = 'ivan@sluice.test'")
+      expect(rows.every((r) => r.role === 'user')).toBe(true)
+    } finally {
+      await call(adminKey, 'PUT', '/api/admin/settings', { json: { signUpOpen: false } })
+    }
+  })
+
+  it('an account is deactivated, never removed: better-auth’s remove-user is refused and its imports stay', async () => {
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [alice.email])
+    const res = await fetch(`${app.url}/api/auth/admin/remove-user`, {
+      method: 'POST',
+      headers: { Cookie: adminCookie, Origin: app.url, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ userId: rows[0]!.id }),
+    })
+    expect(res.status).toBe(403)
+    expect((await call(aliceKey, 'GET', '/api/me')).status).toBe(200)
+  })
+
+  it('nothing but a key in the Authorization header is a credential: not a link token, a query parameter, Basic, or an enormous header', async () => {
+    const imp = ((await call(aliceKey, 'GET', '/api/imports')).body as { imports: ImportDto[] }).imports[0]!
+    const made = (await call(aliceKey, 'POST', '/api/exports', { json: { importId: imp.id } })).body as { id: string }
+    for (let i = 0; i < 100 && ((await call(aliceKey, 'GET', `/api/exports/${made.id}`)).body as { status: string }).status !== 'PROCESSED'; i++) await sleep(50)
+    const { linkUrl } = (await call(aliceKey, 'POST', `/api/exports/${made.id}/link`)).body as { linkUrl: string }
+    const linkToken = linkUrl.split('/').pop()!
+    expect((await call(linkToken, 'GET', '/api/imports')).status).toBe(401)
+    expect((await call(null, 'GET', `/api/imports?key=${aliceKey}`)).status).toBe(401)
+    expect((await call(null, 'GET', '/api/imports', { headers: { Authorization: `Basic ${Buffer.from(`${alice.email}:${alice.password}`).toString('base64')}` } })).status).toBe(401)
+    expect((await call(null, 'GET', '/api/imports', { headers: { 'X-Api-Key': aliceKey } })).status).toBe(401)
+    expect((await call(`sluice_${'A'.repeat(8000)}`, 'GET', '/api/imports')).status).toBe(401)
+    // An empty Bearer (an API client with a blank key field) leaves the session to decide.
+    expect((await call(null, 'GET', '/api/me', { headers: { Authorization: 'Bearer ', Cookie: await signIn(app.url, alice) } })).body).toMatchObject({ email: alice.email })
+  })
+})
+
+describe('sign-in from scripts and from other sites', () => {
+  it("a script's fetch signs in without an Origin; a browser's from another site is refused", async () => {
+    // Node's fetch sends Sec-Fetch-Mode: cors and no Origin; curl sends neither.
+    expect((await fetch(`${app.url}/api/auth/sign-in/email`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(bob) })).status).toBe(200)
+    const foreign = await fetch(`${app.url}/api/auth/sign-in/email`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors' },
+      body: JSON.stringify(bob),
+    })
+    expect(foreign.status).toBe(403)
+    const cookie = await signIn(app.url, bob)
+    const signOutFromElsewhere = await fetch(`${app.url}/api/auth/sign-out`, { method: 'POST', headers: { Cookie: cookie, Origin: 'https://evil.example', 'Content-Type': 'application/json' }, body: '{}' })
+    expect(signOutFromElsewhere.status).toBe(403)
+    expect((await call(null, 'GET', '/api/me', { headers: { Cookie: cookie } })).status).toBe(200)
+  })
+})

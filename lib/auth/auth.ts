@@ -7,7 +7,7 @@ import { pool } from '../db/pool'
 import { clientAddress } from './client-address'
 import { MIN_PASSWORD_LENGTH } from './passwords'
 import { isSignUpOpen } from './instance'
-import { recordSignInFailure, signInRefusal } from './sign-in-limit'
+import { countSignInAttempt, forgetSignInAttempt } from './sign-in-limit'
 
 /** Prefix of every API key, so a leaked one is recognised (and found by secret scanners). */
 export const API_KEY_PREFIX = 'sluice_'
@@ -50,15 +50,25 @@ function createAuth() {
     // Its limiter counts per process or per (spoofable) X-Forwarded-For; sign-in is limited in
     // the database instead (sign-in-limit.ts), per address and per account.
     rateLimit: { enabled: false },
-    advanced: { ipAddress: { ipAddressHeaders: ['x-sluice-client-address'] } },
+    advanced: {
+      ipAddress: { ipAddressHeaders: ['x-sluice-client-address'] },
+      // Said outright: better-auth turns both off by itself when NODE_ENV is "test" or TEST is
+      // set, and Sluice must never run without them (its own tests included).
+      disableOriginCheck: false,
+      disableCSRFCheck: false,
+    },
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
         if (ctx.path === '/sign-in/email') {
-          const refusal = await signInRefusal(String(ctx.body?.email ?? ''), clientAddress(ctx.headers))
+          const refusal = await countSignInAttempt(String(ctx.body?.email ?? ''), clientAddress(ctx.headers))
           if (refusal) throw new APIError('TOO_MANY_REQUESTS', { message: refusal.message, code: 'TOO_MANY_ATTEMPTS' }, { 'Retry-After': String(refusal.retryAfterSeconds) })
         }
         if (ctx.path === '/sign-up/email' && !(await isSignUpOpen())) {
           throw new APIError('FORBIDDEN', { message: 'Sign-up is by invite: ask an admin for an invite link', code: 'SIGN_UP_BY_INVITE' })
+        }
+        // Deleting an account would orphan (or take with it) the imports it owns: deactivate it.
+        if (ctx.path === '/admin/remove-user') {
+          throw new APIError('FORBIDDEN', { message: 'Accounts are deactivated, not removed: their imports and exports stay', code: 'DEACTIVATE_INSTEAD' })
         }
         // The admin plugin's create-user does not check the minimum length (better-auth PR #5569).
         if (ctx.path === '/admin/create-user' && String(ctx.body?.password ?? '').length < MIN_PASSWORD_LENGTH) {
@@ -66,11 +76,8 @@ function createAuth() {
         }
       }),
       after: createAuthMiddleware(async (ctx) => {
-        if (ctx.path !== '/sign-in/email') return
-        const returned = ctx.context.returned
-        if (returned instanceof APIError && returned.status === 'UNAUTHORIZED') {
-          await recordSignInFailure(String(ctx.body?.email ?? ''), clientAddress(ctx.headers))
-        }
+        if (ctx.path !== '/sign-in/email' || ctx.context.returned instanceof APIError) return
+        await forgetSignInAttempt(String(ctx.body?.email ?? ''), clientAddress(ctx.headers))
       }),
     },
     plugins: [

@@ -41,7 +41,9 @@ export async function principalOfSession(headers: Headers): Promise<Principal | 
 /** The principal of a request, or null when it carries no valid credential. */
 export async function findPrincipal(req: Request): Promise<Principal | null> {
   const authorization = req.headers.get('authorization')
-  if (authorization !== null) {
+  // An empty "Bearer " (an API client whose key field is blank) is no credential at all: the
+  // session cookie beside it, if any, decides.
+  if (authorization !== null && !/^Bearer\s*$/i.test(authorization)) {
     const key = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1]
     return key ? principalOfKey(key) : null
   }
@@ -67,7 +69,7 @@ export function isCrossSite(req: Request): boolean {
 /** The request's principal; throws 401 without a valid credential and 403 for a cross-site cookie request. */
 export async function requirePrincipal(req: Request): Promise<Principal> {
   const who = await findPrincipal(req)
-  if (!who) throw req.headers.has('authorization') ? unauthorized('The API key is not valid: it was revoked, has expired, or is mistyped') : unauthorized()
+  if (!who) throw /^Bearer\s+\S/i.test(req.headers.get('authorization') ?? '') ? unauthorized('The API key is not valid: it was revoked, has expired, or is mistyped') : unauthorized()
   if (who.via === 'session' && isCrossSite(req)) throw new SluiceError('FORBIDDEN', 'This request came from another site: Sluice accepts changes only from its own pages')
   return who
 }
