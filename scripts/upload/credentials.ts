@@ -1,23 +1,13 @@
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
+import { osFolder } from './os-folders'
 
 // Where `npm run login` keeps the API key of each server it signed in to, readable by the user
 // alone (0600): the OS's config folder (XDG_CONFIG_HOME or ~/.config on Linux, ~/Library/
 // Application Support on macOS, %APPDATA% on Windows), in sluice/credentials.json. A key never
 // goes on a command line (ps shows it to every user) or into a URL (logs keep it).
 
-export function credentialsFile(): string {
-  const home = os.homedir()
-  const config =
-    process.env.XDG_CONFIG_HOME ||
-    (process.platform === 'darwin'
-      ? path.join(home, 'Library', 'Application Support')
-      : process.platform === 'win32'
-        ? (process.env.APPDATA ?? path.join(home, 'AppData', 'Roaming'))
-        : path.join(home, '.config'))
-  return path.join(config, 'sluice', 'credentials.json')
-}
+export const credentialsFile = () => path.join(osFolder('config'), 'sluice', 'credentials.json')
 
 type Stored = { servers: Record<string, { key: string; email: string; savedAt: string }> }
 

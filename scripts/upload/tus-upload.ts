@@ -1,10 +1,10 @@
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import * as tus from 'tus-js-client'
 import { startProgressBar, type ProgressBar } from '../../lib/cli/progress'
 import { formatBytes, formatCount } from '../../lib/format'
 import { describeNetworkError, InterruptedError, UnreachableError } from './api'
+import { osFolder } from './os-folders'
 
 // Backoff between retries after a dropped connection or a 5xx, about a minute and a half in
 // all (a server restarting comes back within that). After that the command ends, and running
@@ -28,17 +28,7 @@ export class UploadRefusedError extends Error {
  * the OS's cache folder (XDG_CACHE_HOME or ~/.cache on Linux, ~/Library/Caches on macOS,
  * %LOCALAPPDATA% on Windows), in sluice/uploads.json.
  */
-export function resumeStateFile(): string {
-  const home = os.homedir()
-  const cache =
-    process.env.XDG_CACHE_HOME ||
-    (process.platform === 'darwin'
-      ? path.join(home, 'Library', 'Caches')
-      : process.platform === 'win32'
-        ? (process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'))
-        : path.join(home, '.cache'))
-  return path.join(cache, 'sluice', 'uploads.json')
-}
+export const resumeStateFile = () => path.join(osFolder('cache'), 'sluice', 'uploads.json')
 
 /**
  * Uploads the file over tus with a progress bar, streaming it from the disk (tus-js-client
