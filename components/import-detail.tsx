@@ -83,7 +83,7 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
           <p className="mt-3 text-sm text-slate-600 dark:text-slate-300">
             Query it in SQL:{' '}
             <code className="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs break-all dark:bg-slate-800">
-              SELECT * FROM {imp.tableName} ORDER BY _sluice_row;
+              SELECT * FROM {imp.tableName} ORDER BY {imp.fileOrder};
             </code>
           </p>
         )}

@@ -1,3 +1,4 @@
+import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, parseConfig } from './config'
@@ -12,6 +13,7 @@ describe('parseConfig', () => {
       pauseTimeoutSeconds: 300,
       importBatchBytes: 16 * 1024 ** 2,
       importWorkers: 2,
+      importParallelism: os.availableParallelism(),
       exportTtlHours: 24,
       maxBatchRecords: 10_000,
       maxBatchBytes: 16 * 1024 * 1024,
@@ -34,6 +36,7 @@ describe('parseConfig', () => {
         PAUSE_TIMEOUT_SECONDS: '0',
         IMPORT_BATCH_BYTES: '65536',
         IMPORT_WORKERS: '0',
+        IMPORT_PARALLELISM: '4',
         EXPORT_TTL_HOURS: '0.5',
         MAX_BATCH_RECORDS: '500',
         MAX_BATCH_BYTES: '65536',
@@ -52,6 +55,7 @@ describe('parseConfig', () => {
       pauseTimeoutSeconds: 0,
       importBatchBytes: 65_536,
       importWorkers: 0,
+      importParallelism: 4,
       exportTtlHours: 0.5,
       maxBatchRecords: 500,
       maxBatchBytes: 65536,

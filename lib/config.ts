@@ -1,3 +1,4 @@
+import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 
@@ -34,6 +35,8 @@ const Settings = z.object({
   // a checkpoint) comes several times a second, while the commit per batch costs next to nothing.
   IMPORT_BATCH_BYTES: integer('IMPORT_BATCH_BYTES', 64 * 1024, 1024 * MiB).default(16 * MiB),
   IMPORT_WORKERS: integer('IMPORT_WORKERS', 0, 64).default(2),
+  // One COPY keeps about one core busy in PostgreSQL: more connections than cores only wait.
+  IMPORT_PARALLELISM: integer('IMPORT_PARALLELISM', 1, 64).default(Math.min(64, os.availableParallelism())),
   EXPORT_TTL_HOURS: hours('EXPORT_TTL_HOURS').default(24),
   // A batch of the batch API is parsed whole (it is one JSON document), so both bound memory.
   MAX_BATCH_RECORDS: integer('MAX_BATCH_RECORDS', 1, 1_000_000).default(10_000),
@@ -66,6 +69,8 @@ export type Config = {
   importBatchBytes: number
   /** Imports this process runs at once; 0 leaves the work to `npm run worker` processes. */
   importWorkers: number
+  /** Connections one import loads its batches on at once. */
+  importParallelism: number
   /** A finished export's file is deleted this long after it finished. */
   exportTtlHours: number
   /** Records one batch of the batch API may hold. */
@@ -114,6 +119,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     pauseTimeoutSeconds: s.PAUSE_TIMEOUT_SECONDS,
     importBatchBytes: s.IMPORT_BATCH_BYTES,
     importWorkers: s.IMPORT_WORKERS,
+    importParallelism: s.IMPORT_PARALLELISM,
     exportTtlHours: s.EXPORT_TTL_HOURS,
     maxBatchRecords: s.MAX_BATCH_RECORDS,
     maxBatchBytes: s.MAX_BATCH_BYTES,

@@ -3,7 +3,8 @@ import pg from 'pg'
 import type { Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
 import { COLUMN_TYPE_LABELS } from '../csv/column-types'
-import { columnsOf, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from '../imports/column-names'
+import { columnsOf, importTableSql, quoteIdent, type ImportColumn } from '../imports/column-names'
+import { fileOrderSql } from '../imports/import-table'
 import { STORED_ORDER_SETTINGS } from '../imports/row-order'
 import { isDateOnly, type ExportFilter } from './schemas'
 
@@ -48,7 +49,7 @@ export function buildExportQuery(imp: Import, filter: ExportFilter): ExportQuery
     // Quoted where PostgreSQL's CSV output quotes: a comma, a quote or a line break (csv-stringify
     // looks for its own record delimiter only, so a lone carriage return is named here).
     header: Buffer.from(stringify([headers], { record_delimiter: '\n', quoted_match: /\r/ })),
-    select: `SELECT ${values.join(', ')} FROM ${table}${where}${imp.storedInFileOrder ? '' : ` ORDER BY ${quoteIdent(ROW_NUMBER_COLUMN)}`}`,
+    select: `SELECT ${values.join(', ')} FROM ${table}${where}${imp.storedInFileOrder ? '' : ` ORDER BY ${fileOrderSql(imp)}`}`,
     count: `SELECT count(*)::bigint AS n FROM ${table}${where}`,
   }
 }

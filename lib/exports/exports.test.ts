@@ -426,14 +426,28 @@ describe('the order rows are read in', () => {
     expect(await trigger()).toBe(1)
   }
 
-  it("marks a finished import as stored in file order exactly when its pages say so", async () => {
+  it('a parallel import is stored in file order: read as stored, its batches and row numbers never go back', async () => {
     await checked(big.imp)
-    // Counted here another way: row numbers in page order (ctid), sorted explicitly. Whether a
-    // table this size ends up in order depends on autovacuum's timing during the import.
-    const { rows } = await db.query(
-      `SELECT count(*) FILTER (WHERE back)::int AS back FROM (SELECT _sluice_row < lag(_sluice_row) OVER (ORDER BY ctid) AS back FROM ${quoted(big.imp.tableName)}) s`,
-    )
-    expect(await storedInFileOrder(big.imp.id)).toBe(rows[0].back === 0)
+    expect(await storedInFileOrder(big.imp.id)).toBe(true)
+    const client = await db.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query('SET LOCAL synchronize_seqscans = off')
+      await client.query('SET LOCAL max_parallel_workers_per_gather = 0')
+      const { rows } = await client.query(
+        `SELECT count(*) FILTER (WHERE back)::int AS back, count(DISTINCT _sluice_batch)::int AS batches, count(*)::int AS n FROM (
+           SELECT _sluice_batch, (_sluice_batch, _sluice_row) < (lag(_sluice_batch) OVER (), lag(_sluice_row) OVER ()) AS back FROM ${quoted(big.imp.tableName)}) s`,
+      )
+      await client.query('COMMIT')
+      // IMPORT_BATCH_BYTES is 1 MiB here: the file is many batches of at most that, a partition each.
+      const { size } = await fs.stat(big.file)
+      const committed = await client.query('SELECT count(*)::int AS n, max(end_byte - start_byte)::int AS longest FROM import_batches WHERE import_id = $1', [big.imp.id])
+      expect(rows[0]).toEqual({ back: 0, batches: committed.rows[0].n, n: big.imp.rowsImported })
+      expect(committed.rows[0].n).toBeGreaterThanOrEqual(Math.ceil(size / (1024 * 1024)))
+      expect(committed.rows[0].longest).toBeLessThanOrEqual(1024 * 1024)
+    } finally {
+      client.release()
+    }
   })
 
   it('reads a table stored in file order as stored, and goes back to its row numbers once someone changes it', async () => {

@@ -50,7 +50,7 @@ const SYSTEM_COLUMNS = ['tableoid', 'xmin', 'cmin', 'xmax', 'cmax', 'ctid']
  * never empty (an empty header becomes `column_<n>`). Every name still reaches SQL quoted.
  */
 export function columnsFromHeaders(headers: readonly string[], types?: readonly ColumnType[]): ImportColumn[] {
-  const taken = new Set<string>([ROW_NUMBER_COLUMN, ...SYSTEM_COLUMNS])
+  const taken = new Set<string>([ROW_NUMBER_COLUMN, '_sluice_batch', ...SYSTEM_COLUMNS])
   return headers.map((header, i) => {
     const base = slug(header, MAX_IDENTIFIER_BYTES - 6) || `column_${i + 1}`
     let name = base
@@ -89,7 +89,7 @@ export function createImportTableSql(tableName: string, columns: readonly Import
 // PostgreSQL stores a row in one 8 KiB page (8,160 bytes at most) and moves only long values
 // out of line: 1,100 bigint columns (8 bytes each) already fail with "row is too big".
 const MAX_ROW_BYTES = 8160
-const ROW_OVERHEAD_BYTES = 24 + 8 // the tuple header, and the row number
+const ROW_OVERHEAD_BYTES = 24 + 16 // the tuple header, the batch and the row number
 // The least a value of each type takes in a row; a short text value is a 1-byte header and its text.
 const MIN_VALUE_BYTES: Record<string, number> = { bigint: 8, timestamptz: 8, numeric: 6, date: 4, boolean: 1, text: 2 }
 

@@ -1,11 +1,16 @@
-import { cancelNamedStatement } from '../db/named-connection'
+import { pool } from '../db/pool'
 
 /** The name of a running import's own connection (lib/db/named-connection.ts). */
 export const importConnectionName = (importId: string) => `sluice-import:${importId}`
 
-/** Cancels the import's batch in flight: its COPY rolls back, committed batches stay. */
-export const cancelImportBatch = (importId: string, backendPid: number | null) =>
-  cancelNamedStatement(importConnectionName(importId), backendPid)
+/**
+ * Cancels the import's batches in flight, on every connection it loads on: their COPYs roll
+ * back, committed batches stay. Nothing to cancel when no worker holds it (`backendPid` null).
+ */
+export async function cancelImportBatch(importId: string, backendPid: number | null): Promise<void> {
+  if (backendPid === null) return
+  await pool().query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [importConnectionName(importId)])
+}
 
 /** Imports left PROCESSING by a worker whose connection is gone (it crashed) go back to QUEUED. */
 export const REQUEUE_ORPHANED_IMPORTS = `

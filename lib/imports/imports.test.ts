@@ -38,6 +38,7 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
+  if (process.env.SHOW_APP_OUTPUT) console.log(app?.output())
   if (app.child.exitCode === null) {
     app.child.kill('SIGTERM')
     await app.exited

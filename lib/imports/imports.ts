@@ -5,7 +5,8 @@ import type { Import } from '../db/generated/client'
 import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { deleteUploadFile, sameFileContent } from '../uploads/upload-files'
-import { columnsOf, IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, tableNameFor } from './column-names'
+import { columnsOf, IMPORTED_SCHEMA, importTableSql, quoteIdent, tableNameFor } from './column-names'
+import { fileOrderSql } from './import-table'
 import { cancelImportBatch } from './import-connection'
 import { COMMAND_TARGET, sourcesOf, type ImportCommand } from './import-status'
 import { addPauseTimeoutJob, addRunImportJob } from './job-queue'
@@ -32,6 +33,7 @@ export function toImportDto(imp: Import & WithOwner): ImportDto {
     columns: columnsOf(imp.columns),
     dialect: imp.dialect as Dialect | null,
     tableName: `${IMPORTED_SCHEMA}.${imp.tableName}`,
+    fileOrder: fileOrderSql(imp).replace(/"/g, ''),
     error: imp.error,
     createdAt: imp.createdAt.toISOString(),
     startedAt: iso(imp.startedAt),
@@ -234,6 +236,7 @@ async function removeImportData(imp: Import): Promise<void> {
   // DROP waits for it. The status is already STOPPED, so no later batch can commit.
   await dropImportTable(importTableSql(imp.tableName))
   await prisma().importReject.deleteMany({ where: { importId: imp.id } })
+  await prisma().importBatch.deleteMany({ where: { importId: imp.id } })
   if (imp.uploadId === null) return // fed by a batch session: no file
   await deleteUploadFile(imp.uploadId)
   await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })
@@ -278,13 +281,24 @@ export async function listRows(id: string, page: { limit: number; offset: number
   const columns = columnsOf(imp.columns)
   const base = { columns, limit: page.limit, offset: page.offset }
   if (!columns.length || imp.status === 'STOPPED') return { ...base, rows: [] }
-  const { rows } = await pool().query({
-    // Every value as PostgreSQL writes it: a date stays "2024-01-31", not a JavaScript Date.
-    text: `SELECT ${columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ')} FROM ${importTableSql(imp.tableName)}
-           ORDER BY ${quoteIdent(ROW_NUMBER_COLUMN)} LIMIT $1 OFFSET $2`,
-    values: [page.limit, page.offset],
-  })
-  return { ...base, rows }
+  const client = await pool().connect()
+  try {
+    // A table stored in file order is read as stored (the settings make a scan start at the
+    // first page, on one process), so a page costs its rows, not a sort of the whole table.
+    await client.query('BEGIN READ ONLY')
+    await client.query('SET LOCAL synchronize_seqscans = off')
+    await client.query('SET LOCAL max_parallel_workers_per_gather = 0')
+    const { rows } = await client.query({
+      // Every value as PostgreSQL writes it: a date stays "2024-01-31", not a JavaScript Date.
+      text: `SELECT ${columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ')} FROM ${importTableSql(imp.tableName)}
+             ${imp.storedInFileOrder ? '' : `ORDER BY ${fileOrderSql(imp)}`} LIMIT $1 OFFSET $2`,
+      values: [page.limit, page.offset],
+    })
+    await client.query('COMMIT')
+    return { ...base, rows }
+  } finally {
+    client.release()
+  }
 }
 
 /** An import's rejected records, in file order; NOT_FOUND when there is no such import. */

@@ -8,13 +8,14 @@ import { bytesForCopy, copyEncoding, decodeText, NotCsvError } from '../csv/enco
 import { sniffCsv, type Dialect } from '../csv/sniff'
 import { formatBytes } from '../format'
 import { uploadFilePath } from '../uploads/upload-files'
-import { columnListSql, columnsFromHeaders, columnsThatFit, createImportTableSql, importTableSql, isRowTooBig, type ImportColumn } from './column-names'
+import { columnListSql, columnsFromHeaders, columnsThatFit, importTableSql, isRowTooBig, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
+import { attachBatchTableSql, BATCH_COLUMN, BATCHES_SCHEMA, batchTable, createBatchTableSql, createPartitionedTableSql } from './import-table'
 import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
 import { ADD_RUN_IMPORT_JOB } from './job-queue'
 import { findFirstRecordEnd, findRecordsEnd, recordSyntax } from './record-boundaries'
-import { prepareRowOrder, STORED_ORDER_SETTINGS } from './row-order'
+import { STORED_ORDER_SETTINGS } from './row-order'
 import { encodingRejects, hasBadCharacters, mergeExcluded } from './encoding-rejects'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
 import { locateSkippedRecords, parseSkippedRow, skippedReason, type SkippedRow } from './type-rejects'
@@ -23,8 +24,8 @@ import { locateSkippedRecords, parseSkippedRow, skippedReason, type SkippedRow }
 const COPY_PIECE_BYTES = 1024 * 1024
 // Kept per rejected record: enough to see what is wrong, bounded for a file of huge rejects.
 const MAX_REJECT_RECORD_BYTES = 4096
-// PostgreSQL's own limit is 1,600 columns per table; the row number takes one.
-const MAX_COLUMNS = 1599
+// PostgreSQL's own limit is 1,600 columns per table; the batch and the row number take two.
+const MAX_COLUMNS = 1598
 // Imports from before the sniffer (their columns were read, so they never start at offset 0 again): UTF-8, comma, double quote, a header.
 const FIRST_DIALECT: Dialect = { encoding: 'utf-8', bom: 3, delimiter: ',', quote: '"', escape: '"', newline: '\n', header: true }
 // How the import's connection reads what COPY gets: timestamps without an offset are UTC, and
@@ -43,34 +44,37 @@ type ClaimedImport = {
   uploadId: string
   tableName: string
   totalBytes: number
-  bytesProcessed: number
-  nextLine: number
   columns: ImportColumn[] | null
   dialect: Dialect | null
+  partitioned: boolean
   run: number
 }
 
 /** An error a person should read as the import's reason for failing. */
 class ImportFailure extends Error {}
 
+/** A fast-path COPY refused a batch for its shape: the batch is loaded again, scanned byte by byte. */
+class Reshape extends Error {}
+
 /**
- * Runs one import from its checkpoint to the end of its file, one transaction per batch.
+ * Runs one import from its checkpoint to the end of its file: batches of records, each one
+ * transaction, on up to IMPORT_PARALLELISM connections at once (lib/imports/import-table.ts).
  * Returns quietly when the import is not QUEUED (another worker has it, or it was stopped),
- * and when a person pauses, kills or stops it meanwhile: those commands cancel the batch in
+ * and when a person pauses, kills or stops it meanwhile: those commands cancel the batches in
  * flight, and the guarded checkpoint write refuses any batch that finishes after them.
  */
 export async function runImport(importId: string, signal?: AbortSignal): Promise<void> {
-  // Kill finds this connection by its name (from any process), and crash recovery knows the
-  // worker is gone when no connection has it.
-  const client = await connectAs(importConnectionName(importId), `${STORED_ORDER_SETTINGS} ${IMPORT_SESSION_SETTINGS}`)
+  // Kill finds this import's connections by their name (from any process), and crash recovery
+  // knows the worker is gone when no connection has it.
+  const client = await connectAs(importConnectionName(importId), IMPORT_CONNECTION_SETTINGS)
   try {
     const claimed = await claimImport(client, importId)
     if (!claimed) return
-    // A worker asked to shut down hands the import back to the queue and cancels its batch.
+    // A worker asked to shut down hands the import back to the queue and cancels its batches.
     const onAbort = () => void requeueImport(claimed).catch((e) => console.error(`could not hand import ${importId} back:`, e))
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      await copyFileFromCheckpoint(client, claimed)
+      await importFile(client, claimed)
     } catch (error) {
       await recordFailure(claimed, error)
     } finally {
@@ -81,12 +85,14 @@ export async function runImport(importId: string, signal?: AbortSignal): Promise
   }
 }
 
+const IMPORT_CONNECTION_SETTINGS = `${STORED_ORDER_SETTINGS} ${IMPORT_SESSION_SETTINGS}`
+
 async function claimImport(client: pg.Client, importId: string): Promise<ClaimedImport | null> {
   const { rows } = await client.query(
     `UPDATE imports SET status = 'PROCESSING', run = run + 1, backend_pid = pg_backend_pid(),
        started_at = COALESCE(started_at, now()), paused_at = NULL, error = NULL, finished_at = NULL, updated_at = now()
      WHERE id = $1 AND status = 'QUEUED'
-     RETURNING id, upload_id, table_name, total_bytes, bytes_processed, next_line, columns, dialect, run`,
+     RETURNING id, upload_id, table_name, total_bytes, columns, dialect, partitioned, run`,
     [importId],
   )
   const r = rows[0]
@@ -96,90 +102,217 @@ async function claimImport(client: pg.Client, importId: string): Promise<Claimed
     uploadId: r.upload_id,
     tableName: r.table_name,
     totalBytes: Number(r.total_bytes),
-    bytesProcessed: Number(r.bytes_processed),
-    nextLine: Number(r.next_line),
     columns: r.columns,
     dialect: r.dialect,
+    partitioned: r.partitioned,
     run: r.run,
   }
 }
 
-/** Reads, scans and copies batches until the end of the file or until the import is no longer ours. */
-async function copyFileFromCheckpoint(client: pg.Client, imp: ClaimedImport): Promise<void> {
+/** Whole records of the file, [start, end) in file bytes, whose first record is on `line`. */
+type Piece = { start: number; end: number; line: number; final: boolean }
+/** One transaction's worth of records: one partition of the import's table. */
+type Batch = { start: number; end: number; line: number; nextLine: number; pieces: Piece[] }
+/** What a batch is loaded with: the import's columns and dialect, known once the first batch is in. */
+type Layout = { columns: ImportColumn[]; dialect: Dialect }
+
+/** Loads the first batch (which makes the table), then every range not committed yet, on several connections. */
+async function importFile(main: pg.Client, imp: ClaimedImport): Promise<void> {
   const file = await fs.open(uploadFilePath(imp.uploadId)).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'ENOENT' ? new ImportFailure('The uploaded file is no longer on the server') : e
   })
+  const lanes: pg.Client[] = [main]
   try {
-    const total = imp.totalBytes
-    if (total === 0) throw new ImportFailure('The file is empty: there is no header and no data')
-    const { maxLineBytes, maxFieldBytes } = config()
-    let buf: Buffer = Buffer.allocUnsafe(Math.min(config().importBatchBytes, total))
-    let offset = imp.bytesProcessed
-    let line = imp.nextLine
-    let columns = imp.columns
-    let dialect = imp.dialect ?? (columns ? FIRST_DIALECT : null)
-    while (columns === null || offset < total) {
-      const length = await readFully(file, buf, Math.min(buf.length, total - offset), offset)
-      const final = offset + length === total
-
-      // The first batch: the dialect and the columns come from the file's first bytes.
-      let header: ImportColumn[] | null = null
-      if (columns === null) ({ dialect, columns: header } = sniff(buf.subarray(0, length), final))
-      const d = dialect!
-      const syntax = recordSyntax(d)
-      const skip = offset === 0 ? d.bom : 0
-      const { chunk: whole, fileBytes } = bytesForCopy(buf.subarray(skip, length), d.encoding, final)
-      let chunk = whole
-      let headerBytes = 0
-      if (header && d.header) {
-        const first = findFirstRecordEnd(chunk, line, final, syntax)
-        if (first.end === 0) {
-          buf = grow(buf, total - offset, line, maxLineBytes)
-          continue
-        }
-        headerBytes = first.end
-        line = first.nextLine
-        chunk = chunk.subarray(headerBytes)
-      }
-      const cols = columns ?? header!
-      const quick = findRecordsEnd(chunk, line, final, syntax)
-      if (quick.end === 0 && !final && !header) {
-        buf = grow(buf, total - offset, line, maxLineBytes)
-        continue
-      }
-      // The fast path hands COPY whole records and lets it check their fields. Not for one
-      // column (COPY reads a blank line as a NULL value there), nor for a batch with a record
-      // long enough to hold a field over the limit, nor for a file that ends inside quotes:
-      // those, and any batch COPY refuses for its shape, are scanned byte by byte.
-      const fast = !quick.strayQuote && cols.length > 1 && quick.longest <= maxFieldBytes && (!final || quick.end === chunk.length)
-      const base = { chunk, line, header, dialect: d, columns: cols, final }
-      const consumed = (end: number) => offset + skip + fileBytes(headerBytes + end)
-      let committed = fast
-        ? await commitBatch(client, imp, { ...base, records: { ...quick, excluded: [] }, fileOffset: consumed(quick.end) }).catch((e: unknown) => {
-            if (RESHAPE_ON.has((e as { code?: string }).code ?? '')) return 'reshape' as const
-            throw e
-          })
-        : 'reshape'
-      const records =
-        committed === 'reshape' ? scanRecords(chunk, { fields: cols.length, line, final, syntax, maxFieldBytes }) : { ...quick, excluded: [] }
-      // A byte COPY refuses for the encoding (a NUL, invalid UTF-8 past the sniffed sample) would
-      // fail the batch on every resume: its record is rejected instead. Looked for only here, off
-      // the fast path, which COPY itself checks.
-      if (committed === 'reshape' && hasBadCharacters(chunk.subarray(0, records.end), d.encoding)) {
-        records.excluded = mergeExcluded(records.excluded, encodingRejects(chunk, records.end, line, syntax, d.encoding))
-      }
-      if (committed === 'reshape') committed = await commitBatch(client, imp, { ...base, records, fileOffset: consumed(records.end) })
-      if (committed === 'no longer ours') return
-      if (committed === 'done') {
-        await indexRowOrder(client, imp)
-        return
-      }
-      columns = cols
-      offset = consumed(records.end)
-      line = records.nextLine
+    if (imp.totalBytes === 0) throw new ImportFailure('The file is empty: there is no header and no data')
+    let layout: Layout
+    if (imp.columns === null) {
+      const first = await planFirstBatch(file, imp.totalBytes)
+      if ((await loadBatch(main, imp, first.batch, first.layout, new PieceReader(file), true)) === 'no longer ours') return
+      layout = first.layout
+    } else {
+      layout = { columns: imp.columns, dialect: imp.dialect ?? FIRST_DIALECT }
+      if (!imp.partitioned) await adoptSingleTable(main, imp)
     }
+    const gaps = await uncommittedRanges(main, imp)
+    const { importParallelism, importBatchBytes } = config()
+    const batchBytes = Math.max(importBatchBytes, Math.ceil(imp.totalBytes / MAX_BATCHES))
+    const remaining = gaps.reduce((sum, g) => sum + g.end - g.start, 0)
+    const laneCount = Math.min(importParallelism, Math.ceil(remaining / batchBytes))
+    for (let i = 1; i < laneCount; i++) lanes.push(await connectAs(importConnectionName(imp.id), IMPORT_CONNECTION_SETTINGS))
+
+    const batches = planBatches(file, gaps, imp.totalBytes, layout, batchBytes)
+    let halted = false
+    let failure: unknown
+    await Promise.all(
+      lanes.map(async (lane) => {
+        const reader = new PieceReader(file)
+        while (!halted) {
+          try {
+            const next = await batches.next()
+            if (next.done) return
+            if ((await loadBatch(lane, imp, next.value, layout, reader, false)) === 'no longer ours') halted = true
+          } catch (error) {
+            halted = true
+            failure ??= error
+          }
+        }
+      }),
+    )
+    await batches.return(undefined)
+    if (failure) throw failure
+    if (!halted) await finishImport(main, imp)
   } finally {
     await file.close()
+    await Promise.all(lanes.slice(1).map((c) => c.end().catch(() => {})))
+  }
+}
+
+// A parallel import's table has a partition per batch: batches grow with the file so that a
+// very large one still has at most this many (each costs a few locks when the table is read
+// or dropped, and PostgreSQL has 64 per connection by default).
+const MAX_BATCHES = 256
+// Bytes read and copied at once within a batch: bounds the memory of each connection's batch.
+const MAX_PIECE_BYTES = 8 * 1024 * 1024
+
+const pieceBytes = () => Math.min(config().importBatchBytes, MAX_PIECE_BYTES)
+
+/** The first batch: the dialect and the columns come from the file's first bytes, and its first piece holds the header. */
+async function planFirstBatch(file: fs.FileHandle, total: number): Promise<{ batch: Batch; layout: Layout }> {
+  const { maxLineBytes, maxFieldBytes } = config()
+  let buf: Buffer = Buffer.allocUnsafe(Math.min(pieceBytes(), total))
+  for (;;) {
+    const length = await readFully(file, buf, Math.min(buf.length, total), 0)
+    const final = length === total
+    const { dialect, columns } = sniff(buf.subarray(0, length), final)
+    const syntax = recordSyntax(dialect)
+    const { chunk, fileBytes } = bytesForCopy(buf.subarray(dialect.bom, length), dialect.encoding, final)
+    let headerBytes = 0
+    let line = 1
+    if (dialect.header) {
+      const first = findFirstRecordEnd(chunk, line, final, syntax)
+      if (first.end === 0) {
+        buf = grow(buf, total, line, maxLineBytes)
+        continue
+      }
+      headerBytes = first.end
+      line = first.nextLine
+    }
+    const body = chunk.subarray(headerBytes)
+    const { end, nextLine } = recordsEnd(body, line, final, syntax, columns.length, maxFieldBytes)
+    const fileEnd = dialect.bom + fileBytes(headerBytes + end)
+    const piece = { start: 0, end: fileEnd, line, final: final && fileEnd === total }
+    return { batch: { start: 0, end: fileEnd, line: 1, nextLine, pieces: [piece] }, layout: { dialect, columns } }
+  }
+}
+
+/**
+ * Where the whole records at the start of `chunk` end, as the batch will read them: by the
+ * quick scan, unless it found a stray quote (the byte scanner then sets that line aside and
+ * reads on from the next, which moves the boundaries) or the file ends inside quotes (the
+ * byte scanner rejects that last record).
+ */
+function recordsEnd(chunk: Buffer, line: number, final: boolean, syntax: ReturnType<typeof recordSyntax>, fields: number, maxFieldBytes: number) {
+  const quick = findRecordsEnd(chunk, line, final, syntax)
+  if (!quick.strayQuote && (!final || quick.end === chunk.length)) return quick
+  const scanned = scanRecords(chunk, { fields, line, final, syntax, maxFieldBytes })
+  return { end: scanned.end, nextLine: scanned.nextLine }
+}
+
+/** The ranges of the file after the first batch not committed yet, each starting at a record with its line. */
+async function uncommittedRanges(client: pg.Client, imp: ClaimedImport): Promise<Array<{ start: number; end: number; line: number }>> {
+  const { rows } = await client.query<{ start: string; end: string; next_line: string }>(
+    'SELECT start_byte AS start, end_byte AS end, next_line FROM import_batches WHERE import_id = $1 ORDER BY start_byte',
+    [imp.id],
+  )
+  const gaps: Array<{ start: number; end: number; line: number }> = []
+  let at = 0
+  let line = 1
+  for (const r of rows) {
+    const start = Number(r.start)
+    if (start < at) throw new Error(`import ${imp.id}: committed batches overlap at byte ${start}`)
+    if (start > at) gaps.push({ start: at, end: start, line })
+    at = Number(r.end)
+    line = Number(r.next_line)
+  }
+  if (at === 0) throw new Error(`import ${imp.id}: its first batch is not committed`)
+  if (at < imp.totalBytes) gaps.push({ start: at, end: imp.totalBytes, line })
+  return gaps
+}
+
+/**
+ * The batches of the ranges not committed yet, in file order, found by reading the file once:
+ * a range must start at a record's start, and only a sequential scan knows where one starts
+ * (a quoted value may hold line breaks). The scan (memchr over quotes and line breaks) runs
+ * far ahead of COPY, so the connections never wait for it.
+ */
+async function* planBatches(
+  file: fs.FileHandle,
+  gaps: Array<{ start: number; end: number; line: number }>,
+  total: number,
+  { columns, dialect }: Layout,
+  batchBytes: number,
+): AsyncGenerator<Batch, void, undefined> {
+  const { maxLineBytes, maxFieldBytes } = config()
+  const syntax = recordSyntax(dialect)
+  let buf: Buffer = Buffer.allocUnsafe(Math.min(pieceBytes(), total))
+  for (const gap of gaps) {
+    let at = gap.start
+    let line = gap.line
+    let batch: Batch | null = null
+    while (at < gap.end) {
+      // A batch ends at the last whole record within batchBytes of its start.
+      const room = batch ? batchBytes - (batch.end - batch.start) : batchBytes
+      const length = await readFully(file, buf, Math.min(buf.length, gap.end - at, room), at)
+      // A range ends at the end of the file, or where a committed batch starts: a record boundary either way.
+      const final = at + length === gap.end
+      const { chunk, fileBytes } = bytesForCopy(buf.subarray(0, length), dialect.encoding, final)
+      const { end, nextLine } = recordsEnd(chunk, line, final, syntax, columns.length, maxFieldBytes)
+      if (end === 0 && batch) {
+        yield batch
+        batch = null
+        continue
+      }
+      if (end === 0) {
+        buf = grow(buf, gap.end - at, line, maxLineBytes)
+        continue
+      }
+      const piece = { start: at, end: at + fileBytes(end), line, final: final && at + fileBytes(end) === total }
+      batch ??= { start: at, end: at, line, nextLine: line, pieces: [] }
+      batch.pieces.push(piece)
+      batch.end = piece.end
+      batch.nextLine = nextLine
+      if (batch.end - batch.start >= batchBytes) {
+        yield batch
+        batch = null
+      }
+      at = piece.end
+      line = nextLine
+    }
+    if (batch) yield batch
+  }
+}
+
+/** Reads pieces of the file into one buffer of its own, grown for a piece longer than it. */
+class PieceReader {
+  private buf = Buffer.alloc(0)
+  constructor(private readonly file: fs.FileHandle) {}
+  async read(piece: Piece): Promise<Buffer> {
+    const length = piece.end - piece.start
+    if (this.buf.length < length) this.buf = Buffer.allocUnsafe(Math.max(length, Math.min(pieceBytes(), length * 2)))
+    return this.buf.subarray(0, await readFully(this.file, this.buf, length, piece.start))
+  }
+}
+
+/**
+ * Loads one batch in one transaction: the fast path first, and once more byte by byte when
+ * COPY refused one of its pieces for its shape (a ragged record, a blank line, a bad byte).
+ */
+async function loadBatch(client: pg.Client, imp: ClaimedImport, batch: Batch, layout: Layout, reader: PieceReader, first: boolean) {
+  try {
+    return await commitBatch(client, imp, batch, layout, reader, { first, slow: false })
+  } catch (error) {
+    if (!(error instanceof Reshape)) throw error
+    return await commitBatch(client, imp, batch, layout, reader, { first, slow: true })
   }
 }
 
@@ -198,102 +331,71 @@ function sniff(sample: Buffer, complete: boolean): { dialect: Dialect; columns: 
   }
 }
 
-type Batch = {
-  chunk: Buffer
-  /** The line of the batch's first record (after the header, when the batch starts the file). */
-  line: number
-  /** Where the batch's whole records end, and which of them stay out of COPY. */
-  records: { end: number; nextLine: number; excluded: ExcludedRecord[] }
-  /** Set when the batch starts the file: the table is created with the batch, and the dialect saved. */
-  header: ImportColumn[] | null
-  dialect: Dialect
-  columns: ImportColumn[]
-  /** The file offset just past the batch's last whole record: its checkpoint. */
-  fileOffset: number
-  final: boolean
-}
+type CopiedPiece = { copied: number; rejects: Array<{ line: number; reason: string; record: string }> }
 
 /**
- * Copies one batch and writes its checkpoint (PROCESSED for the last) in one transaction.
- * 'no longer ours' when a person paused, killed or stopped the import meanwhile: the guarded
- * checkpoint write matches no row and the batch is rolled back.
+ * Copies one batch into a table of its own, attaches it to the import's table and writes its
+ * checkpoint, in one transaction (the first batch also creates the import's table and saves
+ * the dialect and columns). 'no longer ours' when a person paused, killed or stopped the
+ * import meanwhile: the guarded checkpoint write matches no row and the batch is rolled back.
  */
-async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch): Promise<'committed' | 'done' | 'no longer ours'> {
-  const { chunk, records, header, columns } = batch
-  const table = importTableSql(imp.tableName)
-  const done = batch.final && records.end === chunk.length
-  const skipped: SkippedRow[] = []
-  const onNotice = (notice: { message?: string }) => {
-    const row = parseSkippedRow(notice.message ?? '')
-    if (row) skipped.push(row)
-  }
+async function commitBatch(
+  client: pg.Client,
+  imp: ClaimedImport,
+  batch: Batch,
+  layout: Layout,
+  reader: PieceReader,
+  { first, slow }: { first: boolean; slow: boolean },
+): Promise<'committed' | 'no longer ours'> {
+  const { columns, dialect } = layout
   await client.query('BEGIN')
   try {
-    if (header) await client.query(createImportTableSql(imp.tableName, header))
+    if (first) for (const sql of createPartitionedTableSql(imp, columns)) await client.query(sql)
+    await client.query(createBatchTableSql(imp, batch.start, columns))
     let copied = 0
-    const pieces = [...piecesToCopy(chunk, records)]
-    if (pieces.length) {
-      client.on('notice', onNotice)
-      try {
-        const copy = client.query(copyFrom(copySql(table, columns, batch)))
-        await pipeline(Readable.from(pieces), copy)
-        copied = copy.rowCount
-      } finally {
-        client.off('notice', onNotice)
+    let rejected = 0
+    for (const piece of batch.pieces) {
+      const raw = await reader.read(piece)
+      let chunk = bytesForCopy(raw.subarray(piece.start === 0 ? dialect.bom : 0), dialect.encoding, true).chunk
+      if (piece.start === 0 && dialect.header) chunk = chunk.subarray(findFirstRecordEnd(chunk, 1, piece.final, recordSyntax(dialect)).end)
+      const result = await copyPiece(client, imp, batch, piece, chunk, layout, slow)
+      copied += result.copied
+      rejected += result.rejects.length
+      if (result.rejects.length) {
+        await client.query(
+          `INSERT INTO import_rejects (import_id, line, reason, record)
+           SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])`,
+          [imp.id, result.rejects.map((r) => r.line), result.rejects.map((r) => r.reason), result.rejects.map((r) => r.record)],
+        )
       }
     }
-    const rejects = [
-      ...records.excluded.flatMap((e) => (e.reason === null ? [] : [{ line: e.line, reason: e.reason, start: e.start, end: e.end }])),
-      ...(skipped.length
-        ? locateSkippedRecords(chunk, records, batch.line, recordSyntax(batch.dialect), batch.dialect.newline, skipped).map((r) => ({
-            ...r,
-            reason: skippedReason(r.skipped, columns),
-          }))
-        : []),
-    ].sort((a, b) => a.line - b.line)
-    if (rejects.length) {
-      await client.query(
-        `INSERT INTO import_rejects (import_id, line, reason, record)
-         SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])`,
-        [
-          imp.id,
-          rejects.map((r) => r.line),
-          rejects.map((r) => r.reason),
-          rejects.map((r) => recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)), batch.dialect.encoding)),
-        ],
-      )
-    }
+    await client.query(attachBatchTableSql(imp, batch.start))
+    await client.query('INSERT INTO import_batches (import_id, start_byte, end_byte, first_line, next_line) VALUES ($1, $2, $3, $4, $5)', [
+      imp.id,
+      batch.start,
+      batch.end,
+      batch.line,
+      batch.nextLine,
+    ])
     const { rowCount } = await client.query(
-      `UPDATE imports SET bytes_processed = $3, next_line = $4, rows_imported = rows_imported + $5,
-         rows_rejected = rows_rejected + $6, columns = COALESCE($7::jsonb, columns), dialect = COALESCE($9::jsonb, dialect),
-         updated_at = now(),
-         status = CASE WHEN $8 THEN 'PROCESSED'::"ImportStatus" ELSE status END,
-         finished_at = CASE WHEN $8 THEN now() ELSE finished_at END,
-         backend_pid = CASE WHEN $8 THEN NULL ELSE backend_pid END
+      `UPDATE imports SET bytes_processed = bytes_processed + $3, next_line = GREATEST(next_line, $4), rows_imported = rows_imported + $5,
+         rows_rejected = rows_rejected + $6, updated_at = now()
+         ${first ? ', columns = $7::jsonb, dialect = $8::jsonb, partitioned = true, stored_in_file_order = true' : ''}
        WHERE id = $1 AND run = $2 AND status = 'PROCESSING'`,
-      [
-        imp.id,
-        imp.run,
-        batch.fileOffset,
-        records.nextLine,
-        copied,
-        rejects.length,
-        header ? JSON.stringify(header) : null,
-        done,
-        header ? JSON.stringify(batch.dialect) : null,
-      ],
+      [imp.id, imp.run, batch.end - batch.start, batch.nextLine, copied, rejected, ...(first ? [JSON.stringify(columns), JSON.stringify(dialect)] : [])],
     )
     if (rowCount === 0) {
       await client.query('ROLLBACK')
       return 'no longer ours'
     }
     await client.query('COMMIT')
-    return done ? 'done' : 'committed'
+    return 'committed'
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {})
     if (isRowTooBig(error)) {
+      const line = batch.pieces[0]!.line // the first batch's starts with the header
       throw new ImportFailure(
-        `A record from line ${batch.line} on is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns.length.toLocaleString('en-US')} values): the rows before line ${batch.line} are kept`,
+        `A record from line ${line} on is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns.length.toLocaleString('en-US')} values): the rows before line ${line} are kept`,
       )
     }
     throw error
@@ -301,15 +403,70 @@ async function commitBatch(client: pg.Client, imp: ClaimedImport, batch: Batch):
 }
 
 /**
- * COPY in the file's dialect. A value that does not fit its column's type skips its row
- * (ON_ERROR ignore) and COPY says which, line and column, in a NOTICE (LOG_VERBOSITY verbose):
- * PostgreSQL 17 and newer. An empty value of a typed column is NULL, quoted or not.
+ * Copies one piece's records. The fast path hands COPY whole records and lets it check their
+ * fields. Not for one column (COPY reads a blank line as a NULL value there), nor for a piece
+ * with a record long enough to hold a field over the limit, nor for one with a stray quote or
+ * a file that ends inside quotes: those are scanned byte by byte, and so is every piece of a
+ * batch loaded again because COPY refused one for its shape (Reshape).
  */
-function copySql(table: string, columns: readonly ImportColumn[], batch: Batch): string {
-  const { delimiter, quote, escape, encoding } = batch.dialect
+async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, piece: Piece, chunk: Buffer, { columns, dialect }: Layout, slow: boolean): Promise<CopiedPiece> {
+  const { maxFieldBytes } = config()
+  const syntax = recordSyntax(dialect)
+  const quick = findRecordsEnd(chunk, piece.line, piece.final, syntax)
+  const fast = !slow && !quick.strayQuote && columns.length > 1 && quick.longest <= maxFieldBytes && quick.end === chunk.length
+  let records: { end: number; nextLine: number; excluded: ExcludedRecord[] } = { ...quick, excluded: [] }
+  if (!fast) {
+    records = scanRecords(chunk, { fields: columns.length, line: piece.line, final: piece.final, syntax, maxFieldBytes })
+    // A byte COPY refuses for the encoding (a NUL, invalid UTF-8 past the sniffed sample) would
+    // fail the batch on every resume: its record is rejected instead. Looked for only here, off
+    // the fast path, which COPY itself checks.
+    if (hasBadCharacters(chunk.subarray(0, records.end), dialect.encoding)) {
+      records.excluded = mergeExcluded(records.excluded, encodingRejects(chunk, records.end, piece.line, syntax, dialect.encoding))
+    }
+  }
+  // The planner cut the piece where these scans end; anything else would lose records.
+  if (records.end !== chunk.length) throw new Error(`import ${imp.id}: the piece at byte ${piece.start} does not end at a record boundary`)
+  const skipped: SkippedRow[] = []
+  const onNotice = (notice: { message?: string }) => {
+    const row = parseSkippedRow(notice.message ?? '')
+    if (row) skipped.push(row)
+  }
+  let copied = 0
+  const pieces = [...piecesToCopy(chunk, records)]
+  if (pieces.length) {
+    client.on('notice', onNotice)
+    try {
+      const copy = client.query(copyFrom(copySql(batchTable(imp.id, batch.start), columns, dialect)))
+      await pipeline(Readable.from(pieces), copy)
+      copied = copy.rowCount
+    } catch (error) {
+      if (fast && RESHAPE_ON.has((error as { code?: string }).code ?? '')) throw new Reshape()
+      throw error
+    } finally {
+      client.off('notice', onNotice)
+    }
+  }
+  const located = skipped.length
+    ? locateSkippedRecords(chunk, records, piece.line, syntax, dialect.newline, skipped).map((r) => ({ ...r, reason: skippedReason(r.skipped, columns) }))
+    : []
+  const rejects = [...records.excluded.flatMap((e) => (e.reason === null ? [] : [{ line: e.line, reason: e.reason, start: e.start, end: e.end }])), ...located]
+    .sort((a, b) => a.line - b.line)
+    .map((r) => ({ line: r.line, reason: r.reason, record: recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)), dialect.encoding) }))
+  return { copied, rejects }
+}
+
+/**
+ * COPY in the file's dialect, FREEZE: the batch's table was created in this transaction. A
+ * value that does not fit its column's type skips its row (ON_ERROR ignore) and COPY says
+ * which, line and column, in a NOTICE (LOG_VERBOSITY verbose): PostgreSQL 17 and newer. An
+ * empty value of a typed column is NULL, quoted or not.
+ */
+function copySql(table: string, columns: readonly ImportColumn[], dialect: Dialect): string {
+  const { delimiter, quote, escape, encoding } = dialect
   const typed = columns.filter((c) => c.type && c.type !== 'text')
   const options = [
     'FORMAT csv',
+    'FREEZE',
     `DELIMITER ${pg.escapeLiteral(delimiter)}`,
     `QUOTE ${pg.escapeLiteral(quote)}`,
     `ESCAPE ${pg.escapeLiteral(escape)}`,
@@ -320,7 +477,7 @@ function copySql(table: string, columns: readonly ImportColumn[], batch: Batch):
 }
 
 /** The batch's whole records minus its excluded ones (rejects, blank lines), in pieces of at most 1 MiB. */
-function* piecesToCopy(chunk: Buffer, records: Batch['records']): Generator<Buffer> {
+function* piecesToCopy(chunk: Buffer, records: { end: number; excluded: ExcludedRecord[] }): Generator<Buffer> {
   let from = 0
   const ranges: Array<[number, number]> = []
   for (const e of records.excluded) {
@@ -362,12 +519,44 @@ function recordText(bytes: Buffer, encoding: Dialect['encoding']): string {
     .replace(/\0/g, '\uFFFD')
 }
 
-/** Readies the finished table for exports in file order; a failure only costs exports a sort. */
-async function indexRowOrder(client: pg.Client, imp: ClaimedImport) {
+/** PROCESSED, once the committed batches cover the whole file. */
+async function finishImport(client: pg.Client, imp: ClaimedImport) {
+  const { rowCount } = await client.query(
+    `UPDATE imports SET status = 'PROCESSED', finished_at = now(), backend_pid = NULL, updated_at = now()
+     WHERE id = $1 AND run = $2 AND status = 'PROCESSING'
+       AND (SELECT COALESCE(sum(end_byte - start_byte), 0) FROM import_batches WHERE import_id = $1) = total_bytes`,
+    [imp.id, imp.run],
+  )
+  if (rowCount) return
+  const { rows } = await client.query('SELECT 1 FROM imports WHERE id = $1 AND run = $2 AND status = $3', [imp.id, imp.run, 'PROCESSING'])
+  if (rows.length) throw new Error(`import ${imp.id}: its committed batches do not cover its ${imp.totalBytes} bytes`)
+}
+
+/**
+ * An import begun before imports were partitioned (one table, its checkpoint one offset): its
+ * table becomes the first batch of a partitioned one, so the rest loads as any import does.
+ * Its rows keep their numbers; whether they are stored in file order is not known, so exports
+ * sort them.
+ */
+async function adoptSingleTable(client: pg.Client, imp: ClaimedImport) {
+  const { rows } = await client.query<{ bytes: string; line: string }>('SELECT bytes_processed AS bytes, next_line AS line FROM imports WHERE id = $1', [imp.id])
+  const part = batchTable(imp.id, 0)
+  const batch = quoteIdent(BATCH_COLUMN)
+  await client.query('BEGIN')
   try {
-    await prepareRowOrder(client, imp)
+    await client.query(`ALTER TABLE ${importTableSql(imp.tableName)} SET SCHEMA ${quoteIdent(BATCHES_SCHEMA)}`)
+    await client.query(`ALTER TABLE ${quoteIdent(BATCHES_SCHEMA)}.${quoteIdent(imp.tableName)} RENAME TO ${part.split('.')[1]}`)
+    await client.query(`ALTER TABLE ${part} ALTER COLUMN ${quoteIdent(ROW_NUMBER_COLUMN)} DROP IDENTITY IF EXISTS`)
+    await client.query(`ALTER TABLE ${part} ADD COLUMN ${batch} bigint NOT NULL DEFAULT 0 CHECK (${batch} = 0)`)
+    await client.query(`DROP TRIGGER IF EXISTS sluice_changed ON ${part}`)
+    for (const sql of createPartitionedTableSql(imp, imp.columns ?? [])) await client.query(sql)
+    await client.query(attachBatchTableSql(imp, 0))
+    await client.query('INSERT INTO import_batches (import_id, start_byte, end_byte, first_line, next_line) VALUES ($1, 0, $2, 1, $3)', [imp.id, rows[0]!.bytes, rows[0]!.line])
+    await client.query(`UPDATE imports SET partitioned = true, stored_in_file_order = false WHERE id = $1 AND run = $2 AND status = 'PROCESSING'`, [imp.id, imp.run])
+    await client.query('COMMIT')
   } catch (error) {
-    console.error(`could not prepare the rows of import ${imp.id} for exports (they will be sorted instead):`, error)
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
   }
 }
 
