@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { parse as parseCsv } from 'csv-parse/sync'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { config } from '../config'
@@ -409,7 +410,8 @@ async function commitBatch(
  * a file that ends inside quotes: those are scanned byte by byte, and so is every piece of a
  * batch loaded again because COPY refused one for its shape (Reshape).
  */
-async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, piece: Piece, chunk: Buffer, { columns, dialect }: Layout, slow: boolean): Promise<CopiedPiece> {
+async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, piece: Piece, chunk: Buffer, layout: Layout, slow: boolean): Promise<CopiedPiece> {
+  const { columns, dialect } = layout
   const { maxFieldBytes } = config()
   const syntax = recordSyntax(dialect)
   const quick = findRecordsEnd(chunk, piece.line, piece.final, syntax)
@@ -447,12 +449,27 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
     }
   }
   const located = skipped.length
-    ? locateSkippedRecords(chunk, records, piece.line, syntax, dialect.newline, skipped).map((r) => ({ ...r, reason: skippedReason(r.skipped, columns) }))
+    ? locateSkippedRecords(chunk, records, piece.line, syntax, dialect.newline, skipped, fieldOf(chunk, layout)).map((r) => ({ ...r, reason: skippedReason(r.skipped, columns) }))
     : []
   const rejects = [...records.excluded.flatMap((e) => (e.reason === null ? [] : [{ line: e.line, reason: e.reason, start: e.start, end: e.end }])), ...located]
     .sort((a, b) => a.line - b.line)
     .map((r) => ({ line: r.line, reason: r.reason, record: recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)), dialect.encoding) }))
   return { copied, rejects }
+}
+
+/** One value of a record in the piece, read as COPY reads it (an empty unquoted value of a typed column is NULL): for checking a reject. */
+function fieldOf(chunk: Buffer, { columns, dialect }: Layout) {
+  return (record: { start: number; end: number }, column: string): string | null => {
+    const index = columns.findIndex((c) => c.name === column)
+    const [fields] = parseCsv(chunk.subarray(record.start, record.end), {
+      delimiter: dialect.delimiter,
+      quote: dialect.quote,
+      escape: dialect.escape,
+      relax_column_count: true,
+    }) as string[][]
+    const value = fields?.[index]
+    return value === undefined || value === '' ? null : value
+  }
 }
 
 /**
