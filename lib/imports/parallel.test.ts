@@ -126,6 +126,31 @@ describe.each([1, 2, 4])('an import on IMPORT_PARALLELISM=%i', (parallelism) => 
     expect(sha256(await exported(imp.id))).toBe(sha256(await fs.readFile(generated)))
   }, 120_000)
 
+  it.runIf(parallelism === 2)('an import killed before imports were partitioned (one table, one offset) resumes into batches, every row once', async () => {
+    // The file, imported as today, gives the upload, the columns and the dialect; then its
+    // table is replaced by what an earlier Sluice left after a kill at record 1,000.
+    const rowsOf = 20_000
+    const text = `id,name\n${Array.from({ length: rowsOf }, (_, i) => `${i + 1},name ${i + 1}`).join('\n')}\n`
+    const path_ = path.join(dir, 'legacy.csv')
+    await fs.writeFile(path_, text)
+    const done = await waitFor((await importOf(await uploadFile(app.url, path_, 'legacy.csv'))).id, settled)
+    const offset = text.indexOf('\n1001,') + 1
+    const { rows } = await db.query('SELECT owner_id, columns, dialect FROM imports WHERE id = $1', [done.id])
+    const legacy = { id: '00000000-0000-4000-8000-000000000001', table: 'legacy_00000000' }
+    await db.query(`CREATE TABLE imported.${legacy.table} (_sluice_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), id bigint, name text)`)
+    await db.query(`INSERT INTO imported.${legacy.table} (id, name) SELECT i, 'name ' || i FROM generate_series(1, 1000) i`)
+    await db.query(
+      `INSERT INTO imports (id, upload_id, file_name, total_bytes, status, table_name, columns, dialect, bytes_processed, next_line, rows_imported, owner_id, updated_at)
+       VALUES ($1, $2, 'legacy.csv', $3, 'KILLED', $4, $5, $6, $7, 1002, 1000, $8, now())`,
+      [legacy.id, done.uploadId, text.length, legacy.table, JSON.stringify(rows[0].columns), JSON.stringify(rows[0].dialect), offset, rows[0].owner_id],
+    )
+    expect((await api('POST', `/api/imports/${legacy.id}/resume`)).status).toBe(200)
+    const resumed = await waitFor(legacy.id, settled)
+    expect(resumed).toMatchObject({ status: 'PROCESSED', rowsImported: rowsOf, fileOrder: '_sluice_batch, _sluice_row' })
+    expect((await db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM imported.${legacy.table}`)).rows[0]).toEqual({ n: rowsOf, ids: rowsOf })
+    expect((await exported(legacy.id)).toString()).toBe(text)
+  }, 120_000)
+
   it('after a SIGKILL of the server mid-import, the next start finishes it with every row once, in file order', async () => {
     const imp = await waitFor((await importOf(await uploadFile(app.url, generated, 'crash.csv'))).id, processing)
     app.child.kill('SIGKILL')

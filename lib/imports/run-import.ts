@@ -111,7 +111,14 @@ async function claimImport(client: pg.Client, importId: string): Promise<Claimed
 }
 
 /** Whole records of the file, [start, end) in file bytes, whose first record is on `line`. */
-type Piece = { start: number; end: number; line: number; final: boolean }
+type Piece = {
+  start: number
+  end: number
+  line: number
+  final: boolean
+  /** The planner's scan found nothing that keeps the piece off COPY's fast path: the lane does not scan it again. */
+  fast: boolean
+}
 /** One transaction's worth of records: one partition of the import's table. */
 type Batch = { start: number; end: number; line: number; nextLine: number; pieces: Piece[] }
 /** What a batch is loaded with: the import's columns and dialect, known once the first batch is in. */
@@ -199,9 +206,9 @@ async function planFirstBatch(file: fs.FileHandle, total: number): Promise<{ bat
       line = first.nextLine
     }
     const body = chunk.subarray(headerBytes)
-    const { end, nextLine } = recordsEnd(body, line, final, syntax, columns.length, maxFieldBytes)
+    const { end, nextLine, fast } = recordsEnd(body, line, final, syntax, columns.length, maxFieldBytes)
     const fileEnd = dialect.bom + fileBytes(headerBytes + end)
-    const piece = { start: 0, end: fileEnd, line, final: final && fileEnd === total }
+    const piece = { start: 0, end: fileEnd, line, final: final && fileEnd === total, fast }
     return { batch: { start: 0, end: fileEnd, line: 1, nextLine, pieces: [piece] }, layout: { dialect, columns } }
   }
 }
@@ -214,9 +221,13 @@ async function planFirstBatch(file: fs.FileHandle, total: number): Promise<{ bat
  */
 function recordsEnd(chunk: Buffer, line: number, final: boolean, syntax: ReturnType<typeof recordSyntax>, fields: number, maxFieldBytes: number) {
   const quick = findRecordsEnd(chunk, line, final, syntax)
-  if (!quick.strayQuote && (!final || quick.end === chunk.length)) return quick
+  if (!quick.strayQuote && (!final || quick.end === chunk.length)) {
+    // Not for one column (COPY reads a blank line as a NULL value there), nor for a record long
+    // enough to hold a field over the limit.
+    return { end: quick.end, nextLine: quick.nextLine, fast: fields > 1 && quick.longest <= maxFieldBytes }
+  }
   const scanned = scanRecords(chunk, { fields, line, final, syntax, maxFieldBytes })
-  return { end: scanned.end, nextLine: scanned.nextLine }
+  return { end: scanned.end, nextLine: scanned.nextLine, fast: false }
 }
 
 /** The ranges of the file after the first batch not committed yet, each starting at a record with its line. */
@@ -267,7 +278,7 @@ async function* planBatches(
       // A range ends at the end of the file, or where a committed batch starts: a record boundary either way.
       const final = at + length === gap.end
       const { chunk, fileBytes } = bytesForCopy(buf.subarray(0, length), dialect.encoding, final)
-      const { end, nextLine } = recordsEnd(chunk, line, final, syntax, columns.length, maxFieldBytes)
+      const { end, nextLine, fast } = recordsEnd(chunk, line, final, syntax, columns.length, maxFieldBytes)
       if (end === 0 && batch) {
         yield batch
         batch = null
@@ -277,7 +288,7 @@ async function* planBatches(
         buf = grow(buf, gap.end - at, line, maxLineBytes)
         continue
       }
-      const piece = { start: at, end: at + fileBytes(end), line, final: final && at + fileBytes(end) === total }
+      const piece = { start: at, end: at + fileBytes(end), line, final: final && at + fileBytes(end) === total, fast }
       batch ??= { start: at, end: at, line, nextLine: line, pieces: [] }
       batch.pieces.push(piece)
       batch.end = piece.end
@@ -414,9 +425,8 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
   const { columns, dialect } = layout
   const { maxFieldBytes } = config()
   const syntax = recordSyntax(dialect)
-  const quick = findRecordsEnd(chunk, piece.line, piece.final, syntax)
-  const fast = !slow && !quick.strayQuote && columns.length > 1 && quick.longest <= maxFieldBytes && quick.end === chunk.length
-  let records: { end: number; nextLine: number; excluded: ExcludedRecord[] } = { ...quick, excluded: [] }
+  const fast = !slow && piece.fast
+  let records: { end: number; excluded: ExcludedRecord[] } = { end: chunk.length, excluded: [] }
   if (!fast) {
     records = scanRecords(chunk, { fields: columns.length, line: piece.line, final: piece.final, syntax, maxFieldBytes })
     // A byte COPY refuses for the encoding (a NUL, invalid UTF-8 past the sniffed sample) would
