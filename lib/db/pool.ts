@@ -9,11 +9,14 @@ import { PrismaClient } from './generated/client'
  */
 const globals = globalThis as unknown as { sluicePool?: pg.Pool; sluicePrisma?: PrismaClient }
 
+/** Connections the app's shared pool opens at most (its queries, Prisma's, the job queue's). */
+export const POOL_SIZE = 10
+
 export function pool(): pg.Pool {
   const url = process.env.DATABASE_URL
   if (!url) throw new Error('DATABASE_URL is not set: start Sluice with `npm start`, which sets it')
   if (!globals.sluicePool) {
-    const created = new pg.Pool({ connectionString: url, max: 10 })
+    const created = new pg.Pool({ connectionString: url, max: POOL_SIZE })
     // An idle connection that breaks (the database restarted) must not crash the process;
     // the next query gets a fresh connection and reports any lasting failure itself.
     const report = (e: Error) => console.error('database connection lost:', e.message)

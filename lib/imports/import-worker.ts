@@ -1,7 +1,8 @@
 import { Logger, run, runMigrations, type TaskList } from 'graphile-worker'
 import type pg from 'pg'
 import { z } from 'zod'
-import { pool } from '../db/pool'
+import { config } from '../config'
+import { pool, POOL_SIZE } from '../db/pool'
 import { ADD_RUN_EXPORT_JOB, REQUEUE_ORPHANED_EXPORTS, TASK_RUN_EXPORT } from '../exports/export-jobs'
 import { expireExports } from '../exports/exports'
 import { runExport } from '../exports/run-export'
@@ -52,6 +53,7 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
     [TASK_PREPARE_ROW_ORDER]: async (payload) => prepareFinishedImport(JobPayload.parse(payload).importId),
   }
   await installJobQueue()
+  await warnIfConnectionsRunShort(concurrency)
   await requeueWork({ includeQueued: true })
   const runner = await run({ pgPool: pool(), concurrency, noHandleSignals: true, pollInterval: POLL_INTERVAL_MS, taskList, logger })
   const timer = setInterval(() => {
@@ -70,6 +72,25 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
       await runner.stop()
     },
   }
+}
+
+/**
+ * Says at start when this process may need more PostgreSQL connections than the server
+ * allows: an import past the limit would fail mid-way with "too many connections".
+ */
+async function warnIfConnectionsRunShort(concurrency: number) {
+  const { importParallelism, maxExportStreams } = config()
+  const { rows } = await pool().query<{ usable: number }>(
+    `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int AS usable`,
+  )
+  const needed = concurrency * importParallelism + POOL_SIZE + maxExportStreams
+  const usable = rows[0]!.usable
+  if (needed <= usable) return
+  console.error(
+    `Sluice may open ${needed} PostgreSQL connections (IMPORT_WORKERS ${concurrency} × IMPORT_PARALLELISM ${importParallelism} for imports, ` +
+      `${POOL_SIZE} for the app, MAX_EXPORT_STREAMS ${maxExportStreams} for streamed exports) but the server takes ${usable}: ` +
+      'lower IMPORT_WORKERS or IMPORT_PARALLELISM, or raise max_connections, or imports may fail with "too many connections"',
+  )
 }
 
 // Work whose row says what to do when its worker dies: imports resume from their checkpoint,

@@ -161,3 +161,26 @@ describe.each([1, 2, 4])('an import on IMPORT_PARALLELISM=%i', (parallelism) => 
     expect(sha256(await exported(imp.id))).toBe(sha256(await fs.readFile(generated)))
   }, 120_000)
 })
+
+describe('connections', () => {
+  it('says at start when IMPORT_WORKERS × IMPORT_PARALLELISM and the app need more connections than PostgreSQL takes', async () => {
+    const dir = await tempDir('sluice-connections-')
+    const app = startApp({
+      PORT: String(await freePort()),
+      DATA_DIR: path.join(dir, 'data'),
+      DATABASE_URL: await createDatabase('sluice_connections_test'),
+      IMPORT_WORKERS: '4',
+      IMPORT_PARALLELISM: '64',
+    })
+    try {
+      expect(await health(app.url)).toEqual({ ok: true })
+      expect(app.output()).toContain(
+        'Sluice may open 286 PostgreSQL connections (IMPORT_WORKERS 4 × IMPORT_PARALLELISM 64 for imports, 10 for the app, MAX_EXPORT_STREAMS 20 for streamed exports) but the server takes 97',
+      )
+    } finally {
+      app.child.kill('SIGTERM')
+      await app.exited
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})
