@@ -33,6 +33,15 @@ async function copyRange(client: pg.Client, file: string, sql: string, range: Ra
   await pipeline(fs.createReadStream(file, { start: range.start, end: range.end - 1, highWaterMark: 1 << 20 }), copy)
 }
 
+async function withConnection<T>(connect: () => Promise<pg.Client>, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await connect()
+  try {
+    return await fn(c)
+  } finally {
+    await c.end()
+  }
+}
+
 async function main() {
   const fixture = await ensureCsv({ rows })
   const sample = Buffer.alloc(4 << 20)
@@ -103,76 +112,47 @@ async function main() {
       name: 'two COPYs into one plain typed table',
       lanes: 2,
       run: async (connect, halves) => {
-        const c = await connect()
-        await c.query(`CREATE TABLE t (${cols.join(', ')})`)
-        await Promise.all(
-          halves.map(async (h) => {
-            const l = await connect()
-            await copyRange(l, fixture.file, `COPY t FROM STDIN ${opts}`, h)
-            await l.end()
-          }),
-        )
-        await c.end()
+        await withConnection(connect, (c) => c.query(`CREATE TABLE t (${cols.join(', ')})`))
+        await onEachHalf(connect, halves, (l, h) => copyRange(l, fixture.file, `COPY t FROM STDIN ${opts}`, h))
       },
     },
     {
       name: 'two COPYs, + shared identity row number (CACHE 1000)',
       lanes: 2,
       run: async (connect, halves) => {
-        const c = await connect()
-        await c.query(`CREATE TABLE t (_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${cols.join(', ')})`)
-        await Promise.all(
-          halves.map(async (h) => {
-            const l = await connect()
-            await copyRange(l, fixture.file, `COPY t (${list}) FROM STDIN ${opts}`, h)
-            await l.end()
-          }),
-        )
-        await c.end()
+        await withConnection(connect, (c) => c.query(`CREATE TABLE t (_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${cols.join(', ')})`))
+        await onEachHalf(connect, halves, (l, h) => copyRange(l, fixture.file, `COPY t (${list}) FROM STDIN ${opts}`, h))
       },
     },
     {
       name: 'two COPYs FREEZE, each into a partition made in its transaction, attached at its end',
       lanes: 2,
-      run: async (connect, halves) => {
-        const c = await connect()
-        await c.query(`CREATE TABLE t (_batch bigint NOT NULL, ${cols.join(', ')}) PARTITION BY RANGE (_batch)`)
-        await Promise.all(
-          halves.map(async (h, i) => {
-            const l = await connect()
-            await l.query('BEGIN')
-            await l.query(`CREATE TABLE t_${i} (_batch bigint NOT NULL DEFAULT ${h.start} CHECK (_batch = ${h.start}), ${cols.join(', ')})`)
-            await copyRange(l, fixture.file, `COPY t_${i} (${list}) FROM STDIN (FORMAT csv, FREEZE)`, h)
-            await l.query(`ALTER TABLE t ATTACH PARTITION t_${i} FOR VALUES FROM (${h.start}) TO (${h.start + 1})`)
-            await l.query('COMMIT')
-            await l.end()
-          }),
-        )
-        await c.end()
-      },
+      run: (connect, halves) => intoPartitions(connect, halves, { rowNumbers: false }),
     },
     {
       name: 'the same, + a row number from a sequence of each partition (CACHE 1000)',
       lanes: 2,
-      run: async (connect, halves) => {
-        const c = await connect()
-        await c.query(`CREATE TABLE t (_batch bigint NOT NULL, _row bigint NOT NULL, ${cols.join(', ')}) PARTITION BY RANGE (_batch)`)
-        await Promise.all(
-          halves.map(async (h, i) => {
-            const l = await connect()
-            await l.query('BEGIN')
-            await l.query(`CREATE SEQUENCE t_${i}_seq CACHE 1000`)
-            await l.query(`CREATE TABLE t_${i} (_batch bigint NOT NULL DEFAULT ${h.start} CHECK (_batch = ${h.start}), _row bigint NOT NULL DEFAULT nextval('t_${i}_seq'), ${cols.join(', ')})`)
-            await copyRange(l, fixture.file, `COPY t_${i} (${list}) FROM STDIN (FORMAT csv, FREEZE)`, h)
-            await l.query(`ALTER TABLE t ATTACH PARTITION t_${i} FOR VALUES FROM (${h.start}) TO (${h.start + 1})`)
-            await l.query('COMMIT')
-            await l.end()
-          }),
-        )
-        await c.end()
-      },
+      run: (connect, halves) => intoPartitions(connect, halves, { rowNumbers: true }),
     },
   ]
+
+  /** Each half on a connection of its own, at once. */
+  async function onEachHalf(connect: () => Promise<pg.Client>, halves: Range[], lane: (l: pg.Client, h: Range, i: number) => Promise<unknown>) {
+    await Promise.all(halves.map((h, i) => withConnection(connect, (l) => lane(l, h, i))))
+  }
+  async function intoPartitions(connect: () => Promise<pg.Client>, halves: Range[], { rowNumbers }: { rowNumbers: boolean }) {
+    const row = rowNumbers ? '_row bigint NOT NULL, ' : ''
+    await withConnection(connect, (c) => c.query(`CREATE TABLE t (_batch bigint NOT NULL, ${row}${cols.join(', ')}) PARTITION BY RANGE (_batch)`))
+    await onEachHalf(connect, halves, async (l, h, i) => {
+      await l.query('BEGIN')
+      if (rowNumbers) await l.query(`CREATE SEQUENCE t_${i}_seq CACHE 1000`)
+      const rowDefault = rowNumbers ? `_row bigint NOT NULL DEFAULT nextval('t_${i}_seq'), ` : ''
+      await l.query(`CREATE TABLE t_${i} (_batch bigint NOT NULL DEFAULT ${h.start} CHECK (_batch = ${h.start}), ${rowDefault}${cols.join(', ')})`)
+      await copyRange(l, fixture.file, `COPY t_${i} (${list}) FROM STDIN (FORMAT csv, FREEZE)`, h)
+      await l.query(`ALTER TABLE t ATTACH PARTITION t_${i} FOR VALUES FROM (${h.start}) TO (${h.start + 1})`)
+      await l.query('COMMIT')
+    })
+  }
 
   const ratios = new Map<string, number[]>()
   for (let r = 0; r < runs; r++) {
