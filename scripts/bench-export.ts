@@ -157,12 +157,9 @@ function parseOptions(): Options {
 // ── the import, once ─────────────────────────────────────────────────────────────────────
 
 /**
- * Uploads the file over tus and waits for its import, then for what the worker does after
- * PROCESSED: it indexes the table on its row numbers and ANALYZEs it, on the import's own
- * connection, which then closes. Exports are timed only after that, since that is the table a
- * user exports from (without the index an export sorts the rows: see rowOrderIndexSql in
- * lib/imports/column-names.ts). Then VACUUM, which autovacuum would run on its own within a minute of
- * 2 million inserted rows, at a moment of its choosing, likely in the middle of a timed run.
+ * Uploads the file over tus and waits for its import: PROCESSED means ready (its table is
+ * stored in file order, its rows written frozen, so no index, ANALYZE or VACUUM comes after),
+ * and exports are timed from then on, as a person who exports at once would see them.
  */
 async function importOnce(app: App, db: pg.Client, fixture: Fixture): Promise<ImportDto> {
   const started = performance.now()
@@ -172,33 +169,23 @@ async function importOnce(app: App, db: pg.Client, fixture: Fixture): Promise<Im
   if (fixture.rows !== undefined && imp.rowsImported !== fixture.rows) {
     throw new Error(`import ${imp.id} holds ${imp.rowsImported} rows, the file ${fixture.rows}`)
   }
-  const processed = performance.now()
-  await waitForRowIndex(db, imp)
-  await db.query(`VACUUM ${tableSql(db, imp.tableName)}`)
-  console.log(
-    `Imported ${imp.tableName} in ${((processed - started) / 1000).toFixed(1)} s (upload included); ` +
-      `row index, ANALYZE and VACUUM took ${((performance.now() - processed) / 1000).toFixed(1)} s more`,
-  )
+  await waitForImportConnections(db, imp)
+  console.log(`Imported ${imp.tableName} in ${((performance.now() - started) / 1000).toFixed(1)} s (upload included)`)
   // The upload is not needed any more; the table is.
   await fsp.rm(path.join(app.uploadsDir, uploadId), { force: true })
   await fsp.rm(path.join(app.uploadsDir, `${uploadId}.json`), { force: true })
   return imp
 }
 
-/** Polls until the import's row-order index exists (pg_indexes) and the worker's connection for the import has closed (its ANALYZE is done). */
-async function waitForRowIndex(db: pg.Client, imp: ImportDto) {
-  const [schema, name] = imp.tableName.split('.') as [string, string]
+/** Polls until the import's connections have closed (a moment after PROCESSED). */
+async function waitForImportConnections(db: pg.Client, imp: ImportDto) {
   const deadline = Date.now() + INDEX_TIMEOUT_MS
   for (;;) {
-    const { rows } = await db.query<{ indexed: boolean; working: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexname = $3) AS indexed,
-              EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $4) AS working`,
-      [schema, name, `${name}_row`, `sluice-import:${imp.id}`],
-    )
-    const { indexed, working } = rows[0]!
-    if (indexed && !working) return
-    if (!working) throw new Error(`the worker finished import ${imp.id} without the index ${name}_row (see "could not index" in the app's log)`)
-    if (Date.now() > deadline) throw new Error(`the worker was still indexing ${imp.tableName} after ${INDEX_TIMEOUT_MS / 60_000} min`)
+    const { rows } = await db.query<{ working: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1) AS working', [
+      `sluice-import:${imp.id}`,
+    ])
+    if (!rows[0]!.working) return
+    if (Date.now() > deadline) throw new Error(`the import's connections were still open ${INDEX_TIMEOUT_MS / 60_000} min after PROCESSED`)
     await sleep(BACKEND_POLL_MS)
   }
 }
