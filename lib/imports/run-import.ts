@@ -272,8 +272,9 @@ async function* planBatches(
     let line = gap.line
     let batch: Batch | null = null
     while (at < gap.end) {
-      // A batch ends at the last whole record within batchBytes of its start.
-      const room = batch ? batchBytes - (batch.end - batch.start) : batchBytes
+      // A batch ends at the last whole record within batchBytes of its start (a batch's first
+      // record may be longer: the buffer grows for it, up to MAX_LINE_BYTES).
+      const room = batch ? batchBytes - (batch.end - batch.start) : Infinity
       const length = await readFully(file, buf, Math.min(buf.length, gap.end - at, room), at)
       // A range ends at the end of the file, or where a committed batch starts: a record boundary either way.
       const final = at + length === gap.end
