@@ -282,6 +282,7 @@ export async function listRows(id: string, page: { limit: number; offset: number
   const base = { columns, limit: page.limit, offset: page.offset }
   if (!columns.length || imp.status === 'STOPPED') return { ...base, rows: [] }
   const client = await pool().connect()
+  let broken: Error | undefined
   try {
     // A table stored in file order is read as stored (the settings make a scan start at the
     // first page, on one process), so a page costs its rows, not a sort of the whole table.
@@ -296,8 +297,13 @@ export async function listRows(id: string, page: { limit: number; offset: number
     })
     await client.query('COMMIT')
     return { ...base, rows }
+  } catch (error) {
+    // Cancelled (a stop drops the table under it) or failed: a connection left inside a
+    // transaction would hold the table's locks and fail the next user of the pool.
+    broken = error as Error
+    throw error
   } finally {
-    client.release()
+    client.release(broken)
   }
 }
 
