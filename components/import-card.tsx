@@ -11,11 +11,16 @@ import { button, dangerButton as danger, link, neutralButton as neutral, primary
 import { useImport, type ImportController } from './use-import'
 
 /**
- * The import of a finished upload: a bar over the bytes of the file, rows imported and
- * rejected, rows per second and time left, the buttons its status allows, and its exports.
+ * The import of an upload (under way or finished): a bar over the bytes of the file, uploaded
+ * and imported, rows imported and rejected, rows per second and time left, the buttons its
+ * status allows, and its exports. `onStatus` hears each status the import is seen in.
  */
-export function ImportCard({ uploadId, fileName }: { uploadId: string; fileName: string }) {
+export function ImportCard({ uploadId, fileName, onStatus }: { uploadId: string; fileName: string; onStatus?: (status: ImportDto['status']) => void }) {
   const controller = useImport({ uploadId })
+  const status = controller.view.phase === 'following' ? controller.view.imp.status : null
+  useEffect(() => {
+    if (status) onStatus?.(status)
+  }, [status, onStatus])
   return (
     <>
       <ImportProgress controller={controller} fileName={fileName} />
@@ -56,6 +61,9 @@ export function ImportProgress({
 
   const { imp, rowsPerSecond, secondsLeft } = view
   const percent = imp.totalBytes === 0 ? (imp.status === 'PROCESSED' ? 100 : 0) : Math.floor((imp.bytesProcessed / imp.totalBytes) * 1000) / 10
+  // The file is still arriving: the bar shows how much of it is on the server, behind what is imported.
+  const uploading = imp.bytesUploaded != null && imp.bytesUploaded < imp.totalBytes && !['STOPPED', 'PROCESSED'].includes(imp.status)
+  const uploadedPercent = uploading ? Math.floor((imp.bytesUploaded! / imp.totalBytes) * 1000) / 10 : 100
   const can = (command: ImportCommand) => allows(imp.status, command)
   const moving = imp.status === 'PROCESSING'
   // A batch session's total is unknown until it finishes: the bar is full and pulses.
@@ -77,7 +85,7 @@ export function ImportProgress({
         <div className="flex items-center gap-2">
           <ImportStatusBadge status={imp.status} />
           <span className="text-sm tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite">
-            {describe(imp, percent)}
+            {describe(imp, percent, uploading ? uploadedPercent : null)}
           </span>
         </div>
         {!onItsPage && (
@@ -96,10 +104,21 @@ export function ImportProgress({
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={receiving ? undefined : percent}
-        aria-valuetext={receiving ? 'Receiving records' : `${percent}% of ${formatBytes(imp.totalBytes)} read`}
-        className="mt-2 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
+        aria-valuetext={
+          receiving
+            ? 'Receiving records'
+            : `${percent}% of ${formatBytes(imp.totalBytes)} read${uploading ? `, ${uploadedPercent}% uploaded` : ''}`
+        }
+        className="relative mt-2 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
       >
-        <div className={`h-full rounded-full transition-[width] ${BAR_COLOUR[imp.status]}`} style={{ width: `${receiving ? 100 : percent}%` }} />
+        {uploading && (
+          <div
+            className="absolute inset-y-0 left-0 rounded-full bg-sky-200 transition-[width] dark:bg-sky-900"
+            data-testid="import-uploaded-bar"
+            style={{ width: `${uploadedPercent}%` }}
+          />
+        )}
+        <div className={`relative h-full rounded-full transition-[width] ${BAR_COLOUR[imp.status]}`} style={{ width: `${receiving ? 100 : percent}%` }} />
       </div>
 
       <dl className="mt-3 grid grid-cols-2 gap-x-4 gap-y-2 text-sm sm:grid-cols-4">
@@ -225,11 +244,14 @@ const BAR_COLOUR: Record<ImportDto['status'], string> = {
   FAILED: 'bg-red-500',
 }
 
-function describe(imp: ImportDto, percent: number): string {
+function describe(imp: ImportDto, percent: number, uploadedPercent: number | null): string {
   switch (imp.status) {
     case 'QUEUED':
+      if (uploadedPercent !== null) return `Waiting for the file to arrive · ${percent}% imported, ${uploadedPercent}% uploaded`
       return imp.bytesProcessed > 0 ? `Waiting to continue at ${percent}%` : 'Waiting for a worker…'
     case 'PROCESSING':
+      if (uploadedPercent !== null) return `${percent}% of ${formatBytes(imp.totalBytes)} imported · ${uploadedPercent}% uploaded`
+      return `${percent}% of ${formatBytes(imp.totalBytes)}`
     case 'PAUSED':
     case 'KILLED':
     case 'FAILED':

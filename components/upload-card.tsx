@@ -9,7 +9,7 @@ const button =
 
 /**
  * One file's upload: name, size, a progress bar with percent, rate and time left, and its
- * controls. Once every byte is on the server, the card turns into the file's import.
+ * controls; below it the file's import, which starts with the upload and follows its bytes.
  */
 export function UploadCard({
   item,
@@ -17,12 +17,15 @@ export function UploadCard({
   onResume,
   onCancel,
   onDismiss,
+  onImportStopped,
 }: {
   item: UploadItem
   onPause: () => void
   onResume: () => void
   onCancel: () => void
   onDismiss: () => void
+  /** The import was stopped while the file was still going up: the server ended the upload. */
+  onImportStopped: () => void
 }) {
   const { state, size } = item
   const sent = 'sent' in state ? state.sent : state.phase === 'done' ? size : 0
@@ -92,7 +95,15 @@ export function UploadCard({
           Continued from {formatBytes(item.resumedFrom)} already on the server
         </p>
       )}
-      {state.phase === 'done' && <ImportCard uploadId={state.uploadId} fileName={item.name} />}
+      {item.uploadId && state.phase !== 'cancelled' && (
+        <ImportCard
+          uploadId={item.uploadId}
+          fileName={item.name}
+          onStatus={(status) => {
+            if (status === 'STOPPED' && !finished) onImportStopped()
+          }}
+        />
+      )}
     </article>
   )
 }

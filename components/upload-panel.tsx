@@ -9,14 +9,14 @@ import { useUploads } from './use-uploads'
 /** The drop zone, one card per file (an upload, then its import), and the imports of earlier visits. */
 /** `viewerEmail`: the signed-in person, whose own imports the list shows without a name. */
 export function UploadPanel({ viewerEmail }: { viewerEmail: string }) {
-  const { items, earlier, add, pause, resume, cancel, dismiss, discard } = useUploads()
+  const { items, earlier, add, pause, resume, cancel, endStopped, dismiss, discard } = useUploads()
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
   // Set once the page's drop listeners are on and React handles clicks: before that, a drop
   // opens the file in place of the page, and a click on "Choose files…" does nothing.
   const [ready, setReady] = useState(false)
   const liveUploadIds = useMemo(
-    () => new Set(items.flatMap((it) => (it.state.phase === 'done' ? [it.state.uploadId] : []))),
+    () => new Set(items.flatMap((it) => (it.uploadId ? [it.uploadId] : []))),
     [items],
   )
 
@@ -129,6 +129,7 @@ export function UploadPanel({ viewerEmail }: { viewerEmail: string }) {
                 onPause={() => pause(item.key)}
                 onResume={() => resume(item.key)}
                 onCancel={() => void cancel(item.key)}
+                onImportStopped={() => endStopped(item.key)}
                 onDismiss={() => dismiss(item.key)}
               />
             </li>

@@ -23,6 +23,8 @@ export type UploadItem = {
   state: UploadState
   /** The server's offset when this upload picked up an earlier one (a reload, a re-chosen file). */
   resumedFrom: number | null
+  /** The tus id, once the server has created the upload: its import starts then and follows it. */
+  uploadId: string | null
 }
 
 // Backoff between retries after a dropped connection: quick at first, then every 30 s for
@@ -57,7 +59,7 @@ export function useUploads() {
       for (const file of files) {
         setEarlier((all) => all.filter((e) => !(e.metadata.filename === file.name && e.size === file.size)))
         const key = crypto.randomUUID()
-        setItems((all) => [{ key, name: file.name, size: file.size, state: { phase: 'starting' }, resumedFrom: null }, ...all])
+        setItems((all) => [{ key, name: file.name, size: file.size, state: { phase: 'starting' }, resumedFrom: null, uploadId: null }, ...all])
         const rate = createRateMeter({ windowMs: RATE_WINDOW_MS, gapMs: RATE_GAP_MS })
         let lastRender = 0
         let sent = 0
@@ -66,6 +68,9 @@ export function useUploads() {
           metadata: { filename: file.name, filetype: file.type || 'text/csv' },
           retryDelays: RETRY_DELAYS,
           removeFingerprintOnSuccess: true,
+          onUploadUrlAvailable() {
+            update(key, { uploadId: new URL(upload.url!, location.href).pathname.split('/').pop()! })
+          },
           onAfterResponse(req, res) {
             // A HEAD answers where the server stopped: that is where a resumed upload continues.
             if (req.getMethod() === 'HEAD' && res.getStatus() === 200) {
@@ -152,6 +157,18 @@ export function useUploads() {
     [update],
   )
 
+  /** Stops sending a file whose import was stopped: the server has ended its upload already. */
+  const endStopped = useCallback(
+    (key: string) => {
+      const upload = uploads.current.get(key)
+      if (!upload) return
+      uploads.current.delete(key)
+      void upload.abort()
+      update(key, { state: { phase: 'cancelled' } })
+    },
+    [update],
+  )
+
   /** Removes a card whose upload cannot go on. */
   const dismiss = useCallback((key: string) => {
     uploads.current.delete(key)
@@ -171,7 +188,7 @@ export function useUploads() {
     return () => all.forEach((u) => void u.abort())
   }, [])
 
-  return { items, earlier, add, pause, resume, cancel, dismiss, discard }
+  return { items, earlier, add, pause, resume, cancel, endStopped, dismiss, discard }
 }
 
 /** The unfinished uploads this browser remembers, newest first; expired ones are forgotten. */

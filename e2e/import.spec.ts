@@ -156,6 +156,52 @@ test('kill ends an import at once and keeps its rows; resume finishes it without
   expect(await countRows(killed.tableName)).toBe(importCsv.rows)
 })
 
+test('a throttled upload is imported as it arrives: rows are in the table before the last byte lands, and the card shows both bars', async ({
+  page,
+  request,
+  importCsv,
+  throttledProxy,
+}) => {
+  test.setTimeout(120_000)
+  // About 8 s for the whole file: the import has its first batches in long before the end.
+  const proxy = await throttledProxy(Math.ceil(importCsv.size / 8))
+  await page.goto(proxy.url)
+  await page.getByTestId('file-input').setInputFiles(importCsv.path)
+  const card = page.getByTestId('upload-card')
+  const imp = card.getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
+  await expect(imp.getByTestId('import-uploaded-bar')).toBeVisible()
+  const following = await apiImport(request, (await imp.getAttribute('data-import-id'))!)
+  expect(await countRows(following.tableName)).toBeGreaterThan(0)
+  expect(following.bytesUploaded).toBeLessThan(importCsv.size)
+  expect(following.bytesProcessed).toBeLessThanOrEqual(following.bytesUploaded!)
+  await expect(card).toHaveAttribute('data-phase', 'uploading') // the file is still arriving
+
+  await expect(card).toHaveAttribute('data-phase', 'done', { timeout: 60_000 })
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  await expect(imp.getByTestId('import-rows')).toHaveText('300,000')
+  await expect(imp.getByTestId('import-uploaded-bar')).toHaveCount(0)
+  expect(await countRows(following.tableName)).toBe(importCsv.rows)
+})
+
+test('stop on an import whose file is still uploading ends the upload too', async ({ page, request, importCsv, throttledProxy }) => {
+  const proxy = await throttledProxy(Math.ceil(importCsv.size / 20))
+  await page.goto(proxy.url)
+  await page.getByTestId('file-input').setInputFiles(importCsv.path)
+  const card = page.getByTestId('upload-card')
+  const imp = card.getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  const id = (await imp.getAttribute('data-import-id'))!
+  await imp.getByRole('button', { name: 'Stop import' }).click()
+  await page.getByRole('dialog').getByRole('button', { name: 'Stop and remove rows' }).click()
+  await expect(card).toHaveAttribute('data-phase', 'cancelled')
+  await expect(card.getByRole('button')).toHaveCount(0)
+  const stopped = await apiImport(request, id)
+  expect(stopped).toMatchObject({ status: 'STOPPED', rowsImported: 0 })
+  await expect.poll(() => tableExists(stopped.tableName), { timeout: 10_000 }).toBe(false)
+})
+
 test('rejected lines are listed on the import page, and earlier imports on the home page', async ({ page, request }) => {
   await openHome(page)
   const csv = 'city,population\nOslo,709037\nLima\nQuito,"2,800,000"\n'

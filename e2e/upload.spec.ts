@@ -20,7 +20,7 @@ async function createdUploadUrl(page: Page): Promise<string> {
 }
 
 /** The card's progress in percent, as its progress bar announces it. */
-const percentOf = (card: Locator) => async () => Number(await card.getByRole('progressbar').getAttribute('aria-valuenow'))
+const percentOf = (card: Locator) => async () => Number(await card.getByRole('progressbar', { name: /^Upload of / }).getAttribute('aria-valuenow'))
 
 /** The server's offset once it has stopped moving (two HEADs half a second apart agree). */
 async function settledOffset(request: APIRequestContext, uploadUrl: string): Promise<number> {
@@ -64,7 +64,7 @@ test('a 200 MB upload survives pause, resume and a page reload, and lands byte f
 
   // 2. Pause mid-way: nothing more reaches the server.
   await expect.poll(percentOf(card), { timeout: 30_000 }).toBeGreaterThan(15)
-  await card.getByRole('button', { name: 'Pause' }).click()
+  await card.getByRole('button', { name: 'Pause', exact: true }).click()
   await expect(card).toHaveAttribute('data-phase', 'paused')
   await expect(card.getByTestId('upload-status')).toContainText('Paused at')
   const pausedAt = await offsetOf(request, uploadUrl)
@@ -76,7 +76,7 @@ test('a 200 MB upload survives pause, resume and a page reload, and lands byte f
   expect(sent.filter(isPatch).length).toBe(patchesWhenPaused)
 
   // 3. Resume: it goes on from where the server stopped.
-  await card.getByRole('button', { name: 'Resume' }).click()
+  await card.getByRole('button', { name: 'Resume', exact: true }).click()
   await expect(card).toHaveAttribute('data-phase', 'uploading')
   await expect.poll(percentOf(card), { timeout: 30_000 }).toBeGreaterThan(40)
 
@@ -120,7 +120,7 @@ test('cancel stops the upload and removes it from the server', async ({ page, re
   await expect.poll(percentOf(card), { timeout: 15_000 }).toBeGreaterThan(5)
   await expect(card).toHaveAttribute('data-phase', 'uploading')
 
-  await card.getByRole('button', { name: 'Cancel' }).click()
+  await card.getByRole('button', { name: 'Cancel', exact: true }).click()
   await expect(card).toHaveAttribute('data-phase', 'cancelled')
   await expect(card.getByTestId('upload-status')).toHaveText('Cancelled')
   await expect(card.getByRole('button')).toHaveCount(0)
@@ -247,10 +247,10 @@ test('works from the keyboard: choose a file, then pause and resume it', async (
   const card = page.getByTestId('upload-card')
   await expect(card).toHaveAttribute('data-phase', 'uploading')
   await page.keyboard.press('Tab')
-  await expect(card.getByRole('button', { name: 'Pause' })).toBeFocused()
+  await expect(card.getByRole('button', { name: 'Pause', exact: true })).toBeFocused()
   await page.keyboard.press('Enter')
   await expect(card).toHaveAttribute('data-phase', 'paused')
-  await expect(card.getByRole('button', { name: 'Resume' })).toBeFocused()
+  await expect(card.getByRole('button', { name: 'Resume', exact: true })).toBeFocused()
   await page.keyboard.press('Enter')
   await expect(card).toHaveAttribute('data-phase', 'uploading')
 })

@@ -2,8 +2,9 @@
 //
 // How close does Sluice's import come to the least PostgreSQL can do with the same file? One
 // run starts the real app as a user does (scripts/start.ts), fresh for each run, uploads the
-// file over tus (the import is queued when the last byte lands) and times the import from
-// the PATCH's answer to PROCESSED. In the same run and the same database it loads the same
+// file over tus (the import starts with the upload and reads the bytes as they land) and
+// times the import as the server recorded it (started → PROCESSED), the whole way from the
+// upload's first byte to PROCESSED, and what is left after the last byte lands. In the same run and the same database it loads the same
 // file with one raw `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of the column types
 // the import detected (so both sides parse the same dates, timestamps and numbers).
 // It prints both times, their ratio (raw/import: 1 would be as fast as raw COPY) and the
@@ -42,18 +43,26 @@ const DEFAULT_ROWS = 2_000_000
 const DEFAULT_RUNS = 3
 
 // The bar for imports (issue 14): 1.3 times one raw COPY's speed on two cores, loading on
-// IMPORT_PARALLELISM connections; the server's memory under 300 MB for a 1 GB file.
+// IMPORT_PARALLELISM connections; from the upload's first byte to PROCESSED no slower than one
+// raw COPY of the file already on disk; for a 1 GiB file the server's peak memory at most
+// 64 MB above what it held idle before the upload.
 const TARGET_RATIO = 1.3
-const TARGET_RSS_MB = 300
+const TARGET_END_TO_END_RATIO = 1.0
+const TARGET_RSS_GROWTH_MB = 64
 
 type Options = { source: Source; runs: number; batchBytes: number | undefined; keep: boolean }
 type ImportRun = {
+  /** The import as the server recorded it, from its start to PROCESSED. */
   seconds: number
+  /** From the upload's first byte to PROCESSED, as a user waits. */
+  endToEndSeconds: number
+  /** From the PATCH's answer (the last byte is in) to PROCESSED. */
+  afterUploadSeconds: number
+  idleRssBytes: number
   rows: number
   uploadSeconds: number
   serverCpuSeconds: number
   postgresCpuSeconds: number
-  rssBeforeBytes: number
   peakRssBytes: number
   uploadPeakRssBytes: number
   hwmBytes: number | undefined
@@ -89,7 +98,7 @@ async function main() {
     // process's figure would mislead. The order of the two sides alternates between runs.
     // CPU: seconds the app's process (all its threads) and the PostgreSQL backend that ran
     // the COPY spent on each side; steadier than times on a shared machine.
-    printRow('run', 'first', 'import s', 'raw s', 'raw/import', 'upload MB/s', 'CPU s app+pg/pg', 'server RSS MB before→peak (VmHWM)')
+    printRow('run', 'first', 'import s', 'raw s', 'raw/import', 'byte 1→done s', 'raw/that', 'after last s', 'upload MB/s', 'CPU s app+pg/pg', 'server RSS MB idle→peak (VmHWM)')
     const results: RunResult[] = []
     for (let run = 1; run <= options.runs; run++) {
       const app = await startImportApp({ dataDir, logFile: appLog, batchBytes: options.batchBytes })
@@ -115,9 +124,12 @@ async function main() {
           imp!.seconds.toFixed(2),
           raw!.seconds.toFixed(2),
           (raw!.seconds / imp!.seconds).toFixed(2),
+          imp!.endToEndSeconds.toFixed(2),
+          (raw!.seconds / imp!.endToEndSeconds).toFixed(2),
+          imp!.afterUploadSeconds.toFixed(2),
           (fixture.size / MB / imp!.uploadSeconds).toFixed(0),
           `${imp!.serverCpuSeconds.toFixed(1)}+${imp!.postgresCpuSeconds.toFixed(1)}/${raw!.postgresCpuSeconds.toFixed(1)}`,
-          `${toMB(imp!.rssBeforeBytes)}→${toMB(imp!.peakRssBytes)}` + (imp!.hwmBytes === undefined ? '' : ` (${toMB(imp!.hwmBytes)})`),
+          `${toMB(imp!.idleRssBytes)}→${toMB(Math.max(imp!.peakRssBytes, imp!.uploadPeakRssBytes))}` + (imp!.hwmBytes === undefined ? '' : ` (${toMB(imp!.hwmBytes)})`),
         )
       } finally {
         await db.end().catch(() => {})
@@ -182,16 +194,18 @@ function readDirtyBytes(): number {
 // ── the import, through the app ──────────────────────────────────────────────────────────
 
 /**
- * Uploads the file with two tus requests (creation, then one PATCH with the whole file; the
- * app queues the import before it answers the PATCH) and times the import from the PATCH's
- * answer until the import reads PROCESSED. Checks the rows, then drops the import's table and
- * removes the uploaded file, so the next side starts from the same database and disk.
+ * Uploads the file with two tus requests (creation, which starts the import, then one PATCH
+ * with the whole file) and times it: the import as the server recorded it, the whole way from
+ * the creation to PROCESSED, and the part after the PATCH's answer. Checks the rows, then
+ * drops the import's table and removes the uploaded file, so the next side starts from the
+ * same database and disk.
  */
 async function measureImport(app: App, db: pg.Client, file: string): Promise<ImportRun> {
   const size = (await fsp.stat(file)).size
   await settle(db)
   const pid = app.serverPid
   const hwmIsPerRun = resetPeakRss(pid)
+  const idleRssBytes = readStatusBytes(pid, 'VmRSS') ?? 0
   const uploadSampler = sampleRss(pid)
   const uploadStarted = performance.now()
   let uploadId: string
@@ -204,7 +218,6 @@ async function measureImport(app: App, db: pg.Client, file: string): Promise<Imp
   // The clock starts with the PATCH's answer: the upload has finished, the import is queued.
   const started = performance.now()
   const cpuBefore = readCpuSeconds(pid)
-  const rssBeforeBytes = readStatusBytes(pid, 'VmRSS') ?? 0
   // The upload's own bytes are still on their way to the disk while the import runs.
   const dirtyBytes = readDirtyBytes()
   const sampler = sampleRss(pid)
@@ -215,7 +228,7 @@ async function measureImport(app: App, db: pg.Client, file: string): Promise<Imp
   } finally {
     sampler.stop()
   }
-  const seconds = (performance.now() - started) / 1000
+  const ended = performance.now()
   const serverCpuSeconds = readCpuSeconds(pid) - cpuBefore
   const hwmBytes = hwmIsPerRun ? readStatusBytes(pid, 'VmHWM') : undefined
 
@@ -229,12 +242,14 @@ async function measureImport(app: App, db: pg.Client, file: string): Promise<Imp
   await fsp.rm(path.join(app.uploadsDir, uploadId), { force: true })
   await fsp.rm(path.join(app.uploadsDir, `${uploadId}.json`), { force: true })
   return {
-    seconds,
+    seconds: (Date.parse(done.finishedAt!) - Date.parse(done.startedAt!)) / 1000,
+    endToEndSeconds: (ended - uploadStarted) / 1000,
+    afterUploadSeconds: (ended - started) / 1000,
+    idleRssBytes,
     rows: counted,
     uploadSeconds: (started - uploadStarted) / 1000,
     serverCpuSeconds,
     postgresCpuSeconds: backend.cpuSeconds,
-    rssBeforeBytes,
     peakRssBytes: sampler.peak,
     uploadPeakRssBytes: uploadSampler.peak,
     hwmBytes,
@@ -268,6 +283,9 @@ function verifyRows(fixture: Fixture, imp: ImportRun, raw: RawRun) {
 
 function printSummary(results: RunResult[], fixture: Fixture, options: Options) {
   const ratio = median(results.map((r) => r.raw.seconds / r.imp.seconds))
+  const endToEndRatio = median(results.map((r) => r.raw.seconds / r.imp.endToEndSeconds))
+  const afterUpload = median(results.map((r) => r.imp.afterUploadSeconds))
+  const growth = Math.max(...results.map((r) => Math.max(r.imp.peakRssBytes, r.imp.uploadPeakRssBytes, r.imp.hwmBytes ?? 0) - r.imp.idleRssBytes))
   const importSeconds = median(results.map((r) => r.imp.seconds))
   const rawSeconds = median(results.map((r) => r.raw.seconds))
   const cpu = median(results.map((r) => r.imp.serverCpuSeconds))
@@ -276,7 +294,6 @@ function printSummary(results: RunResult[], fixture: Fixture, options: Options) 
   const importPeak = Math.max(...results.map((r) => r.imp.peakRssBytes))
   const uploadPeak = Math.max(...results.map((r) => r.imp.uploadPeakRssBytes))
   const hwm = Math.max(...results.map((r) => r.imp.hwmBytes ?? 0))
-  const peak = Math.max(importPeak, uploadPeak, hwm)
   const dirty = Math.max(...results.map((r) => r.imp.dirtyBytes))
   const rows = results[0]!.raw.rows
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED')
@@ -285,14 +302,15 @@ function printSummary(results: RunResult[], fixture: Fixture, options: Options) 
 file:             ${fixture.file}, ${formatBytes(fixture.size)}, ${rows.toLocaleString('en')} rows (import, raw COPY${fixture.rows === undefined ? '' : ' and generator'} agree)
 batch size:       IMPORT_BATCH_BYTES ${batch}, IMPORT_PARALLELISM ${process.env.IMPORT_PARALLELISM ?? `the app's default (${os.availableParallelism()} cores)`}
 median times:     import ${importSeconds.toFixed(2)} s (${(fixture.size / MB / importSeconds).toFixed(0)} MB/s), raw COPY ${rawSeconds.toFixed(2)} s (${(fixture.size / MB / rawSeconds).toFixed(0)} MB/s)
-median raw/import: ${ratio.toFixed(2)}  (target ≥ ${TARGET_RATIO}: ${verdict(ratio >= TARGET_RATIO)})
+median raw/import: ${ratio.toFixed(2)}  (the import as the server recorded it; target ≥ ${TARGET_RATIO}: ${verdict(ratio >= TARGET_RATIO)})
+median raw/(first byte → PROCESSED): ${endToEndRatio.toFixed(2)}  (target ≥ ${TARGET_END_TO_END_RATIO}: ${verdict(endToEndRatio >= TARGET_END_TO_END_RATIO)}); PROCESSED ${afterUpload.toFixed(2)} s after the last byte
 CPU (medians):    import: app ${cpu.toFixed(1)} s + its first PostgreSQL connection ${importPgCpu.toFixed(1)} s; raw COPY: backend ${rawPgCpu.toFixed(1)} s
-server peak RSS:  ${toMB(importPeak)} MB during the import, ${toMB(uploadPeak)} MB during the upload, VmHWM ${hwm ? `${toMB(hwm)} MB` : 'unavailable'}  (target < ${TARGET_RSS_MB} MB${fixture.size >= 2 ** 30 ? `: ${verdict(peak / MB < TARGET_RSS_MB)}` : ', set for a 1 GiB file'})
+server peak RSS:  ${toMB(importPeak)} MB during the import, ${toMB(uploadPeak)} MB during the upload, VmHWM ${hwm ? `${toMB(hwm)} MB` : 'unavailable'}; at most ${toMB(growth)} MB above idle  (target ≤ ${TARGET_RSS_GROWTH_MB} MB${fixture.size >= 2 ** 30 ? `: ${verdict(growth / MB <= TARGET_RSS_GROWTH_MB)}` : ', set for a 1 GiB file'})
 page cache:       up to ${toMB(dirty)} MB of the upload still unwritten when the import began (its writeback overlaps the import)`)
 }
 
 function printRow(...cells: string[]) {
-  const widths = [4, 6, 9, 7, 11, 12, 16, 0]
+  const widths = [4, 6, 9, 7, 11, 14, 9, 13, 12, 16, 0]
   console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
 }
 

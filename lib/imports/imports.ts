@@ -4,18 +4,18 @@ import { pool, prisma } from '../db/pool'
 import type { Import } from '../db/generated/client'
 import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
-import { deleteUploadFile, sameFileContent } from '../uploads/upload-files'
+import { deleteUploadFile, fileStartsWith } from '../uploads/upload-files'
 import { columnsOf, IMPORTED_SCHEMA, importTableSql, quoteIdent, tableNameFor } from './column-names'
 import { fileOrderSql } from './import-table'
-import { cancelImportBatch } from './import-connection'
+import { cancelImportBatch, terminateImportConnections } from './import-connection'
 import { COMMAND_TARGET, sourcesOf, type ImportCommand } from './import-status'
-import { addPauseTimeoutJob, addRunImportJob } from './job-queue'
+import { addPauseTimeoutJob, addRunImportJob, WAKE_IMPORTS_OF_UPLOAD } from './job-queue'
 import type { ImportDto, RejectDto, RowsPage } from './schemas'
 import type { Dialect } from '../csv/sniff'
 import { ANY_OWNER, type OwnerScope } from '../auth/owner-scope'
 
-type WithOwner = { owner?: { name: string; email: string } | null }
-const OWNER = { owner: { select: { name: true, email: true } } } as const
+type WithOwner = { owner?: { name: string; email: string } | null; upload?: { bytesReceived: bigint } | null }
+const OWNER = { owner: { select: { name: true, email: true } }, upload: { select: { bytesReceived: true } } } as const
 
 /** The import as the API answers it (with its owner when it was read with them). */
 export function toImportDto(imp: Import & WithOwner): ImportDto {
@@ -30,6 +30,7 @@ export function toImportDto(imp: Import & WithOwner): ImportDto {
     rowsRejected: Number(imp.rowsRejected),
     bytesProcessed: Number(imp.bytesProcessed),
     totalBytes: Number(imp.totalBytes),
+    ...(imp.upload !== undefined && { bytesUploaded: imp.upload && Number(imp.upload.bytesReceived) }),
     columns: columnsOf(imp.columns),
     dialect: imp.dialect as Dialect | null,
     tableName: `${IMPORTED_SCHEMA}.${imp.tableName}`,
@@ -65,15 +66,28 @@ export function listImports(filter: { uploadId?: string | undefined }, scope: Ow
 }
 
 /**
- * Called when an upload has every byte: queues its import. When the same file (same name,
- * size and bytes) was imported before and that import was KILLED, that import resumes from its
- * recovery point on the new upload's file instead, so no row is imported twice; a second drop
- * that finds it already resumed by such a drop continues it too, and adds no import.
+ * Starts the import of an upload: when it is created (`following`: the import then reads the
+ * file as it arrives) and again when its last byte lands, which finds the import already there
+ * and lets it go on. When the same file (same name, size and bytes) was imported before and that
+ * import was KILLED, that import resumes from its recovery point on the new upload's file
+ * instead, so no row is imported twice; a second drop that finds it already resumed by such a
+ * drop continues it too, and adds no import. Only whole files can be compared, so an upload that
+ * may be such a drop starts no import until it is complete (null).
  */
-export async function startImportForUpload(upload: { id: string; fileName: string; size: number; ownerId: string | null }): Promise<Import> {
+export async function startImportForUpload(
+  upload: { id: string; fileName: string; size: number; ownerId: string | null },
+  { following = false } = {},
+): Promise<Import | null> {
   // One decision at a time per file name and size: two drops of a KILLED file finishing at the
   // same instant would otherwise both see it KILLED, one resume it and the other import it again.
   return withAdvisoryLock(`import-of-file:${upload.fileName}:${upload.size}`, async () => {
+    const started = await prisma().import.findFirst({ where: { uploadId: upload.id } })
+    if (started) {
+      await wakeImportOfUpload(upload.id)
+      return started
+    }
+    const continued = await prisma().upload.findUnique({ where: { id: upload.id }, select: { continuesImport: true } })
+    if (continued?.continuesImport) return continued.continuesImport
     const candidates = await prisma().import.findMany({
       // Only the same person's: another's import of a file with the same name is none of theirs.
       where: { status: { in: ['KILLED', 'QUEUED', 'PROCESSING', 'PAUSED'] }, fileName: upload.fileName, totalBytes: BigInt(upload.size), uploadId: { not: upload.id }, ownerId: upload.ownerId },
@@ -85,7 +99,9 @@ export async function startImportForUpload(upload: { id: string; fileName: strin
       // newer than it): dropping a file again while its first import runs is a second import.
       const resumedByDrop = candidate.upload !== null && candidate.upload.createdAt > candidate.createdAt
       if (candidate.status !== 'KILLED' && !resumedByDrop) continue
-      if (!candidate.uploadId || !(await sameFileContent(candidate.uploadId, upload.id).catch(() => false))) continue
+      if (following) return null
+      // The killed import's own upload may have stopped short: its bytes must begin this file.
+      if (!candidate.uploadId || !(await fileStartsWith(upload.id, candidate.uploadId).catch(() => false))) continue
       if (candidate.status !== 'KILLED') {
         await prisma().upload.update({ where: { id: upload.id }, data: { continuesImportId: candidate.id } })
         return candidate
@@ -112,6 +128,11 @@ export async function startImportForUpload(upload: { id: string; fileName: strin
       return imp
     })
   })
+}
+
+/** Lets an import waiting for its upload's bytes (QUEUED without a worker) go on: the upload brought some. */
+export async function wakeImportOfUpload(uploadId: string): Promise<void> {
+  await pool().query(WAKE_IMPORTS_OF_UPLOAD, [uploadId])
 }
 
 /** Whether the upload continues an import of another upload (its file is then not needed). */
@@ -204,11 +225,30 @@ export async function killImport(id: string): Promise<Import> {
  * deleted. A batch session's import stops the same way; a batch in flight holds the import's
  * row, so the stop waits for it and the drop removes its rows too.
  */
-export async function stopImport(id: string): Promise<Import> {
-  const imp = await transition(id, 'stop', { ...STOPPED_DATA, finishedAt: new Date() })
-  await cancelImportBatch(id, imp.backendPid)
+export async function stopImport(id: string, reason: string | null = null): Promise<Import> {
+  const imp = await transition(id, 'stop', { ...STOPPED_DATA, error: reason, finishedAt: new Date() })
+  await terminateImportConnections(id, imp.backendPid)
   await removeImportData(imp)
   return imp
+}
+
+/**
+ * Stops, as stop does, every import reading an upload that ends before its last byte
+ * (cancelled or expired): the import was following it and can never finish. How many it stopped.
+ */
+export async function stopImportsOfUpload(uploadId: string, reason: string): Promise<number> {
+  const imports = await prisma().import.findMany({ where: { uploadId, status: { in: sourcesOf('STOPPED') } }, select: { id: true } })
+  let stopped = 0
+  for (const { id } of imports) {
+    try {
+      await stopImport(id, reason)
+      stopped++
+    } catch (error) {
+      // Stopped or finished by someone else meanwhile.
+      if (!(error instanceof SluiceError && error.code === 'INVALID_TRANSITION')) throw error
+    }
+  }
+  return stopped
 }
 
 /**
@@ -239,7 +279,7 @@ async function removeImportData(imp: Import): Promise<void> {
   await prisma().importBatch.deleteMany({ where: { importId: imp.id } })
   if (imp.uploadId === null) return // fed by a batch session: no file
   await deleteUploadFile(imp.uploadId)
-  await prisma().upload.updateMany({ where: { id: imp.uploadId }, data: { status: 'TERMINATED' } })
+  await prisma().upload.updateMany({ where: { id: imp.uploadId, status: { not: 'EXPIRED' } }, data: { status: 'TERMINATED' } })
 }
 
 // SQLSTATE lock_not_available: DROP waited longer than its lock_timeout.

@@ -28,3 +28,12 @@ export const addRunImportJob = (db: Db, importId: string) => db.$executeRawUnsaf
 
 export const addPauseTimeoutJob = (db: Db, importId: string, seconds: number) =>
   db.$executeRawUnsafe(ADD_PAUSE_TIMEOUT_JOB, importId, seconds)
+
+/**
+ * Queues a run of the QUEUED import reading upload $1, if there is one: an import that waits
+ * for its upload (it caught up and handed its worker back) goes on when the upload brings bytes.
+ * An import queued already keeps its one job (the job key).
+ */
+export const WAKE_IMPORTS_OF_UPLOAD = `SELECT (graphile_worker.add_job('${TASK_RUN_IMPORT}',
+  json_build_object('importId', id::text), job_key => 'import:' || id::text, max_attempts => 5)).id
+  FROM imports WHERE upload_id = $1 AND status = 'QUEUED'`

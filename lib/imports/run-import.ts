@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parse as parseCsv } from 'csv-parse/sync'
@@ -8,13 +7,13 @@ import { config } from '../config'
 import { bytesForCopy, copyEncoding, decodeText, NotCsvError } from '../csv/encoding'
 import { sniffCsv, type Dialect } from '../csv/sniff'
 import { formatBytes } from '../format'
-import { uploadFilePath } from '../uploads/upload-files'
+import { openUploadSource, UploadGoneError, type UploadSource } from '../uploads/upload-source'
 import { columnListSql, columnsFromHeaders, columnsThatFit, importTableSql, isRowTooBig, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
 import { attachBatchTableSql, BATCH_COLUMN, BATCHES_SCHEMA, batchTable, createBatchTableSql, createPartitionedTableSql } from './import-table'
 import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { cancelImportBatch, importConnectionName } from './import-connection'
-import { ADD_RUN_IMPORT_JOB } from './job-queue'
+import { ADD_RUN_IMPORT_JOB, WAKE_IMPORTS_OF_UPLOAD } from './job-queue'
 import { findFirstRecordEnd, findRecordsEnd, recordSyntax } from './record-boundaries'
 import { STORED_ORDER_SETTINGS } from './row-order'
 import { encodingRejects, hasBadCharacters, mergeExcluded } from './encoding-rejects'
@@ -57,6 +56,16 @@ class ImportFailure extends Error {}
 /** A fast-path COPY refused a batch for its shape: the batch is loaded again, scanned byte by byte. */
 class Reshape extends Error {}
 
+/** The import caught up with an upload that has brought no bytes for a while: it waits off the worker. */
+class UploadStalled extends Error {
+  constructor(readonly bytesSeen: number) {
+    super('the upload brought no bytes for a while')
+  }
+}
+
+/** A person paused, killed or stopped the import while it waited for its upload. */
+class NoLongerOurs extends Error {}
+
 /**
  * Runs one import from its checkpoint to the end of its file: batches of records, each one
  * transaction, on up to IMPORT_PARALLELISM connections at once (lib/imports/import-table.ts).
@@ -77,7 +86,8 @@ export async function runImport(importId: string, signal?: AbortSignal): Promise
     try {
       await importFile(client, claimed)
     } catch (error) {
-      await recordFailure(claimed, error)
+      if (error instanceof UploadStalled) await waitForUpload(claimed, error.bytesSeen)
+      else await recordFailure(claimed, error)
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }
@@ -126,15 +136,22 @@ type Layout = { columns: ImportColumn[]; dialect: Dialect }
 
 /** Loads the first batch (which makes the table), then every range not committed yet, on several connections. */
 async function importFile(main: pg.Client, imp: ClaimedImport): Promise<void> {
-  const file = await fs.open(uploadFilePath(imp.uploadId)).catch((e: NodeJS.ErrnoException) => {
-    throw e.code === 'ENOENT' ? new ImportFailure('The uploaded file is no longer on the server') : e
-  })
+  const file = new FollowedUpload(
+    await openUploadSource(imp.uploadId).catch((e: unknown) => {
+      throw e instanceof UploadGoneError ? new ImportFailure(e.message) : e
+    }),
+    imp,
+  )
   const lanes: pg.Client[] = [main]
   try {
     if (imp.totalBytes === 0) throw new ImportFailure('The file is empty: there is no header and no data')
     let layout: Layout
     if (imp.columns === null) {
-      const first = await planFirstBatch(file, imp.totalBytes)
+      const first = await planFirstBatch(file, imp.totalBytes).catch((e: unknown) => {
+        if (e instanceof NoLongerOurs) return null
+        throw e
+      })
+      if (!first) return
       if ((await loadBatch(main, imp, first.batch, first.layout, new PieceReader(file), true)) === 'no longer ours') return
       layout = first.layout
     } else {
@@ -161,7 +178,7 @@ async function importFile(main: pg.Client, imp: ClaimedImport): Promise<void> {
             if ((await loadBatch(lane, imp, next.value, layout, reader, false)) === 'no longer ours') halted = true
           } catch (error) {
             halted = true
-            failure ??= error
+            if (!(error instanceof NoLongerOurs)) failure ??= error
           }
         }
       }),
@@ -170,7 +187,7 @@ async function importFile(main: pg.Client, imp: ClaimedImport): Promise<void> {
     if (failure) throw failure
     if (!halted) await finishImport(main, imp)
   } finally {
-    await file.close()
+    await file.source.close()
     await Promise.all(lanes.slice(1).map((c) => c.end().catch(() => {})))
   }
 }
@@ -185,11 +202,11 @@ const MAX_PIECE_BYTES = 8 * 1024 * 1024
 const pieceBytes = () => Math.min(config().importBatchBytes, MAX_PIECE_BYTES)
 
 /** The first batch: the dialect and the columns come from the file's first bytes, and its first piece holds the header. */
-async function planFirstBatch(file: fs.FileHandle, total: number): Promise<{ batch: Batch; layout: Layout }> {
+async function planFirstBatch(file: FollowedUpload, total: number): Promise<{ batch: Batch; layout: Layout }> {
   const { maxLineBytes, maxFieldBytes } = config()
   let buf: Buffer = Buffer.allocUnsafe(Math.min(pieceBytes(), total))
   for (;;) {
-    const length = await readFully(file, buf, Math.min(buf.length, total), 0)
+    const length = await file.read(buf, Math.min(buf.length, total), 0)
     const final = length === total
     const { dialect, columns } = sniff(buf.subarray(0, length), final)
     const syntax = recordSyntax(dialect)
@@ -258,7 +275,7 @@ async function uncommittedRanges(client: pg.Client, imp: ClaimedImport): Promise
  * far ahead of COPY, so the connections never wait for it.
  */
 async function* planBatches(
-  file: fs.FileHandle,
+  file: FollowedUpload,
   gaps: Array<{ start: number; end: number; line: number }>,
   total: number,
   { columns, dialect }: Layout,
@@ -275,7 +292,7 @@ async function* planBatches(
       // A batch ends at the last whole record within batchBytes of its start (a batch's first
       // record may be longer: the buffer grows for it, up to MAX_LINE_BYTES).
       const room = batch ? batchBytes - (batch.end - batch.start) : Infinity
-      const length = await readFully(file, buf, Math.min(buf.length, gap.end - at, room), at)
+      const length = await file.read(buf, Math.min(buf.length, gap.end - at, room), at)
       // A range ends at the end of the file, or where a committed batch starts: a record boundary either way.
       const final = at + length === gap.end
       const { chunk, fileBytes } = bytesForCopy(buf.subarray(0, length), dialect.encoding, final)
@@ -308,11 +325,11 @@ async function* planBatches(
 /** Reads pieces of the file into one buffer of its own, grown for a piece longer than it. */
 class PieceReader {
   private buf = Buffer.alloc(0)
-  constructor(private readonly file: fs.FileHandle) {}
+  constructor(private readonly file: FollowedUpload) {}
   async read(piece: Piece): Promise<Buffer> {
     const length = piece.end - piece.start
     if (this.buf.length < length) this.buf = Buffer.allocUnsafe(Math.max(length, Math.min(pieceBytes(), length * 2)))
-    return this.buf.subarray(0, await readFully(this.file, this.buf, length, piece.start))
+    return this.buf.subarray(0, await this.file.read(this.buf, length, piece.start))
   }
 }
 
@@ -518,14 +535,64 @@ function* piecesToCopy(chunk: Buffer, records: { end: number; excluded: Excluded
   }
 }
 
-async function readFully(file: fs.FileHandle, buf: Buffer, length: number, position: number): Promise<number> {
-  let got = 0
-  while (got < length) {
-    const { bytesRead } = await file.read(buf, got, length - got, position + got)
-    if (bytesRead === 0) throw new ImportFailure(`The uploaded file is shorter than its ${formatBytes(position + length)}`)
-    got += bytesRead
+// How often an import that caught up with its upload looks for more bytes, and for a person's
+// command (pause, kill, stop) meanwhile.
+const FOLLOW_POLL_MS = 100
+const FOLLOW_STATUS_MS = 500
+// An upload that brings nothing for this long (a closed laptop, a paused tab) lets its import
+// wait off the worker, so that it holds no worker slot or connection: its next bytes wake it.
+const FOLLOW_IDLE_MS = 10_000
+
+/**
+ * The upload as the import reads it: a read waits until the upload has confirmed every byte
+ * of its range (an import may start while its file still arrives), and never reads past them.
+ */
+class FollowedUpload {
+  private known = 0
+  constructor(
+    readonly source: UploadSource,
+    private readonly imp: ClaimedImport,
+  ) {}
+
+  async read(buf: Buffer, length: number, position: number): Promise<number> {
+    if (position + length > this.known) await this.waitFor(position + length)
+    let got = 0
+    while (got < length) {
+      const bytesRead = await this.source.read(buf.subarray(got), length - got, position + got)
+      if (bytesRead === 0) throw new ImportFailure(`The uploaded file is shorter than its ${formatBytes(position + length)}`)
+      got += bytesRead
+    }
+    return got
   }
-  return got
+
+  private async waitFor(end: number) {
+    let grewAt = Date.now()
+    let checkedAt = Date.now()
+    for (;;) {
+      const available = await this.source.available()
+      if (available > this.known) {
+        this.known = available
+        grewAt = Date.now()
+      }
+      if (this.known >= end) return
+      if (Date.now() - checkedAt >= FOLLOW_STATUS_MS) {
+        checkedAt = Date.now()
+        await this.checkStillOurs()
+      }
+      if (Date.now() - grewAt >= FOLLOW_IDLE_MS) throw new UploadStalled(this.known)
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))
+    }
+  }
+
+  /** While it waits no batch is in flight for a command to cancel: it asks instead. */
+  private async checkStillOurs() {
+    const { rows } = await pool().query<{ ours: boolean; upload: string | null }>(
+      `SELECT i.status = 'PROCESSING' AND i.run = $2 AS ours, u.status AS upload FROM imports i LEFT JOIN uploads u ON u.id = i.upload_id WHERE i.id = $1`,
+      [this.imp.id, this.imp.run],
+    )
+    if (!rows[0]?.ours) throw new NoLongerOurs()
+    if (rows[0].upload === 'TERMINATED' || rows[0].upload === 'EXPIRED') throw new ImportFailure('The upload was cancelled before the whole file arrived')
+  }
 }
 
 /** A bigger buffer for a record that does not fit in the current one. */
@@ -586,6 +653,23 @@ async function adoptSingleTable(client: pg.Client, imp: ClaimedImport) {
     await client.query('ROLLBACK').catch(() => {})
     throw error
   }
+}
+
+/**
+ * Lets an import that caught up with a stalled upload wait without a worker: QUEUED with no
+ * job, until the upload's next bytes queue one (wakeImportOfUpload). Bytes that came while it
+ * handed itself back would wake nobody, so it looks once more and queues itself for them.
+ */
+async function waitForUpload(imp: ClaimedImport, bytesSeen: number) {
+  const { rowCount } = await pool().query(
+    `UPDATE imports SET status = 'QUEUED', backend_pid = NULL, updated_at = now() WHERE id = $1 AND run = $2 AND status = 'PROCESSING'`,
+    [imp.id, imp.run],
+  )
+  if (!rowCount) return
+  const source = await openUploadSource(imp.uploadId).catch(() => null)
+  const grew = source !== null && (await source.available()) > bytesSeen
+  await source?.close()
+  if (grew) await pool().query(WAKE_IMPORTS_OF_UPLOAD, [imp.uploadId])
 }
 
 /** Hands a claimed import back to the queue (worker shutdown), then cancels its batch. */

@@ -32,6 +32,14 @@ export const ImportSchema = z.object({
   rowsRejected: z.number().int(),
   bytesProcessed: z.number().int().describe('Byte offset of the next unread record: the checkpoint'),
   totalBytes: z.number().int().describe('The file\'s size; for a batch session, the CSV bytes its records came to so far'),
+  bytesUploaded: z
+    .number()
+    .int()
+    .nullable()
+    .optional()
+    .describe(
+      'Bytes of the file the server has received so far: the import starts with its upload and reads no further. Null for a batch session; in lists and when an import is read, not in a command\'s answer',
+    ),
   columns: z.array(ImportColumnSchema),
   dialect: DialectSchema.nullable().describe('Null until the file is read, and for a batch session'),
   tableName: z.string().describe('Schema-qualified table that holds the rows, e.g. imported.sales_3f9a1c2e'),

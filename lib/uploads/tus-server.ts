@@ -2,7 +2,7 @@ import { ERRORS, EVENTS, Server, type Upload } from '@tus/server'
 import { FileStore } from '@tus/file-store'
 import { config, uploadsDir } from '../config'
 import { formatBytes } from '../format'
-import { startImportForUpload, whyUploadIsInUse } from '../imports/imports'
+import { startImportForUpload, stopImportsOfUpload, wakeImportOfUpload, whyUploadIsInUse } from '../imports/imports'
 import { findPrincipal, isCrossSite, mayAccess, type Principal } from '../auth/principal'
 import {
   uploadOwner,
@@ -29,6 +29,9 @@ const MAX_METADATA_LENGTH = 1024
 /** What the tus hooks throw: @tus/server sends it as the response status and plain-text body. */
 const reject = (status_code: number, body: string) => ({ status_code, body })
 
+const UPLOAD_CANCELLED = 'The upload was cancelled before the whole file arrived, so its import was stopped'
+const UPLOAD_EXPIRED = 'The upload was left unfinished for a day and expired, so its import was stopped'
+
 // The principal of each request being handled, for tus's hooks (which receive the same Request).
 const principals = new WeakMap<Request, Principal>()
 const principalOf = (req: Request) => {
@@ -45,7 +48,11 @@ const principalOf = (req: Request) => {
 class GuardedFileStore extends FileStore {
   override async remove(id: string): Promise<void> {
     const upload = await this.getUpload(id)
-    const inUse = await whyUploadIsInUse(id, { complete: upload.size !== undefined && upload.offset === upload.size })
+    const complete = upload.size !== undefined && upload.offset === upload.size
+    // An import following an upload cancelled before its last byte can never finish: it stops,
+    // and stop removes the file.
+    if (!complete && (await stopImportsOfUpload(id, UPLOAD_CANCELLED))) return
+    const inUse = await whyUploadIsInUse(id, { complete })
     if (inUse) throw reject(409, `${inUse}\n`)
     await super.remove(id)
   }
@@ -91,8 +98,7 @@ function createTusServer(): Server {
       // tus calls this for every PATCH that ends at the full offset, an empty one to a finished
       // upload included: only the call that moved the upload to FINISHED starts its import.
       if (!(await recordUploadFinished(upload.id, size))) return {}
-      const ownerId = (await uploadOwner(upload.id)) ?? null
-      await startImportForUpload({ id: upload.id, fileName: upload.metadata?.filename?.trim() ?? upload.id, size, ownerId })
+      await startImportForUpload(await importableUpload(upload))
       return {}
     },
     onResponseError(_req, err) {
@@ -108,9 +114,21 @@ function createTusServer(): Server {
     },
   })
   server.on(EVENTS.POST_RECEIVE, (_req, upload: Upload) => {
-    recordBytesReceived(upload.id, upload.offset).catch((e) => console.error('could not record upload progress:', e))
+    recordProgress(upload.id, upload.offset).catch((e) => console.error('could not record upload progress:', e))
   })
   return server
+}
+
+/** The upload as its import needs it: name, declared size and owner. */
+async function importableUpload(upload: Upload) {
+  const ownerId = (await uploadOwner(upload.id)) ?? null
+  return { id: upload.id, fileName: upload.metadata?.filename?.trim() ?? upload.id, size: upload.size ?? upload.offset, ownerId }
+}
+
+/** Records how far the upload has come, and lets an import waiting for those bytes go on. */
+async function recordProgress(id: string, offset: number) {
+  await recordBytesReceived(id, offset)
+  await wakeImportOfUpload(id)
 }
 
 const globals = globalThis as unknown as { sluiceTus?: Server }
@@ -140,9 +158,21 @@ export async function handleUploadRequest(req: Request): Promise<Response> {
   // listeners); recording the outcome here means the row agrees with what the client was told
   // by the time it hears the answer.
   const offset = res.headers.get('Upload-Offset')
-  if (offset !== null && (req.method === 'PATCH' || req.method === 'POST')) await recordBytesReceived(id, Number(offset))
+  if (offset !== null && (req.method === 'PATCH' || req.method === 'POST')) await recordProgress(id, Number(offset))
+  // The import starts with the upload and reads its bytes as they arrive.
+  if (req.method === 'POST') await startImportOfNewUpload(id)
   if (req.method === 'DELETE') await recordUploadTerminated(id)
   return res
+}
+
+/** The import of a new upload, started at once; should that fail, the upload's last byte starts it instead. */
+async function startImportOfNewUpload(id: string) {
+  try {
+    const upload = await tus().datastore.getUpload(id)
+    await startImportForUpload(await importableUpload(upload), { following: true })
+  } catch (error) {
+    console.error(`could not start the import of upload ${id} with it (it starts when the upload is complete):`, error)
+  }
 }
 
 /**
@@ -154,12 +184,14 @@ export async function handleUploadRequest(req: Request): Promise<Response> {
 export async function removeExpiredUploads(now = new Date()): Promise<number> {
   const expired = await findUnfinishedUploadsCreatedBefore(new Date(now.getTime() - UPLOAD_EXPIRY_MS))
   for (const { id } of expired) {
+    await recordUploadExpired(id)
+    // Its import followed it and can never finish; stopping it removes the file too.
+    if (await stopImportsOfUpload(id, UPLOAD_EXPIRED)) continue
     await tus()
       .datastore.remove(id)
       .catch((e: unknown) => {
         if (e !== ERRORS.FILE_NO_LONGER_EXISTS) throw e
       })
-    await recordUploadExpired(id)
   }
   return expired.length
 }

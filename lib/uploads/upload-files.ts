@@ -11,19 +11,22 @@ export async function deleteUploadFile(uploadId: string): Promise<void> {
   await Promise.all([fs.rm(file, { force: true }), fs.rm(`${file}.json`, { force: true })])
 }
 
-/** True when both uploads' files hold the same bytes (read side by side, stopping at the first difference). */
-export async function sameFileContent(a: string, b: string): Promise<boolean> {
-  const [fa, fb] = await Promise.all([fs.open(uploadFilePath(a)), fs.open(uploadFilePath(b))])
+/**
+ * True when the file of upload `whole` begins with every byte of upload `prefix`'s file (the
+ * same file, when both are complete): read side by side, stopping at the first difference.
+ */
+export async function fileStartsWith(whole: string, prefix: string): Promise<boolean> {
+  const [fa, fb] = await Promise.all([fs.open(uploadFilePath(whole)), fs.open(uploadFilePath(prefix))])
   try {
     const [sa, sb] = await Promise.all([fa.stat(), fb.stat()])
-    if (sa.size !== sb.size) return false
+    if (sb.size > sa.size) return false
     const size = 4 * 1024 * 1024
     const ba = Buffer.allocUnsafe(size)
     const bb = Buffer.allocUnsafe(size)
-    for (let pos = 0; pos < sa.size; pos += size) {
-      const [ra, rb] = await Promise.all([fa.read(ba, 0, size, pos), fb.read(bb, 0, size, pos)])
-      if (ra.bytesRead !== rb.bytesRead || !ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false
-      if (ra.bytesRead === 0) break
+    for (let pos = 0; pos < sb.size; pos += size) {
+      const length = Math.min(size, sb.size - pos)
+      const [ra, rb] = await Promise.all([fa.read(ba, 0, length, pos), fb.read(bb, 0, length, pos)])
+      if (ra.bytesRead !== length || rb.bytesRead !== length || !ba.subarray(0, length).equals(bb.subarray(0, length))) return false
     }
     return true
   } finally {

@@ -42,6 +42,8 @@ export type ImportDto = {
   columns: Array<{ name: string; header: string; type: string }>
   tableName: string
   error: string | null
+  startedAt: string | null
+  finishedAt: string | null
 }
 
 /** An import's schema-qualified table name (ImportDto.tableName, `imported.<name>`) quoted for SQL. */
@@ -88,7 +90,7 @@ export async function waitForImport(baseUrl: string, uploadId: string, onPoll: (
   const deadline = Date.now() + IMPORT_TIMEOUT_MS
   let id: string | undefined
   while (id === undefined) {
-    // Queued in the same request as the PATCH's answer, so it is there at once.
+    // Made with the upload (it follows the bytes as they arrive), so it is there at once.
     const { imports } = (await getJson(`${baseUrl}/api/imports?upload=${encodeURIComponent(uploadId)}`)) as { imports: ImportDto[] }
     id = imports[0]?.id
     if (id === undefined) {
