@@ -30,7 +30,9 @@ export function toImportDto(imp: Import & WithOwner): ImportDto {
     rowsRejected: Number(imp.rowsRejected),
     bytesProcessed: Number(imp.bytesProcessed),
     totalBytes: Number(imp.totalBytes),
-    ...(imp.upload !== undefined && { bytesUploaded: imp.upload && Number(imp.upload.bytesReceived) }),
+    // The upload's offset is recorded once a second while bytes flow; the import reads the file
+    // as it lands, so it may be ahead of that record, and what it has read has surely arrived.
+    ...(imp.upload !== undefined && { bytesUploaded: imp.upload && Math.max(Number(imp.upload.bytesReceived), Number(imp.bytesProcessed)) }),
     columns: columnsOf(imp.columns),
     dialect: imp.dialect as Dialect | null,
     tableName: `${IMPORTED_SCHEMA}.${imp.tableName}`,
