@@ -66,7 +66,9 @@ type ExportRun = {
   hwmBytes: number | undefined
 }
 type RawRun = { seconds: number; bytes: number; postgresCpuSeconds: number; clientCpuSeconds: number }
-type RunResult = { exportFirst: boolean; exp: ExportRun; raw: RawRun; star: RawRun }
+type RunResult = { exportFirst: boolean; exp: ExportRun; fetched: ExportRun; raw: RawRun; star: RawRun }
+/** How the bench reads the export: node:http, the cheapest client Node has, or fetch(), as most scripts do. */
+type Client = 'http' | 'fetch'
 
 async function main() {
   const options = parseOptions()
@@ -106,33 +108,40 @@ async function main() {
     // The order of the two sides alternates between runs. CPU: seconds the app's process (all
     // its threads) and the PostgreSQL backend that ran the COPY spent on each side; steadier
     // than times on a shared machine.
-    printRow('run', 'first', 'export s', 'raw s', 'raw/export', 'raw * s', '*/export', 'export MB/s', 'CPU s app+pg/pg', 'app RSS MB peak (VmHWM)')
+    printRow('run', 'first', 'export s', 'raw s', 'raw/export', 'fetch s', 'raw/fetch', 'raw * s', '*/export', 'export MB/s', 'CPU s app+pg/pg', 'app RSS MB peak (VmHWM)')
     const results: RunResult[] = []
     for (let run = 1; run <= options.runs; run++) {
       const exportFirst = run % 2 === 1
       let exp: ExportRun | undefined
+      let fetched: ExportRun | undefined
       let raw: RawRun | undefined
       let star: RawRun | undefined
       for (const side of exportFirst ? ['export', 'raw'] : ['raw', 'export']) {
         await settle(db)
-        if (side === 'export') exp = await measureExport(app, db, imp.id)
-        else {
+        if (side === 'export') {
+          exp = await measureExport(app, db, imp.id, 'http')
+          await settle(db)
+          fetched = await measureExport(app, db, imp.id, 'fetch')
+        } else {
           raw = await measureRawCopy(db, table, imp.columns)
           await settle(db)
           star = await measureRawCopy(db, table, '*')
         }
       }
       checkExportBytes(fixture, exp!.bytes)
+      checkExportBytes(fixture, fetched!.bytes)
       // The generator's headers are already the names the app gives the columns, so the raw
       // COPY's HEADER line is the file's too, and both sides send the same number of bytes.
       if (raw!.bytes !== fixture.size) throw new Error(`the raw COPY sent ${raw!.bytes} bytes, the file has ${fixture.size}`)
-      results.push({ exportFirst, exp: exp!, raw: raw!, star: star! })
+      results.push({ exportFirst, exp: exp!, fetched: fetched!, raw: raw!, star: star! })
       printRow(
         String(run),
         exportFirst ? 'export' : 'raw',
         exp!.seconds.toFixed(2),
         raw!.seconds.toFixed(2),
         (raw!.seconds / exp!.seconds).toFixed(2),
+        fetched!.seconds.toFixed(2),
+        (raw!.seconds / fetched!.seconds).toFixed(2),
         star!.seconds.toFixed(2),
         (star!.seconds / exp!.seconds).toFixed(2),
         (fixture.size / MB / exp!.seconds).toFixed(0),
@@ -219,12 +228,23 @@ function exportThroughApp(app: App, importId: string, hash?: Hash): Promise<{ by
   })
 }
 
+/** One GET of the export read with fetch(), chunk by chunk from its body stream; resolves at the last byte with the bytes counted. */
+async function exportThroughFetch(app: App, importId: string): Promise<{ bytes: number }> {
+  const url = `${app.baseUrl}/api/imports/${importId}/export.csv`
+  const res = await fetch(url, { headers: authFor(url) })
+  if (res.status !== 200 || !res.body) throw new Error(`GET ${url} answered ${res.status} ${(await res.text()).trim().slice(0, 500)}`)
+  let bytes = 0
+  const reader = res.body.getReader()
+  for (let read = await reader.read(); !read.done; read = await reader.read()) bytes += read.value.length
+  return { bytes }
+}
+
 /**
  * Times one export from the request to its last byte, with the app's CPU and memory over
  * that time and the CPU of the PostgreSQL backend that the app opens for it (found by the
  * connection's name, lib/exports/export-stream.ts).
  */
-async function measureExport(app: App, db: pg.Client, importId: string): Promise<ExportRun> {
+async function measureExport(app: App, db: pg.Client, importId: string, client: Client): Promise<ExportRun> {
   const pid = app.serverPid
   // A backend of an earlier export of the same import may linger a moment after its last byte.
   const since = (await db.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t
@@ -243,7 +263,7 @@ async function measureExport(app: App, db: pg.Client, importId: string): Promise
   const started = performance.now()
   let bytes: number
   try {
-    ;({ bytes } = await exportThroughApp(app, importId))
+    ;({ bytes } = client === 'http' ? await exportThroughApp(app, importId) : await exportThroughFetch(app, importId))
   } finally {
     exporting = false
     sampler.stop()
@@ -333,7 +353,9 @@ function printSummary(results: RunResult[], fixture: Fixture, imp: ImportDto) {
   const appCpu = median(results.map((r) => r.exp.serverCpuSeconds))
   const exportPgCpus = results.flatMap((r) => (r.exp.postgresCpuSeconds === undefined ? [] : [r.exp.postgresCpuSeconds]))
   const rawPgCpu = median(results.map((r) => r.raw.postgresCpuSeconds))
-  const clientCpu = (side: 'exp' | 'raw') => median(results.map((r) => r[side].clientCpuSeconds))
+  const clientCpu = (side: 'exp' | 'fetched' | 'raw') => median(results.map((r) => r[side].clientCpuSeconds))
+  const fetchRatio = median(results.map((r) => r.raw.seconds / r.fetched.seconds))
+  const fetchAllCpu = median(results.map((r) => r.fetched.serverCpuSeconds + (r.fetched.postgresCpuSeconds ?? 0) + r.fetched.clientCpuSeconds))
   // Every process that handles the bytes, per side: on a machine with fewer idle cores than
   // that chain has processes, the times follow these sums rather than the slowest process.
   const exportAllCpu = median(results.map((r) => r.exp.serverCpuSeconds + (r.exp.postgresCpuSeconds ?? 0) + r.exp.clientCpuSeconds))
@@ -344,15 +366,16 @@ file:              ${fixture.file}, ${formatBytes(fixture.size)}, ${imp.rowsImpo
 checked:           every export and raw COPY sent ${fixture.size.toLocaleString('en')} bytes; the first export is byte-identical to the file (sha256)
 median times:      export ${exportSeconds.toFixed(2)} s (${(fixture.size / MB / exportSeconds).toFixed(0)} MB/s), raw COPY ${rawSeconds.toFixed(2)} s (${(fixture.size / MB / rawSeconds).toFixed(0)} MB/s)
 median raw/export: ${ratio.toFixed(2)}  (target ≥ ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'ok' : 'MISSED'})
+read with fetch(): ${fetchRatio.toFixed(2)}  (raw/export when the client reads the export with fetch(), as most Node scripts do; the raw side is read with pg-copy-streams either way)
 with SELECT *:     ${median(results.map((r) => r.star.seconds / r.exp.seconds)).toFixed(2)}  (the raw side also sends _sluice_row: ${median(results.map((r) => r.star.bytes)).toLocaleString('en')} bytes)
 CPU (medians):     export: app ${appCpu.toFixed(1)} s + its PostgreSQL backend ${exportPgCpus.length ? `${median(exportPgCpus).toFixed(1)} s` : 'unread'}; raw COPY: backend ${rawPgCpu.toFixed(1)} s
-bench client CPU:  ${clientCpu('exp').toFixed(1)} s reading the export, ${clientCpu('raw').toFixed(1)} s reading the raw COPY (medians)
-CPU summed:        export ${exportAllCpu.toFixed(1)} s (backend → app → client), raw COPY ${rawAllCpu.toFixed(1)} s (backend → client); raw/export ${(rawAllCpu / exportAllCpu).toFixed(2)} (medians; ${os.availableParallelism()} cores here)
+bench client CPU:  ${clientCpu('exp').toFixed(1)} s reading the export with node:http, ${clientCpu('fetched').toFixed(1)} s with fetch(), ${clientCpu('raw').toFixed(1)} s reading the raw COPY (medians)
+CPU summed:        export ${exportAllCpu.toFixed(1)} s (backend → app → client), raw COPY ${rawAllCpu.toFixed(1)} s (backend → client); raw/export ${(rawAllCpu / exportAllCpu).toFixed(2)}; export read with fetch() ${fetchAllCpu.toFixed(1)} s (medians; ${os.availableParallelism()} cores here)
 app peak RSS:      ${toMB(peak)} MB during the exports`)
 }
 
 function printRow(...cells: string[]) {
-  const widths = [4, 6, 9, 7, 11, 8, 9, 12, 16, 0]
+  const widths = [4, 6, 9, 7, 11, 8, 10, 8, 9, 12, 16, 0]
   console.log(cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  '))
 }
 
