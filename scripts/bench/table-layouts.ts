@@ -74,6 +74,9 @@ async function main() {
   }
   const cols = columns(types)
   const opts = `(FORMAT csv)`
+  // What lib/imports/run-import.ts adds for a file with typed columns: empty values are NULL, and a value that does not fit skips its row with a NOTICE.
+  const typedList = HEADER.split(',').filter((_, i) => types[i] !== 'text').map((n) => `"${n}"`).join(', ')
+  const importOptions = `(FORMAT csv, FORCE_NULL (${typedList}), ON_ERROR ignore, LOG_VERBOSITY verbose)`
   const list = HEADER.split(',').map((n) => `"${n}"`).join(', ')
   const layouts: Layout[] = [
     {
@@ -93,6 +96,16 @@ async function main() {
         const c = await connect()
         await c.query(`CREATE TABLE t (_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${cols.join(', ')})`)
         await copyRange(c, fixture.file, `COPY t (${list}) FROM STDIN ${opts}`, whole)
+        await c.end()
+      },
+    },
+    {
+      name: "one COPY, with the import's options (FORCE_NULL of the typed columns, ON_ERROR ignore, LOG_VERBOSITY verbose)",
+      lanes: 1,
+      run: async (connect, _h, whole) => {
+        const c = await connect()
+        await c.query(`CREATE TABLE t (${cols.join(', ')})`)
+        await copyRange(c, fixture.file, `COPY t FROM STDIN ${importOptions}`, whole)
         await c.end()
       },
     },
@@ -134,13 +147,18 @@ async function main() {
       lanes: 2,
       run: (connect, halves) => intoPartitions(connect, halves, { rowNumbers: true }),
     },
+    {
+      name: "the same, with the import's COPY options",
+      lanes: 2,
+      run: (connect, halves) => intoPartitions(connect, halves, { rowNumbers: true, options: importOptions.replace('(', '(FREEZE, ') }),
+    },
   ]
 
   /** Each half on a connection of its own, at once. */
   async function onEachHalf(connect: () => Promise<pg.Client>, halves: Range[], lane: (l: pg.Client, h: Range, i: number) => Promise<unknown>) {
     await Promise.all(halves.map((h, i) => withConnection(connect, (l) => lane(l, h, i))))
   }
-  async function intoPartitions(connect: () => Promise<pg.Client>, halves: Range[], { rowNumbers }: { rowNumbers: boolean }) {
+  async function intoPartitions(connect: () => Promise<pg.Client>, halves: Range[], { rowNumbers, options = '(FORMAT csv, FREEZE)' }: { rowNumbers: boolean; options?: string }) {
     const row = rowNumbers ? '_row bigint NOT NULL, ' : ''
     await withConnection(connect, (c) => c.query(`CREATE TABLE t (_batch bigint NOT NULL, ${row}${cols.join(', ')}) PARTITION BY RANGE (_batch)`))
     await onEachHalf(connect, halves, async (l, h, i) => {
@@ -148,7 +166,7 @@ async function main() {
       if (rowNumbers) await l.query(`CREATE SEQUENCE t_${i}_seq CACHE 1000`)
       const rowDefault = rowNumbers ? `_row bigint NOT NULL DEFAULT nextval('t_${i}_seq'), ` : ''
       await l.query(`CREATE TABLE t_${i} (_batch bigint NOT NULL DEFAULT ${h.start} CHECK (_batch = ${h.start}), ${rowDefault}${cols.join(', ')})`)
-      await copyRange(l, fixture.file, `COPY t_${i} (${list}) FROM STDIN (FORMAT csv, FREEZE)`, h)
+      await copyRange(l, fixture.file, `COPY t_${i} (${list}) FROM STDIN ${options}`, h)
       await l.query(`ALTER TABLE t ATTACH PARTITION t_${i} FOR VALUES FROM (${h.start}) TO (${h.start + 1})`)
       await l.query('COMMIT')
     })
