@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import pg from 'pg'
 import { migrate } from '../lib/db/migrate'
 import { installJobQueue } from '../lib/imports/import-worker'
+import { freePort } from '../lib/server/free-port'
 import { startScriptNodeArgs } from '../lib/server/start-command'
 
 // Helpers for tests that drive Sluice as its users do: `npm start` as a child process, HTTP
@@ -163,4 +164,52 @@ export async function uploadFile(url: string, file: string, name = path.basename
     if (patched.status !== 204) throw new Error(`tus PATCH answered ${patched.status}: ${await patched.text()}`)
   }
   return location.split('/').pop()!
+}
+
+export type TestApp = {
+  /** The app as it runs now (restart() replaces it). */
+  app: AppProcess
+  /** The test file's folder; the app's data is in its `data`. */
+  dir: string
+  /** The app's database, for checks behind its back. */
+  db: pg.Pool
+  /** The settings the app runs with: PORT, DATA_DIR and DATABASE_URL, and those given. */
+  env: Record<string, string>
+  /** Starts the app again with the same settings (after a kill) and signs in. */
+  restart(): Promise<void>
+  /** Ends the app, closes the pool and removes the folder; prints the app's output when SHOW_APP_OUTPUT is set. */
+  stop(): Promise<void>
+}
+
+/**
+ * An app of one test file's own, as `npm start` runs it: a temporary folder, a database named
+ * after `name`, `settings` on top of the port, folder and database, started and signed in.
+ */
+export async function startTestApp(name: string, settings: Record<string, string> = {}): Promise<TestApp> {
+  const dir = await tempDir(`sluice-${name}-`)
+  const databaseUrl = await createDatabase(`sluice_${name.replace(/\W/g, '_')}_test`)
+  const env = { PORT: String(await freePort()), DATA_DIR: path.join(dir, 'data'), DATABASE_URL: databaseUrl, ...settings }
+  const t: TestApp = {
+    app: undefined as unknown as AppProcess,
+    dir,
+    db: new pg.Pool({ connectionString: databaseUrl }),
+    env,
+    async restart() {
+      t.app = startApp(env)
+      const answer = await health(t.app.url)
+      if ((answer as { ok?: boolean }).ok !== true) throw new Error(`the app's health check answered ${JSON.stringify(answer)}`)
+      await signInForTests(t.app.url)
+    },
+    async stop() {
+      if (process.env.SHOW_APP_OUTPUT) console.log(t.app?.output())
+      if (t.app?.child.exitCode === null) {
+        t.app.child.kill('SIGTERM')
+        await t.app.exited
+      }
+      await t.db.end()
+      await fs.rm(dir, { recursive: true, force: true })
+    },
+  }
+  await t.restart()
+  return t
 }

@@ -3,11 +3,9 @@ import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
-import { freePort } from '../server/free-port'
-import { appFetch, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { appFetch, sleep, startTestApp, uploadFile, type TestApp } from '../../test/app-process'
 import { importApi, settled, tableExists } from '../../test/import-api'
 
 // An import starts with its upload and reads the file as it arrives: these drive tus by hand,
@@ -18,55 +16,32 @@ const TUS = { 'Tus-Resumable': '1.0.0' }
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex')
 
 describe('an import that follows its upload', () => {
-  let dir: string
-  let db: pg.Pool
-  let app: AppProcess
-  let env: Record<string, string>
+  let t: TestApp
   let file: Buffer
-  const { api, getImport, importOf, waitFor } = importApi(() => app.url)
-
-  async function restartApp() {
-    app = startApp(env)
-    expect(await health(app.url)).toEqual({ ok: true })
-    await signInForTests(app.url)
-  }
+  const { api, getImport, importOf, waitFor } = importApi(() => t.app.url)
 
   beforeAll(async () => {
-    dir = await tempDir('sluice-following-')
-    const generated = path.join(dir, 'generated.csv')
-    await generateCsv({ out: generated, rows: ROWS, seed: 5 })
-    file = await fs.readFile(generated)
-    const databaseUrl = await createDatabase('sluice_following_test')
-    db = new pg.Pool({ connectionString: databaseUrl })
-    env = {
-      PORT: String(await freePort()),
-      DATA_DIR: path.join(dir, 'data'),
-      DATABASE_URL: databaseUrl,
+    t = await startTestApp('following', {
       IMPORT_BATCH_BYTES: String(64 * 1024),
       IMPORT_PARALLELISM: '2',
       // One import at a time: an import waiting for a stalled upload must not hold it.
       IMPORT_WORKERS: '1',
-    }
-    await restartApp()
+    })
+    const generated = path.join(t.dir, 'generated.csv')
+    await generateCsv({ out: generated, rows: ROWS, seed: 5 })
+    file = await fs.readFile(generated)
   }, 120_000)
 
-  afterAll(async () => {
-    if (app?.child.exitCode === null) {
-      app.child.kill('SIGTERM')
-      await app.exited
-    }
-    await db?.end()
-    await fs.rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => t?.stop())
 
   /** Creates an upload of the whole file's size; its id and URL. */
   async function create(name: string) {
-    const res = await appFetch(`${app.url}/api/uploads`, {
+    const res = await appFetch(`${t.app.url}/api/uploads`, {
       method: 'POST',
       headers: { ...TUS, 'Upload-Length': String(file.length), 'Upload-Metadata': `filename ${Buffer.from(name).toString('base64')}` },
     })
     expect(res.status).toBe(201)
-    const url = new URL(res.headers.get('Location')!, app.url)
+    const url = new URL(res.headers.get('Location')!, t.app.url)
     return { id: url.pathname.split('/').pop()!, url }
   }
 
@@ -82,8 +57,8 @@ describe('an import that follows its upload', () => {
   }
 
   const offsetOf = async (url: URL) => Number((await appFetch(url, { method: 'HEAD', headers: TUS })).headers.get('Upload-Offset'))
-  const exported = async (id: string) => Buffer.from(await (await appFetch(`${app.url}/api/imports/${id}/export.csv`)).arrayBuffer())
-  const rowsIn = async (table: string) => (await db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number
+  const exported = async (id: string) => Buffer.from(await (await appFetch(`${t.app.url}/api/imports/${id}/export.csv`)).arrayBuffer())
+  const rowsIn = async (table: string) => (await t.db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number
   const half = () => Math.floor(file.length / 2)
   const following = (imp: { status: string; rowsImported: number }) => imp.status === 'PROCESSING' && imp.rowsImported > 0
 
@@ -151,9 +126,9 @@ describe('an import that follows its upload', () => {
     expect(waiting.bytesProcessed).toBeLessThanOrEqual(half())
     expect(waiting.bytesProcessed).toBeGreaterThan(0)
 
-    const other = path.join(dir, 'other.csv')
+    const other = path.join(t.dir, 'other.csv')
     await fs.writeFile(other, 'id,name\n1,one\n2,two\n')
-    const otherDone = await waitFor((await importOf(await uploadFile(app.url, other))).id, settled, 30_000)
+    const otherDone = await waitFor((await importOf(await uploadFile(t.app.url, other))).id, settled, 30_000)
     expect(otherDone).toMatchObject({ status: 'PROCESSED', rowsImported: 2 })
     expect((await getImport(imp.id)).status).toBe('QUEUED')
 
@@ -191,8 +166,8 @@ describe('an import that follows its upload', () => {
       bytesProcessed: 0,
       error: 'The upload was cancelled before the whole file arrived, so its import was stopped',
     })
-    expect(await tableExists(db, imp.tableName)).toBe(false)
-    expect(existsSync(path.join(env.DATA_DIR!, 'uploads', id))).toBe(false)
+    expect(await tableExists(t.db, imp.tableName)).toBe(false)
+    expect(existsSync(path.join(t.env.DATA_DIR!, 'uploads', id))).toBe(false)
     expect((await appFetch(url, { method: 'HEAD', headers: TUS })).status).toBe(404)
   }, 60_000)
 
@@ -202,8 +177,8 @@ describe('an import that follows its upload', () => {
     const imp = await waitFor((await importOf(id)).id, following, 30_000)
     expect((await api('POST', `/api/imports/${imp.id}/stop`)).body).toMatchObject({ status: 'STOPPED', rowsImported: 0 })
     expect(await patch(url, half(), file.length)).toBe(404)
-    expect((await db.query('SELECT status FROM uploads WHERE id = $1', [id])).rows[0].status).toBe('TERMINATED')
-    expect(await tableExists(db, imp.tableName)).toBe(false)
+    expect((await t.db.query('SELECT status FROM uploads WHERE id = $1', [id])).rows[0].status).toBe('TERMINATED')
+    expect(await tableExists(t.db, imp.tableName)).toBe(false)
     expect((await getImport(imp.id)).rowsImported).toBe(0)
   }, 60_000)
 
@@ -220,7 +195,7 @@ describe('an import that follows its upload', () => {
     const done = await waitFor(imp.id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS, uploadId: again.id })
     expect(sha256(await exported(imp.id))).toBe(sha256(file))
-    expect((await db.query('SELECT count(*)::int AS n FROM imports WHERE file_name = $1', ['again.csv'])).rows[0].n).toBe(1)
+    expect((await t.db.query('SELECT count(*)::int AS n FROM imports WHERE file_name = $1', ['again.csv'])).rows[0].n).toBe(1)
   }, 90_000)
 
   it('four files uploaded at once, slowly, are each imported with every row once: none waits for ever, no "too many connections"', async () => {
@@ -242,25 +217,25 @@ describe('an import that follows its upload', () => {
     const imports = await Promise.all(uploads.map(async ({ id }) => waitFor((await importOf(id)).id, settled, 90_000)))
     for (const imp of imports) {
       expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS, rowsRejected: 0 })
-      expect((await db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM ${imp.tableName}`)).rows[0]).toEqual({ n: ROWS, ids: ROWS })
+      expect((await t.db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM ${imp.tableName}`)).rows[0]).toEqual({ n: ROWS, ids: ROWS })
     }
     expect(sha256(await exported(imports[3]!.id))).toBe(sha256(file))
-    expect(app.output()).not.toContain('too many')
+    expect(t.app.output()).not.toContain('too many')
   }, 120_000)
 
   it('after a SIGKILL of the server while an import follows its upload, the upload resumes from its offset and the import finishes with every row once', async () => {
     const { id, url } = await create('crash.csv')
     expect(await patch(url, 0, half())).toBe(204)
     const imp = await waitFor((await importOf(id)).id, following, 30_000)
-    app.child.kill('SIGKILL')
-    await app.exited
-    await restartApp()
+    t.app.child.kill('SIGKILL')
+    await t.app.exited
+    await t.restart()
     const offset = await offsetOf(url)
     expect(offset).toBe(half())
     expect(await patch(url, offset, file.length)).toBe(204)
     const done = await waitFor(imp.id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: ROWS, rowsRejected: 0 })
-    expect((await db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM ${imp.tableName}`)).rows[0]).toEqual({ n: ROWS, ids: ROWS })
+    expect((await t.db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM ${imp.tableName}`)).rows[0]).toEqual({ n: ROWS, ids: ROWS })
     expect(sha256(await exported(imp.id))).toBe(sha256(file))
   }, 120_000)
 })

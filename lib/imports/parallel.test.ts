@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { parse } from 'csv-parse/sync'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
 import { freePort } from '../server/free-port'
-import { appFetch, createDatabase, health, signInForTests, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { appFetch, createDatabase, health, startApp, startTestApp, tempDir, uploadFile, type TestApp } from '../../test/app-process'
 import { importApi, processing, settled } from '../../test/import-api'
 
 // The promises of the import, kept with its batches loaded on 1, 2 and 4 connections at once:
@@ -46,60 +45,34 @@ function trickyFile(): Expected {
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex')
 
 describe.each([1, 2, 4])('an import on IMPORT_PARALLELISM=%i', (parallelism) => {
-  let dir: string
-  let db: pg.Pool
-  let app: AppProcess
-  let env: Record<string, string>
+  let t: TestApp
   let generated: string
-  const { api, importOf, waitFor } = importApi(() => app.url)
-
-  async function restartApp() {
-    app = startApp(env)
-    expect(await health(app.url)).toEqual({ ok: true })
-    await signInForTests(app.url)
-  }
+  const { api, importOf, waitFor } = importApi(() => t.app.url)
 
   beforeAll(async () => {
-    dir = await tempDir(`sluice-parallel-${parallelism}-`)
-    generated = path.join(dir, 'generated.csv')
+    t = await startTestApp(`parallel-${parallelism}`, { IMPORT_BATCH_BYTES: String(64 * 1024), IMPORT_PARALLELISM: String(parallelism) })
+    generated = path.join(t.dir, 'generated.csv')
     await generateCsv({ out: generated, rows: GENERATED_ROWS, seed: 3 })
-    const databaseUrl = await createDatabase(`sluice_parallel_${parallelism}_test`)
-    db = new pg.Pool({ connectionString: databaseUrl })
-    env = {
-      PORT: String(await freePort()),
-      DATA_DIR: path.join(dir, 'data'),
-      DATABASE_URL: databaseUrl,
-      IMPORT_BATCH_BYTES: String(64 * 1024),
-      IMPORT_PARALLELISM: String(parallelism),
-    }
-    await restartApp()
   }, 120_000)
 
-  afterAll(async () => {
-    if (app?.child.exitCode === null) {
-      app.child.kill('SIGTERM')
-      await app.exited
-    }
-    await db?.end()
-    await fs.rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => t?.stop())
 
-  const exported = async (id: string) => Buffer.from(await (await appFetch(`${app.url}/api/imports/${id}/export.csv`)).arrayBuffer())
+  const exported = async (id: string) => Buffer.from(await (await appFetch(`${t.app.url}/api/imports/${id}/export.csv`)).arrayBuffer())
   const connectionsOf = async (id: string) =>
-    (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'sluice-import:' || $1", [id])).rows[0]!.n
+    (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'sluice-import:' || $1", [id])).rows[0]!.n
 
   // Found by this test: COPY's own line count ran two lines early 42,000 lines into these notes, and the reject named the wrong record.
   it('imports every record once across many batch edges, and rejects exactly the bad ones with their lines, even where COPY miscounts lines', async () => {
     const expected = trickyFile()
-    const file = path.join(dir, 'tricky.csv')
+    const file = path.join(t.dir, 'tricky.csv')
     await fs.writeFile(file, expected.csv)
-    const imp = await importOf(await uploadFile(app.url, file))
+    const imp = await importOf(await uploadFile(t.app.url, file))
     let most = 0
     for (let i = 0; i < 2000 && !settled(await api('GET', `/api/imports/${imp.id}`).then((r) => r.body)); i++) most = Math.max(most, await connectionsOf(imp.id))
     const done = await waitFor(imp.id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: expected.imported.length, rowsRejected: expected.rejects.length, bytesProcessed: expected.csv.length })
     expect(most).toBeLessThanOrEqual(parallelism)
-    const batches = (await db.query('SELECT count(*)::int AS n FROM import_batches WHERE import_id = $1', [imp.id])).rows[0].n
+    const batches = (await t.db.query('SELECT count(*)::int AS n FROM import_batches WHERE import_id = $1', [imp.id])).rows[0].n
     expect(batches).toBeGreaterThanOrEqual(Math.floor(expected.csv.length / (64 * 1024)))
 
     const rejects = (await api('GET', `/api/imports/${imp.id}/rejects?limit=100`)).body.rejects as Array<{ line: number; record: string }>
@@ -113,27 +86,27 @@ describe.each([1, 2, 4])('an import on IMPORT_PARALLELISM=%i', (parallelism) => 
   it('a record longer than IMPORT_BATCH_BYTES is imported whole, with the records around it', async () => {
     const long = 'x'.repeat(200 * 1024)
     const text = `id,note\n${Array.from({ length: 2000 }, (_, i) => `${i + 1},${i === 1000 ? long : `note ${i + 1}`}`).join('\n')}\n`
-    const file = path.join(dir, 'long-record.csv')
+    const file = path.join(t.dir, 'long-record.csv')
     await fs.writeFile(file, text)
-    const done = await waitFor((await importOf(await uploadFile(app.url, file))).id, settled)
+    const done = await waitFor((await importOf(await uploadFile(t.app.url, file))).id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: 2000, rowsRejected: 0 })
     expect((await exported(done.id)).toString()).toBe(text)
   }, 60_000)
 
   it('kill keeps exactly the committed batches, resume loads only the rest, and the export is the file byte for byte', async () => {
-    const imp = await waitFor((await importOf(await uploadFile(app.url, generated, 'kill.csv'))).id, processing)
+    const imp = await waitFor((await importOf(await uploadFile(t.app.url, generated, 'kill.csv'))).id, processing)
     const killed = await api('POST', `/api/imports/${imp.id}/kill`)
     expect(killed.body.status).toBe('KILLED')
     const kept = killed.body.rowsImported as number
-    const committed = (await db.query('SELECT count(*)::int AS n FROM import_batches WHERE import_id = $1', [imp.id])).rows[0].n
-    expect((await db.query(`SELECT count(*)::int AS n FROM ${imp.tableName}`)).rows[0].n).toBe(kept)
+    const committed = (await t.db.query('SELECT count(*)::int AS n FROM import_batches WHERE import_id = $1', [imp.id])).rows[0].n
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM ${imp.tableName}`)).rows[0].n).toBe(kept)
     expect(kept).toBeLessThan(GENERATED_ROWS)
 
     expect((await api('POST', `/api/imports/${imp.id}/resume`)).status).toBe(200)
     const done = await waitFor(imp.id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: GENERATED_ROWS, rowsRejected: 0 })
-    expect((await db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM ${imp.tableName}`)).rows[0]).toEqual({ n: GENERATED_ROWS, ids: GENERATED_ROWS })
-    expect((await db.query('SELECT count(*)::int AS n FROM import_batches WHERE import_id = $1', [imp.id])).rows[0].n).toBeGreaterThan(committed)
+    expect((await t.db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM ${imp.tableName}`)).rows[0]).toEqual({ n: GENERATED_ROWS, ids: GENERATED_ROWS })
+    expect((await t.db.query('SELECT count(*)::int AS n FROM import_batches WHERE import_id = $1', [imp.id])).rows[0].n).toBeGreaterThan(committed)
     expect(sha256(await exported(imp.id))).toBe(sha256(await fs.readFile(generated)))
   }, 120_000)
 
@@ -142,15 +115,15 @@ describe.each([1, 2, 4])('an import on IMPORT_PARALLELISM=%i', (parallelism) => 
     // table is replaced by what an earlier Sluice left after a kill at record 1,000.
     const rowsOf = 20_000
     const text = `id,name\n${Array.from({ length: rowsOf }, (_, i) => `${i + 1},name ${i + 1}`).join('\n')}\n`
-    const path_ = path.join(dir, 'legacy.csv')
+    const path_ = path.join(t.dir, 'legacy.csv')
     await fs.writeFile(path_, text)
-    const done = await waitFor((await importOf(await uploadFile(app.url, path_, 'legacy.csv'))).id, settled)
+    const done = await waitFor((await importOf(await uploadFile(t.app.url, path_, 'legacy.csv'))).id, settled)
     const offset = text.indexOf('\n1001,') + 1
-    const { rows } = await db.query('SELECT owner_id, columns, dialect FROM imports WHERE id = $1', [done.id])
+    const { rows } = await t.db.query('SELECT owner_id, columns, dialect FROM imports WHERE id = $1', [done.id])
     const legacy = { id: '00000000-0000-4000-8000-000000000001', table: 'legacy_00000000' }
-    await db.query(`CREATE TABLE imported.${legacy.table} (_sluice_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), id bigint, name text)`)
-    await db.query(`INSERT INTO imported.${legacy.table} (id, name) SELECT i, 'name ' || i FROM generate_series(1, 1000) i`)
-    await db.query(
+    await t.db.query(`CREATE TABLE imported.${legacy.table} (_sluice_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), id bigint, name text)`)
+    await t.db.query(`INSERT INTO imported.${legacy.table} (id, name) SELECT i, 'name ' || i FROM generate_series(1, 1000) i`)
+    await t.db.query(
       `INSERT INTO imports (id, upload_id, file_name, total_bytes, status, table_name, columns, dialect, bytes_processed, next_line, rows_imported, owner_id, updated_at)
        VALUES ($1, $2, 'legacy.csv', $3, 'KILLED', $4, $5, $6, $7, 1002, 1000, $8, now())`,
       [legacy.id, done.uploadId, text.length, legacy.table, JSON.stringify(rows[0].columns), JSON.stringify(rows[0].dialect), offset, rows[0].owner_id],
@@ -158,15 +131,15 @@ describe.each([1, 2, 4])('an import on IMPORT_PARALLELISM=%i', (parallelism) => 
     expect((await api('POST', `/api/imports/${legacy.id}/resume`)).status).toBe(200)
     const resumed = await waitFor(legacy.id, settled)
     expect(resumed).toMatchObject({ status: 'PROCESSED', rowsImported: rowsOf, fileOrder: '_sluice_batch, _sluice_row' })
-    expect((await db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM imported.${legacy.table}`)).rows[0]).toEqual({ n: rowsOf, ids: rowsOf })
+    expect((await t.db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM imported.${legacy.table}`)).rows[0]).toEqual({ n: rowsOf, ids: rowsOf })
     expect((await exported(legacy.id)).toString()).toBe(text)
   }, 120_000)
 
   it('after a SIGKILL of the server mid-import, the next start finishes it with every row once, in file order', async () => {
-    const imp = await waitFor((await importOf(await uploadFile(app.url, generated, 'crash.csv'))).id, processing)
-    app.child.kill('SIGKILL')
-    await app.exited
-    await restartApp()
+    const imp = await waitFor((await importOf(await uploadFile(t.app.url, generated, 'crash.csv'))).id, processing)
+    t.app.child.kill('SIGKILL')
+    await t.app.exited
+    await t.restart()
     const done = await waitFor(imp.id, settled)
     expect(done).toMatchObject({ status: 'PROCESSED', rowsImported: GENERATED_ROWS })
     expect(sha256(await exported(imp.id))).toBe(sha256(await fs.readFile(generated)))
