@@ -156,6 +156,16 @@ test('kill ends an import at once and keeps its rows; resume finishes it without
   expect(await countRows(killed.tableName)).toBe(importCsv.rows)
 })
 
+/** Chooses the file on the page served through a slow link; its upload card and import card, once the import runs. */
+async function uploadSlowly(page: Page, proxy: { url: string }, file: string): Promise<{ card: Locator; imp: Locator }> {
+  await page.goto(proxy.url)
+  await page.getByTestId('file-input').setInputFiles(file)
+  const card = page.getByTestId('upload-card')
+  const imp = card.getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  return { card, imp }
+}
+
 test('a throttled upload is imported as it arrives: rows are in the table before the last byte lands, and the card shows both bars', async ({
   page,
   request,
@@ -164,12 +174,7 @@ test('a throttled upload is imported as it arrives: rows are in the table before
 }) => {
   test.setTimeout(120_000)
   // About 8 s for the whole file: the import has its first batches in long before the end.
-  const proxy = await throttledProxy(Math.ceil(importCsv.size / 8))
-  await page.goto(proxy.url)
-  await page.getByTestId('file-input').setInputFiles(importCsv.path)
-  const card = page.getByTestId('upload-card')
-  const imp = card.getByTestId('import-card')
-  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  const { card, imp } = await uploadSlowly(page, await throttledProxy(Math.ceil(importCsv.size / 8)), importCsv.path)
   await expect.poll(() => shownRows(imp), { timeout: 15_000 }).toBeGreaterThan(0)
   await expect(imp.getByTestId('import-uploaded-bar')).toBeVisible()
   const following = await apiImport(request, (await imp.getAttribute('data-import-id'))!)
@@ -186,12 +191,7 @@ test('a throttled upload is imported as it arrives: rows are in the table before
 })
 
 test('stop on an import whose file is still uploading ends the upload too', async ({ page, request, importCsv, throttledProxy }) => {
-  const proxy = await throttledProxy(Math.ceil(importCsv.size / 20))
-  await page.goto(proxy.url)
-  await page.getByTestId('file-input').setInputFiles(importCsv.path)
-  const card = page.getByTestId('upload-card')
-  const imp = card.getByTestId('import-card')
-  await expect(imp).toHaveAttribute('data-status', 'PROCESSING', { timeout: 30_000 })
+  const { card, imp } = await uploadSlowly(page, await throttledProxy(Math.ceil(importCsv.size / 20)), importCsv.path)
   const id = (await imp.getAttribute('data-import-id'))!
   await imp.getByRole('button', { name: 'Stop import' }).click()
   await page.getByRole('dialog').getByRole('button', { name: 'Stop and remove rows' }).click()
