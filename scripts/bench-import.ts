@@ -2,9 +2,10 @@
 //
 // How close does Sluice's import come to the least PostgreSQL can do with the same file? One
 // run starts the real app as a user does (scripts/start.ts), fresh for each run, uploads the
-// file over tus (the import starts with the upload and reads the bytes as they land) and
-// times the import as the server recorded it (started → PROCESSED), the whole way from the
-// upload's first byte to PROCESSED, and what is left after the last byte lands. In the same run and the same database it loads the same
+// file over tus twice: in one POST (creation-with-upload), so that the import starts with the
+// whole file on disk, and timed as the server recorded it (started → PROCESSED); then as a
+// browser does (creation, then a PATCH: the import starts with the upload and reads the bytes
+// as they land), timed from the upload's first byte to PROCESSED, and after the last byte. In the same run and the same database it loads the same
 // file with one raw `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of the column types
 // the import detected (so both sides parse the same dates, timestamps and numbers).
 // It prints both times, their ratio (raw/import: 1 would be as fast as raw COPY) and the
@@ -35,7 +36,7 @@ import {
   toMB,
   UsageError,
 } from './bench/harness'
-import { measureRawCopy, settle, startAppWithDatabase, tableSql, uploadWithTus, waitForImport, type App, type ImportDto, type RawRun } from './bench/imports'
+import { measureRawCopy, settle, startAppWithDatabase, tableSql, uploadInCreation, uploadWithTus, waitForImport, type App, type ImportDto, type RawRun } from './bench/imports'
 
 const USAGE = 'usage: npm run bench:import -- [--rows N | --size <bytes, e.g. 1GiB>] [--runs 3] [--batch-bytes <bytes, e.g. 16MiB>] [--keep]'
 
@@ -70,7 +71,9 @@ type ImportRun = {
   /** The types the import gave the file's columns: the raw COPY loads a table of the same. */
   types: string[]
 }
-type RunResult = { importFirst: boolean; imp: ImportRun; raw: RawRun }
+type RunResult = { importFirst: boolean; imp: ImportRun; onDisk: ImportRun; raw: RawRun }
+/** How the file reaches the import: as it is uploaded (creation, then a PATCH), or already whole on disk (creation-with-upload). */
+type Arrival = 'following' | 'on disk'
 
 // Undone in reverse order at the end, on failure and on Ctrl-C alike.
 
@@ -107,28 +110,32 @@ async function main() {
       try {
         // The first upload and import load their routes, Prisma's queries and the worker's
         // code paths; that is start-up, not import speed.
-        const { types } = await measureImport(app, db, warmup)
+        const { types } = await measureImport(app, db, warmup, 'following')
         if (run === 1) console.log(`Column types (the import's, given to the raw COPY's table too): ${types.join(', ')}`)
         const importFirst = run % 2 === 1
         let imp: ImportRun | undefined
+        let onDisk: ImportRun | undefined
         let raw: RawRun | undefined
         for (const side of importFirst ? ['import', 'raw'] : ['raw', 'import']) {
-          if (side === 'import') imp = await measureImport(app, db, fixture.file)
-          else raw = await measureRawCopy(db, fixture.file, types)
+          if (side === 'import') {
+            onDisk = await measureImport(app, db, fixture.file, 'on disk')
+            imp = await measureImport(app, db, fixture.file, 'following')
+          } else raw = await measureRawCopy(db, fixture.file, types)
         }
         verifyRows(fixture, imp!, raw!)
-        results.push({ importFirst, imp: imp!, raw: raw! })
+        verifyRows(fixture, onDisk!, raw!)
+        results.push({ importFirst, imp: imp!, onDisk: onDisk!, raw: raw! })
         printRow(
           String(run),
           importFirst ? 'import' : 'raw',
-          imp!.seconds.toFixed(2),
+          onDisk!.seconds.toFixed(2),
           raw!.seconds.toFixed(2),
-          (raw!.seconds / imp!.seconds).toFixed(2),
+          (raw!.seconds / onDisk!.seconds).toFixed(2),
           imp!.endToEndSeconds.toFixed(2),
           (raw!.seconds / imp!.endToEndSeconds).toFixed(2),
           imp!.afterUploadSeconds.toFixed(2),
           (fixture.size / MB / imp!.uploadSeconds).toFixed(0),
-          `${imp!.serverCpuSeconds.toFixed(1)}+${imp!.postgresCpuSeconds.toFixed(1)}/${raw!.postgresCpuSeconds.toFixed(1)}`,
+          `${onDisk!.serverCpuSeconds.toFixed(1)}+${onDisk!.postgresCpuSeconds.toFixed(1)}/${raw!.postgresCpuSeconds.toFixed(1)}`,
           `${toMB(imp!.idleRssBytes)}→${toMB(Math.max(imp!.peakRssBytes, imp!.uploadPeakRssBytes))}` + (imp!.hwmBytes === undefined ? '' : ` (${toMB(imp!.hwmBytes)})`),
         )
       } finally {
@@ -200,7 +207,7 @@ function readDirtyBytes(): number {
  * drops the import's table and removes the uploaded file, so the next side starts from the
  * same database and disk.
  */
-async function measureImport(app: App, db: pg.Client, file: string): Promise<ImportRun> {
+async function measureImport(app: App, db: pg.Client, file: string, arrival: Arrival): Promise<ImportRun> {
   const size = (await fsp.stat(file)).size
   await settle(db)
   const pid = app.serverPid
@@ -210,7 +217,7 @@ async function measureImport(app: App, db: pg.Client, file: string): Promise<Imp
   const uploadStarted = performance.now()
   let uploadId: string
   try {
-    uploadId = await uploadWithTus(app.baseUrl, file, size)
+    uploadId = arrival === 'following' ? await uploadWithTus(app.baseUrl, file, size) : await uploadInCreation(app.baseUrl, file, size)
   } finally {
     uploadSampler.stop()
   }
@@ -282,14 +289,14 @@ function verifyRows(fixture: Fixture, imp: ImportRun, raw: RawRun) {
 // ── output ───────────────────────────────────────────────────────────────────────────────
 
 function printSummary(results: RunResult[], fixture: Fixture, options: Options) {
-  const ratio = median(results.map((r) => r.raw.seconds / r.imp.seconds))
+  const ratio = median(results.map((r) => r.raw.seconds / r.onDisk.seconds))
   const endToEndRatio = median(results.map((r) => r.raw.seconds / r.imp.endToEndSeconds))
   const afterUpload = median(results.map((r) => r.imp.afterUploadSeconds))
   const growth = Math.max(...results.map((r) => Math.max(r.imp.peakRssBytes, r.imp.uploadPeakRssBytes, r.imp.hwmBytes ?? 0) - r.imp.idleRssBytes))
-  const importSeconds = median(results.map((r) => r.imp.seconds))
+  const importSeconds = median(results.map((r) => r.onDisk.seconds))
   const rawSeconds = median(results.map((r) => r.raw.seconds))
-  const cpu = median(results.map((r) => r.imp.serverCpuSeconds))
-  const importPgCpu = median(results.map((r) => r.imp.postgresCpuSeconds))
+  const cpu = median(results.map((r) => r.onDisk.serverCpuSeconds))
+  const importPgCpu = median(results.map((r) => r.onDisk.postgresCpuSeconds))
   const rawPgCpu = median(results.map((r) => r.raw.postgresCpuSeconds))
   const importPeak = Math.max(...results.map((r) => r.imp.peakRssBytes))
   const uploadPeak = Math.max(...results.map((r) => r.imp.uploadPeakRssBytes))
@@ -302,7 +309,7 @@ function printSummary(results: RunResult[], fixture: Fixture, options: Options) 
 file:             ${fixture.file}, ${formatBytes(fixture.size)}, ${rows.toLocaleString('en')} rows (import, raw COPY${fixture.rows === undefined ? '' : ' and generator'} agree)
 batch size:       IMPORT_BATCH_BYTES ${batch}, IMPORT_PARALLELISM ${process.env.IMPORT_PARALLELISM ?? `the app's default (${os.availableParallelism()} cores)`}
 median times:     import ${importSeconds.toFixed(2)} s (${(fixture.size / MB / importSeconds).toFixed(0)} MB/s), raw COPY ${rawSeconds.toFixed(2)} s (${(fixture.size / MB / rawSeconds).toFixed(0)} MB/s)
-median raw/import: ${ratio.toFixed(2)}  (the import as the server recorded it; target ≥ ${TARGET_RATIO}: ${verdict(ratio >= TARGET_RATIO)})
+median raw/import: ${ratio.toFixed(2)}  (the file whole on the server's disk, as the server recorded the import; target ≥ ${TARGET_RATIO}: ${verdict(ratio >= TARGET_RATIO)})
 median raw/(first byte → PROCESSED): ${endToEndRatio.toFixed(2)}  (target ≥ ${TARGET_END_TO_END_RATIO}: ${verdict(endToEndRatio >= TARGET_END_TO_END_RATIO)}); PROCESSED ${afterUpload.toFixed(2)} s after the last byte
 CPU (medians):    import: app ${cpu.toFixed(1)} s + its first PostgreSQL connection ${importPgCpu.toFixed(1)} s; raw COPY: backend ${rawPgCpu.toFixed(1)} s
 server peak RSS:  ${toMB(importPeak)} MB during the import, ${toMB(uploadPeak)} MB during the upload, VmHWM ${hwm ? `${toMB(hwm)} MB` : 'unavailable'}; at most ${toMB(growth)} MB above idle  (target ≤ ${TARGET_RSS_GROWTH_MB} MB${fixture.size >= 2 ** 30 ? `: ${verdict(growth / MB <= TARGET_RSS_GROWTH_MB)}` : ', set for a 1 GiB file'})

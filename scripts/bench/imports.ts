@@ -85,6 +85,32 @@ export async function uploadWithTus(baseUrl: string, file: string, size: number)
   return path.basename(new URL(location, baseUrl).pathname)
 }
 
+/**
+ * tus creation-with-upload: one POST carrying the whole file, so that its import starts with
+ * every byte already on the server's disk (the upload finishes inside the POST). Resolves with
+ * the upload id once the POST is answered 201 with the whole offset.
+ */
+export async function uploadInCreation(baseUrl: string, file: string, size: number): Promise<string> {
+  const req = http.request(new URL('/api/uploads', baseUrl), {
+    method: 'POST',
+    headers: {
+      ...authFor(baseUrl),
+      'Tus-Resumable': '1.0.0',
+      'Upload-Length': String(size),
+      'Upload-Metadata': `filename ${Buffer.from(path.basename(file)).toString('base64')},filetype ${Buffer.from('text/csv').toString('base64')}`,
+      'Content-Type': 'application/offset+octet-stream',
+      'Content-Length': size,
+    },
+  })
+  const [[res]] = await Promise.all([once(req, 'response') as Promise<[http.IncomingMessage]>, pipeline(fs.createReadStream(file), req)])
+  const body = await readAll(res)
+  const location = res.headers.location
+  if (res.statusCode !== 201 || !location || Number(res.headers['upload-offset']) !== size) {
+    throw new Error(`tus creation-with-upload answered ${res.statusCode} (Upload-Offset ${res.headers['upload-offset']}) ${body.trim()}`)
+  }
+  return path.basename(new URL(location, baseUrl).pathname)
+}
+
 /** Finds the upload's import and polls it every POLL_MS until PROCESSED; throws on any other end. */
 export async function waitForImport(baseUrl: string, uploadId: string, onPoll: (imp: ImportDto) => Promise<void> = async () => {}): Promise<ImportDto> {
   const deadline = Date.now() + IMPORT_TIMEOUT_MS
