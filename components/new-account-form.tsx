@@ -1,9 +1,8 @@
 'use client'
 
 import { useState } from 'react'
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '@/lib/auth/passwords'
 import { errorText, input, label, primaryButton } from './styles'
-
-const MIN_PASSWORD_LENGTH = 12
 
 /**
  * Name, email and password for a new account, sent to `endpoint` with `token` (a setup link's
@@ -42,7 +41,7 @@ export function NewAccountForm({ endpoint, token, submitLabel }: { endpoint: str
       </label>
       <label className={label}>
         Password
-        <input name="password" type="password" autoComplete="new-password" required minLength={MIN_PASSWORD_LENGTH} maxLength={256} className={input} aria-describedby="password-rule" />
+        <input name="password" type="password" autoComplete="new-password" required minLength={MIN_PASSWORD_LENGTH} maxLength={MAX_PASSWORD_LENGTH} className={input} aria-describedby="password-rule" />
         <span id="password-rule" className="text-xs font-normal text-slate-600 dark:text-slate-400">
           At least {MIN_PASSWORD_LENGTH} characters.
         </span>

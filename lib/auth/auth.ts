@@ -5,7 +5,7 @@ import { nextCookies } from 'better-auth/next-js'
 import { apiKey } from '@better-auth/api-key'
 import { pool } from '../db/pool'
 import { clientAddress } from './client-address'
-import { MIN_PASSWORD_LENGTH } from './passwords'
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords'
 import { isSignUpOpen } from './instance'
 import { countSignInAttempt, forgetSignInAttempt } from './sign-in-limit'
 
@@ -27,7 +27,7 @@ function createAuth() {
     // request came to is the one its browser must come from.
     trustedOrigins: (request) => (request ? [ownOrigin(request)] : []),
     telemetry: { enabled: false },
-    emailAndPassword: { enabled: true, minPasswordLength: MIN_PASSWORD_LENGTH, maxPasswordLength: 256 },
+    emailAndPassword: { enabled: true, minPasswordLength: MIN_PASSWORD_LENGTH, maxPasswordLength: MAX_PASSWORD_LENGTH },
     // cookieCache stays off (the default): a revoked session or a deactivated account must stop
     // at once, not when a signed cookie runs out.
     session: { modelName: 'sessions', fields: { expiresAt: 'expires_at', ipAddress: 'ip_address', userAgent: 'user_agent', userId: 'user_id', ...ts } },
