@@ -407,6 +407,14 @@ describe('the admin API', () => {
     expect((await call(adminKey, 'PATCH', `/api/admin/accounts/${UNKNOWN}`, { json: { active: false } })).status).toBe(404)
   })
 
+  // Found by review: both requests passed the check for an existing email, and the second failed with a 500.
+  it('two requests creating the same account at once make one account: 201 and 409', async () => {
+    const frank = { email: 'frank@sluice.test', password: 'frank-password-12', name: 'Frank', role: 'user' }
+    const answers = await Promise.all(Array.from({ length: 4 }, () => call(adminKey, 'POST', '/api/admin/accounts', { json: frank })))
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409])
+    expect((await db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [frank.email])).rows[0].n).toBe(1)
+  })
+
   it('makes someone admin, who then sees everyone’s imports', async () => {
     const erin = { email: 'erin@sluice.test', password: 'erin-password-12', name: 'Erin' }
     const made = (await call(adminKey, 'POST', '/api/admin/accounts', { json: erin })).body as { id: string }

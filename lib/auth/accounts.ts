@@ -27,9 +27,17 @@ export async function listAccounts(): Promise<AccountDto[]> {
 export async function createAccount(account: NewAccount & { role: 'user' | 'admin' }): Promise<AccountDto> {
   checkPassword(account.password)
   const email = account.email.trim().toLowerCase()
-  if (await prisma().user.findUnique({ where: { email } })) throw new SluiceError('INVALID_TRANSITION', `An account with the email ${cutInput(email)} exists already`)
-  const { user } = await auth().api.createUser({ body: { email, password: account.password, name: account.name.trim() || email, role: account.role } })
-  return toAccountDto(await prisma().user.findUniqueOrThrow({ where: { id: user.id } }))
+  const exists = () => new SluiceError('INVALID_TRANSITION', `An account with the email ${cutInput(email)} exists already`)
+  if (await prisma().user.findUnique({ where: { email } })) throw exists()
+  try {
+    const { user } = await auth().api.createUser({ body: { email, password: account.password, name: account.name.trim() || email, role: account.role } })
+    return toAccountDto(await prisma().user.findUniqueOrThrow({ where: { id: user.id } }))
+  } catch (error) {
+    // Two requests for the same email at once both pass the check above; the database's unique
+    // email lets one through, and the other is the same refusal, not a 500.
+    if (await prisma().user.findUnique({ where: { email } })) throw exists()
+    throw error
+  }
 }
 
 async function accountOf(id: string) {
