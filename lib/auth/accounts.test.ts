@@ -409,10 +409,10 @@ describe('the admin API', () => {
 
   // Found by review: both requests passed the check for an existing email, and the second failed with a 500.
   it('two requests creating the same account at once make one account: 201 and 409', async () => {
-    const frank = { email: 'frank@sluice.test', password: 'frank-password-12', name: 'Frank', role: 'user' }
-    const answers = await Promise.all(Array.from({ length: 4 }, () => call(adminKey, 'POST', '/api/admin/accounts', { json: frank })))
+    const twin = { email: 'twin@sluice.test', password: 'twin-password-123', name: 'Twin', role: 'user' }
+    const answers = await Promise.all(Array.from({ length: 4 }, () => call(adminKey, 'POST', '/api/admin/accounts', { json: twin })))
     expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409])
-    expect((await db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [frank.email])).rows[0].n).toBe(1)
+    expect((await db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [twin.email])).rows[0].n).toBe(1)
   })
 
   it('makes someone admin, who then sees everyone’s imports', async () => {
