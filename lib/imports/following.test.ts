@@ -62,6 +62,13 @@ describe('an import that follows its upload', () => {
   const half = () => Math.floor(file.length / 2)
   const following = (imp: { status: string; rowsImported: number }) => imp.status === 'PROCESSING' && imp.rowsImported > 0
 
+  /** An upload of the file's first half, and its import once it has rows. */
+  async function halfUploaded(name: string) {
+    const { id, url } = await create(name)
+    expect(await patch(url, 0, half())).toBe(204)
+    return { id, url, imp: await waitFor((await importOf(id)).id, following, 30_000) }
+  }
+
   it('is PROCESSING with rows in its table before the last byte arrives, never reads past the bytes uploaded, and exports the file byte for byte', async () => {
     const { id, url } = await create('follow.csv')
     let release!: () => void
@@ -118,9 +125,7 @@ describe('an import that follows its upload', () => {
   }, 90_000)
 
   it('an upload that stalls lets its import wait off the worker (QUEUED): another file imports meanwhile, and the next bytes wake it', async () => {
-    const { id, url } = await create('stalled.csv')
-    expect(await patch(url, 0, half())).toBe(204)
-    const imp = await waitFor((await importOf(id)).id, following, 30_000)
+    const { url, imp } = await halfUploaded('stalled.csv')
     // After FOLLOW_IDLE_MS (10 s) without bytes it hands its worker back (IMPORT_WORKERS is 1).
     const waiting = await waitFor(imp.id, (i) => i.status === 'QUEUED', 30_000)
     expect(waiting.bytesProcessed).toBeLessThanOrEqual(half())
@@ -139,9 +144,7 @@ describe('an import that follows its upload', () => {
   }, 90_000)
 
   it('pause holds a following import within a second while its upload goes on, and resume finishes it', async () => {
-    const { id, url } = await create('pause.csv')
-    expect(await patch(url, 0, half())).toBe(204)
-    const imp = await waitFor((await importOf(id)).id, following, 30_000)
+    const { url, imp } = await halfUploaded('pause.csv')
     const paused = await api('POST', `/api/imports/${imp.id}/pause`)
     expect(paused.body.status).toBe('PAUSED')
     const held = paused.body.rowsImported as number
@@ -155,9 +158,7 @@ describe('an import that follows its upload', () => {
   }, 90_000)
 
   it('cancelling an upload (tus DELETE) while its import follows it stops the import: no rows, no table, no file', async () => {
-    const { id, url } = await create('cancel.csv')
-    expect(await patch(url, 0, half())).toBe(204)
-    const imp = await waitFor((await importOf(id)).id, following, 30_000)
+    const { id, url, imp } = await halfUploaded('cancel.csv')
     expect((await appFetch(url, { method: 'DELETE', headers: TUS })).status).toBe(204)
     const stopped = await getImport(imp.id)
     expect(stopped).toMatchObject({
@@ -171,10 +172,22 @@ describe('an import that follows its upload', () => {
     expect((await appFetch(url, { method: 'HEAD', headers: TUS })).status).toBe(404)
   }, 60_000)
 
+  it('an upload left unfinished past its expiry stops the import that follows it, with the reason', async () => {
+    const { id, imp } = await halfUploaded('expired.csv')
+    // A day older: the sweep at the next start finds it expired.
+    await t.db.query("UPDATE uploads SET created_at = now() - interval '25 hours' WHERE id = $1", [id])
+    t.app.child.kill('SIGTERM')
+    await t.app.exited
+    await t.restart()
+    const stopped = await waitFor(imp.id, (i) => i.status === 'STOPPED', 30_000)
+    expect(stopped).toMatchObject({ rowsImported: 0, error: 'The upload was left unfinished for a day and expired, so its import was stopped' })
+    expect((await t.db.query('SELECT status FROM uploads WHERE id = $1', [id])).rows[0].status).toBe('EXPIRED')
+    expect(await tableExists(t.db, imp.tableName)).toBe(false)
+    expect(existsSync(path.join(t.env.DATA_DIR!, 'uploads', id))).toBe(false)
+  }, 90_000)
+
   it('stop on a following import ends its upload too: the next PATCH answers 404 and nothing is imported', async () => {
-    const { id, url } = await create('stop.csv')
-    expect(await patch(url, 0, half())).toBe(204)
-    const imp = await waitFor((await importOf(id)).id, following, 30_000)
+    const { id, url, imp } = await halfUploaded('stop.csv')
     expect((await api('POST', `/api/imports/${imp.id}/stop`)).body).toMatchObject({ status: 'STOPPED', rowsImported: 0 })
     expect(await patch(url, half(), file.length)).toBe(404)
     expect((await t.db.query('SELECT status FROM uploads WHERE id = $1', [id])).rows[0].status).toBe('TERMINATED')
@@ -183,9 +196,7 @@ describe('an import that follows its upload', () => {
   }, 60_000)
 
   it('a file dropped again after its import was killed mid-upload resumes that import from its partial upload, every row once', async () => {
-    const first = await create('again.csv')
-    expect(await patch(first.url, 0, half())).toBe(204)
-    const imp = await waitFor((await importOf(first.id)).id, following, 30_000)
+    const { imp } = await halfUploaded('again.csv')
     const killed = await api('POST', `/api/imports/${imp.id}/kill`)
     expect(killed.body.status).toBe('KILLED')
     // The same file again, whole: it starts no import of its own until it is complete, and then continues the killed one.
@@ -224,9 +235,7 @@ describe('an import that follows its upload', () => {
   }, 120_000)
 
   it('after a SIGKILL of the server while an import follows its upload, the upload resumes from its offset and the import finishes with every row once', async () => {
-    const { id, url } = await create('crash.csv')
-    expect(await patch(url, 0, half())).toBe(204)
-    const imp = await waitFor((await importOf(id)).id, following, 30_000)
+    const { url, imp } = await halfUploaded('crash.csv')
     t.app.child.kill('SIGKILL')
     await t.app.exited
     await t.restart()

@@ -53,6 +53,12 @@ export const tableSql = (db: pg.Client, tableName: string) =>
     .map((part) => db.escapeIdentifier(part))
     .join('.')
 
+/** What a tus creation of the whole file says about it: its length and name. */
+const creationHeaders = (file: string, size: number) => ({
+  'Upload-Length': String(size),
+  'Upload-Metadata': `filename ${Buffer.from(path.basename(file)).toString('base64')},filetype ${Buffer.from('text/csv').toString('base64')}`,
+})
+
 /** tus creation, then one PATCH of the whole file from offset 0; resolves with the upload id once the PATCH is answered 204. */
 export async function uploadWithTus(baseUrl: string, file: string, size: number): Promise<string> {
   const created = await fetch(`${baseUrl}/api/uploads`, {
@@ -60,8 +66,7 @@ export async function uploadWithTus(baseUrl: string, file: string, size: number)
     headers: {
       ...authFor(baseUrl),
       'Tus-Resumable': '1.0.0',
-      'Upload-Length': String(size),
-      'Upload-Metadata': `filename ${Buffer.from(path.basename(file)).toString('base64')},filetype ${Buffer.from('text/csv').toString('base64')}`,
+      ...creationHeaders(file, size),
     },
   })
   const location = created.headers.get('Location')
@@ -96,8 +101,7 @@ export async function uploadInCreation(baseUrl: string, file: string, size: numb
     headers: {
       ...authFor(baseUrl),
       'Tus-Resumable': '1.0.0',
-      'Upload-Length': String(size),
-      'Upload-Metadata': `filename ${Buffer.from(path.basename(file)).toString('base64')},filetype ${Buffer.from('text/csv').toString('base64')}`,
+      ...creationHeaders(file, size),
       'Content-Type': 'application/offset+octet-stream',
       'Content-Length': size,
     },
