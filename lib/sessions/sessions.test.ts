@@ -31,6 +31,7 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
+  if (process.env.SHOW_APP_OUTPUT) console.log(app?.output())
   app?.child.kill('SIGTERM')
   await app?.exited
   await db?.end()
@@ -157,7 +158,12 @@ describe('a batch session', () => {
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 1000 })
     expect(await rowsInTable(imp)).toBe(1000)
     // A worker then indexes the row numbers and finds the rows stored in the order they arrived.
-    await expect.poll(async () => (await db.query('SELECT stored_in_file_order AS s FROM imports WHERE id = $1', [imp.id])).rows[0].s, { timeout: 10_000 }).toBe(true)
+    // 30 s, and the worker's jobs shown if it fails: on a loaded CI machine this once took over 10 s, cause not caught.
+    const marked = async () => (await db.query('SELECT stored_in_file_order AS s FROM imports WHERE id = $1', [imp.id])).rows[0].s
+    await expect.poll(marked, { timeout: 30_000 }).toBe(true).catch(async (error: Error) => {
+      const jobs = await db.query('SELECT task_identifier, attempts, last_error, run_at, locked_at FROM graphile_worker.jobs')
+      throw new Error(`${error.message}; the worker's jobs: ${JSON.stringify(jobs.rows)}`)
+    })
     expect((await db.query('SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', imp.tableName.split('.'))).rows[0].n).toBe(1)
     // Rows come back in the order the batches arrived: batch 6 last.
     const ids = (parse(await exported(session), { from_line: 2 }) as string[][]).map((r) => Number(r[0]))
