@@ -111,7 +111,13 @@ async function main() {
         // The first upload and import load their routes, Prisma's queries and the worker's
         // code paths; that is start-up, not import speed.
         const { types } = await measureImport(app, db, warmup, 'following')
-        if (run === 1) console.log(`Column types (the import's, given to the raw COPY's table too): ${types.join(', ')}`)
+        if (run === 1) {
+          console.log(`Column types (the import's, given to the raw COPY's table too): ${types.join(', ')}`)
+          // The import creates each batch's table in the transaction that fills it: at wal_level
+          // minimal (the embedded PostgreSQL's) that COPY writes no WAL; the raw COPY, into a
+          // table that exists already, as psql's \copy would, writes it at any level.
+          console.log(`PostgreSQL:       wal_level ${(await db.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level}`)
+        }
         const importFirst = run % 2 === 1
         let imp: ImportRun | undefined
         let onDisk: ImportRun | undefined
@@ -214,7 +220,8 @@ async function measureImport(app: App, db: pg.Client, file: string, arrival: Arr
   const hwmIsPerRun = resetPeakRss(pid)
   const idleRssBytes = readStatusBytes(pid, 'VmRSS') ?? 0
   const uploadSampler = sampleRss(pid)
-  const uploadStarted = performance.now()
+  // Wall-clock times, as the server's startedAt and finishedAt (same machine, same clock).
+  const uploadStarted = Date.now()
   let uploadId: string
   try {
     uploadId = arrival === 'following' ? await uploadWithTus(app.baseUrl, file, size) : await uploadInCreation(app.baseUrl, file, size)
@@ -223,7 +230,7 @@ async function measureImport(app: App, db: pg.Client, file: string, arrival: Arr
   }
 
   // The clock starts with the PATCH's answer: the upload has finished, the import is queued.
-  const started = performance.now()
+  const started = Date.now()
   const cpuBefore = readCpuSeconds(pid)
   // The upload's own bytes are still on their way to the disk while the import runs.
   const dirtyBytes = readDirtyBytes()
@@ -235,7 +242,7 @@ async function measureImport(app: App, db: pg.Client, file: string, arrival: Arr
   } finally {
     sampler.stop()
   }
-  const ended = performance.now()
+  const ended = Date.parse(done.finishedAt!)
   const serverCpuSeconds = readCpuSeconds(pid) - cpuBefore
   const hwmBytes = hwmIsPerRun ? readStatusBytes(pid, 'VmHWM') : undefined
 

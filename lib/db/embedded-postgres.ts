@@ -59,7 +59,13 @@ export async function startEmbeddedPostgres({ dataDir, log = () => {} }: Options
     // PostgreSQL refuses to run as root; the package then runs it as the OS user `postgres`.
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=localhost', '-c', 'max_wal_size=4GB'],
+    // wal_level minimal: a COPY into a table created in the same transaction (each batch of an
+    // import, lib/imports/import-table.ts) then writes no WAL, the table is synced at commit
+    // instead. Measured with bench:import (2 cores): 1.35 times one raw COPY against 1.15 at
+    // the default (replica). Crash safety is the same; what it gives up is streaming
+    // replication and point-in-time recovery, which an embedded database has no use for
+    // (back it up with pg_dump). A PostgreSQL at DATABASE_URL keeps its own settings.
+    postgresFlags: ['-c', 'listen_addresses=localhost', '-c', 'max_wal_size=4GB', '-c', 'wal_level=minimal', '-c', 'max_wal_senders=0'],
     onLog: (m) => log(String(m).trimEnd()),
     onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),
   })

@@ -1,5 +1,4 @@
-import pg from 'pg'
-import { IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
+import { importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
 
 /**
  * A file import's table, laid out so that several connections can load it at once and its
@@ -15,11 +14,15 @@ import { IMPORTED_SCHEMA, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type Im
  *   COPY read them, so a plain scan of the parent (partitions in bound order, each read as
  *   stored) gives the file's order. FREEZE writes the rows visible to all, so the first read
  *   after the import sets no hint bits and no vacuum needs to freeze them later.
- * - `_sluice_row`, from one sequence per import (CACHE 1000: each connection numbers its rows
- *   from its own block, so the number grows within a batch), keeps the order after someone
- *   changes the table: (_sluice_batch, _sluice_row) is the file's order in any case. It costs
- *   every row a nextval (bench:import read 1.16 times one COPY with it, 1.24 without), but
- *   without it an updated row moves and the export would lose the file's order.
+ * - No row gets a number as it loads: a per-row sequence (nextval as a column default) cost
+ *   the import a seventh of its speed (bench:import 1.16 times one COPY with it, 1.24
+ *   without). Until a row changes, its place in its batch is where it is stored, its ctid.
+ *   An UPDATE moves the rows it changes, so a row trigger gives each moved row the number of
+ *   the place it leaves (sluice_keep_row_place, migration lazy_row_numbers): the file's order
+ *   is (_sluice_batch, COALESCE(_sluice_row, sluice_place(ctid))) in any case. Numbers only
+ *   for the rows someone changes, paid by that UPDATE. A DELETE moves nothing; a row someone
+ *   INSERTs has no place in the file and sorts where it is stored. (VACUUM FULL or CLUSTER of
+ *   a table with changed rows moves the others, and would lose the order between the two.)
  *
  * Partitions are attached, not created as partitions: CREATE TABLE … PARTITION OF locks the
  * parent for the whole transaction, which would load one batch at a time; ATTACH takes a lock
@@ -30,34 +33,33 @@ export const BATCHES_SCHEMA = 'imported_batches'
 
 /** The order of the file's records, in any import's table (batch sessions' tables have no batches). */
 export const fileOrderSql = (imp: { partitioned: boolean }) =>
-  imp.partitioned ? `${quoteIdent(BATCH_COLUMN)}, ${quoteIdent(ROW_NUMBER_COLUMN)}` : quoteIdent(ROW_NUMBER_COLUMN)
+  imp.partitioned ? `${quoteIdent(BATCH_COLUMN)}, COALESCE(${quoteIdent(ROW_NUMBER_COLUMN)}, sluice_place(ctid))` : quoteIdent(ROW_NUMBER_COLUMN)
 
 const compactId = (importId: string) => importId.replace(/-/g, '')
-// In the table's own schema: PostgreSQL keeps a sequence OWNED BY a column beside its table.
-const rowSequenceSql = (tableName: string) => `${quoteIdent(IMPORTED_SCHEMA)}.${quoteIdent(`${tableName}_row_seq`)}`
 const batchTableSql = (importId: string, startByte: number) => `${quoteIdent(BATCHES_SCHEMA)}.${quoteIdent(`${compactId(importId)}_${startByte}`)}`
 const valueColumnsSql = (columns: readonly ImportColumn[]) => columns.map((c) => `${quoteIdent(c.name)} ${c.type ?? 'text'}`).join(', ')
 
 /**
- * The statements that create an import's parent table, its row sequence (dropped with it), and
- * the trigger that marks its rows as no longer stored in file order once someone changes them.
+ * The statements that create an import's parent table and its triggers: one keeps the place of
+ * a row an UPDATE moves, the other marks the rows as no longer stored in file order once
+ * someone changes them.
  */
 export function createPartitionedTableSql(imp: { id: string; tableName: string }, columns: readonly ImportColumn[]): string[] {
   const table = importTableSql(imp.tableName)
   return [
-    `CREATE TABLE ${table} (${quoteIdent(BATCH_COLUMN)} bigint NOT NULL, ${quoteIdent(ROW_NUMBER_COLUMN)} bigint NOT NULL, ${valueColumnsSql(columns)}) PARTITION BY RANGE (${quoteIdent(BATCH_COLUMN)})`,
-    `CREATE SEQUENCE ${rowSequenceSql(imp.tableName)} CACHE 1000 OWNED BY ${table}.${quoteIdent(ROW_NUMBER_COLUMN)}`,
+    `CREATE TABLE ${table} (${quoteIdent(BATCH_COLUMN)} bigint NOT NULL, ${quoteIdent(ROW_NUMBER_COLUMN)} bigint, ${valueColumnsSql(columns)}) PARTITION BY RANGE (${quoteIdent(BATCH_COLUMN)})`,
+    `CREATE TRIGGER sluice_keep_row_place BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION sluice_keep_row_place()`,
     `CREATE TRIGGER sluice_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
      FOR EACH STATEMENT EXECUTE FUNCTION sluice_import_table_changed()`,
   ]
 }
 
-/** CREATE TABLE for one batch, before its COPY: its batch number and row numbers are its defaults. */
+/** CREATE TABLE for one batch, before its COPY: its batch number is a default, its rows have no number yet. */
 export function createBatchTableSql(imp: { id: string; tableName: string }, startByte: number, columns: readonly ImportColumn[]): string {
   const batch = quoteIdent(BATCH_COLUMN)
   return `CREATE TABLE ${batchTableSql(imp.id, startByte)} (
     ${batch} bigint NOT NULL DEFAULT ${startByte} CHECK (${batch} = ${startByte}),
-    ${quoteIdent(ROW_NUMBER_COLUMN)} bigint NOT NULL DEFAULT nextval(${pg.escapeLiteral(rowSequenceSql(imp.tableName))}),
+    ${quoteIdent(ROW_NUMBER_COLUMN)} bigint,
     ${valueColumnsSql(columns)})`
 }
 
