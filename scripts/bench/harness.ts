@@ -85,7 +85,9 @@ export async function startApp(opts: { dataDir: string; logFile: string; env: Re
   env.DATABASE_URL = '' // empty means unset (lib/config.ts)
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key]
   const log = fs.openSync(opts.logFile, 'a')
-  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir=" + process.env.BENCH_CPU_PROF] : []), ...startScriptNodeArgs(ROOT)], {
+  // BENCH_CPU_PROF=<folder> writes the app's CPU profile there (node --cpu-prof), to find where its time goes.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
+  const child = spawn(process.execPath, [...profile, ...startScriptNodeArgs(ROOT)], {
     cwd: ROOT,
     env,
     stdio: ['ignore', log, log], // to a file: the build's output would bury the results
