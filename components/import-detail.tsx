@@ -1,5 +1,6 @@
 'use client'
 
+import { useRouter } from 'next/navigation'
 import { useEffect, useRef, useState } from 'react'
 import { formatCount, formatDateTime } from '@/lib/format'
 import { COLUMN_TYPE_LABELS } from '@/lib/csv/column-types'
@@ -8,6 +9,7 @@ import type { Dialect } from '@/lib/csv/sniff'
 import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from './import-limits'
+import { dangerButton } from './styles'
 import { useImport } from './use-import'
 
 
@@ -227,7 +229,56 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
           </>
         )}
       </section>
+
+      <DeleteImport imp={imp} />
     </div>
+  )
+}
+
+/**
+ * Deletes the import for good, after a confirmation that names what goes: its table, its
+ * uploaded file and its exports. Then back to the list, where it is no longer.
+ */
+function DeleteImport({ imp }: { imp: ImportDto }) {
+  const router = useRouter()
+  const [pending, setPending] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  async function remove() {
+    const running = ['QUEUED', 'PROCESSING', 'PAUSED', 'RECEIVING'].includes(imp.status) ? ' It is still under way: it is stopped first.' : ''
+    const question = `Delete the import of ${imp.fileName}? Its table ${imp.tableName}, its uploaded file and its exports (and their download links) are deleted for good.${running}`
+    if (!window.confirm(question)) return
+    setPending(true)
+    setError(null)
+    try {
+      const res = await fetch(`/api/imports/${imp.id}`, { method: 'DELETE' })
+      if (res.status !== 204 && res.status !== 404) {
+        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null
+        throw new Error(body?.error?.message ?? `The server answered ${res.status}`)
+      }
+      router.push('/')
+      router.refresh()
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e))
+      setPending(false)
+    }
+  }
+  return (
+    <section aria-labelledby="delete-heading" className={card}>
+      <h2 id="delete-heading" className="font-semibold">
+        Delete this import
+      </h2>
+      <p className="mt-1 text-sm text-slate-600 dark:text-slate-300">
+        Removes its table <code className="font-mono text-xs break-all">{imp.tableName}</code>, its uploaded file and its exports. There is no undo.
+      </p>
+      <button type="button" className={`${dangerButton} mt-3`} disabled={pending} onClick={() => void remove()}>
+        {pending ? 'Deleting…' : 'Delete import…'}
+      </button>
+      {error && (
+        <p className="mt-2 text-sm text-red-700 dark:text-red-300" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
   )
 }
 

@@ -233,3 +233,31 @@ test('rejected lines are listed on the import page, and earlier imports on the h
   await page.goto(new URL('/imports/00000000-0000-4000-8000-000000000000', SERVER_URL).href)
   await expect(page.getByRole('heading', { name: 'No such import' })).toBeVisible()
 })
+
+test('an import deleted from its page asks first, naming its table, then is gone from the list and from PostgreSQL', async ({ page, request }) => {
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles({ name: 'to-delete.csv', mimeType: 'text/csv', buffer: Buffer.from('id,name\n1,a\n2,b\n') })
+  const imp = page.getByRole('article', { name: 'to-delete.csv' }).getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  const id = (await imp.getAttribute('data-import-id'))!
+  const { tableName } = await apiImport(request, id)
+  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
+
+  // Dismissed: nothing happens.
+  const questions: string[] = []
+  page.once('dialog', (d) => void (questions.push(d.message()), d.dismiss()))
+  await page.getByRole('button', { name: 'Delete import…' }).click()
+  await expect.poll(() => questions.length).toBe(1)
+  expect(questions[0]).toBe(
+    `Delete the import of to-delete.csv? Its table ${tableName}, its uploaded file and its exports (and their download links) are deleted for good.`,
+  )
+  expect(await tableExists(tableName)).toBe(true)
+
+  page.once('dialog', (d) => void d.accept())
+  await page.getByRole('button', { name: 'Delete import…' }).click()
+  await expect(page).toHaveURL(new URL('/', SERVER_URL).href)
+  expect(await tableExists(tableName)).toBe(false)
+  expect((await request.get(new URL(`/api/imports/${id}`, SERVER_URL).href)).status()).toBe(404)
+  await page.reload()
+  await expect(page.getByTestId('earlier-imports').getByTestId('earlier-import').filter({ hasText: 'to-delete.csv' })).toHaveCount(0)
+})

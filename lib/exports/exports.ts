@@ -149,6 +149,19 @@ export async function stopExport(id: string): Promise<Export> {
   return exp
 }
 
+/**
+ * Ends every export of an import about to be deleted: a running one is cancelled, and every
+ * file is deleted (their rows go with the import's).
+ */
+export async function endExportsOfImport(importId: string): Promise<void> {
+  const running = await prisma().export.updateManyAndReturn({
+    where: { importId, status: { in: ['QUEUED', 'PROCESSING'] } },
+    data: { status: 'STOPPED', finishedAt: new Date() },
+  })
+  for (const exp of running) await cancelExportCopy(exp.id, exp.backendPid)
+  for (const { id } of await prisma().export.findMany({ where: { importId }, select: { id: true } })) await deleteExportFiles(id)
+}
+
 /** When a finished export expires: EXPORT_TTL_HOURS after it finished. */
 export const expiryFrom = (finishedAt: Date) => new Date(finishedAt.getTime() + config().exportTtlHours * 3_600_000)
 

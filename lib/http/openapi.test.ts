@@ -227,6 +227,9 @@ describe('the app over HTTP, against its OpenAPI document', () => {
     expect((await call('GET', '/api/exports/{id}', `/api/exports/${exportId}`)).status).toBe(200)
     expect((await call('GET', '/api/exports/{id}/download', '/api/exports/00000000-0000-4000-8000-000000000000/download')).status).toBe(404)
     expect((await call('POST', '/api/exports/{id}/stop', '/api/exports/00000000-0000-4000-8000-000000000000/stop')).status).toBe(404)
+    expect((await call('DELETE', '/api/imports/{id}', imp)).status).toBe(204)
+    expect((await call('DELETE', '/api/imports/{id}', imp)).status).toBe(404)
+    expect((await call('GET', '/api/exports/{id}', `/api/exports/${exportId}`)).status).toBe(404)
   })
 
   it('answers the tus endpoint with the documented statuses and headers', async () => {

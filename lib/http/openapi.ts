@@ -99,6 +99,15 @@ const imports = {
       requestParams: { path: ImportParams },
       responses: { 200: ok('The import', ImportSchema), ...errors({ NOT_FOUND: 'No import with this id' }) },
     },
+    delete: {
+      tags: ['Imports'],
+      operationId: 'deleteImport',
+      summary: 'Delete an import',
+      description:
+        'The import is gone for good: one still under way is stopped first, then its table, its uploaded file, its rejects and its exports (their files and download links) are deleted. There is no undo.',
+      requestParams: { path: ImportParams },
+      responses: { 204: { description: 'Deleted: the next request for it answers 404' }, ...errors({ NOT_FOUND: 'No import of yours with this id' }) },
+    },
   },
   '/api/imports/{id}/{action}': {
     post: {

@@ -273,6 +273,25 @@ const formatSeconds = (s: number) => (s % 60 === 0 && s >= 60 ? `${s / 60} min` 
 // reader ever sees STOPPED with rows; the table is dropped right after.
 const STOPPED_DATA = { pausedAt: null, rowsImported: 0, rowsRejected: 0, bytesProcessed: 0 }
 
+/**
+ * Deletes an import for good: one still under way is stopped first (as stop does), then its
+ * table, its uploaded file, its rejects and its checkpoint go, and its row. NOT_FOUND when it
+ * was gone meanwhile (of two deletes at once, one deletes it). Its exports are the caller's to end
+ * first (lib/exports/delete-import-exports.ts), since their rows go with the import's.
+ */
+export async function deleteImport(id: string): Promise<void> {
+  const imp = await getImport(id, ANY_OWNER)
+  if (sourcesOf('STOPPED').includes(imp.status)) {
+    await stopImport(id).catch((error: unknown) => {
+      // Finished or stopped by someone else meanwhile: removed below either way.
+      if (!(error instanceof SluiceError && error.code === 'INVALID_TRANSITION')) throw error
+    })
+  }
+  await removeImportData(imp) // again after a stop: it does nothing twice, and a stop that lost the race did none
+  const { count } = await prisma().import.deleteMany({ where: { id } })
+  if (count === 0) throw notFound(id)
+}
+
 async function removeImportData(imp: Import): Promise<void> {
   // The worker's transaction (cancelled above) holds a lock on the table until it rolls back;
   // DROP waits for it. The status is already STOPPED, so no later batch can commit.

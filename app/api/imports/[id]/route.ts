@@ -1,5 +1,6 @@
 import { handleSignedIn, ownedBy } from '@/lib/auth/principal'
-import { getImport, toImportDto } from '@/lib/imports/imports'
+import { endExportsOfImport } from '@/lib/exports/exports'
+import { deleteImport, getImport, toImportDto } from '@/lib/imports/imports'
 import { ImportParams } from '@/lib/imports/schemas'
 
 export const dynamic = 'force-dynamic'
@@ -8,4 +9,14 @@ export const GET = (req: Request, ctx: RouteContext<'/api/imports/[id]'>) =>
   handleSignedIn(req, async (who) => {
     const { id } = ImportParams.parse(await ctx.params)
     return Response.json(toImportDto(await getImport(id, ownedBy(who))))
+  })
+
+/** DELETE /api/imports/:id: the import, its table, its uploaded file and its exports are gone (204). */
+export const DELETE = (req: Request, ctx: RouteContext<'/api/imports/[id]'>) =>
+  handleSignedIn(req, async (who) => {
+    const { id } = ImportParams.parse(await ctx.params)
+    await getImport(id, ownedBy(who))
+    await endExportsOfImport(id)
+    await deleteImport(id)
+    return new Response(null, { status: 204 })
   })
