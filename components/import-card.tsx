@@ -5,6 +5,7 @@ import { useEffect, useId, useRef, useState } from 'react'
 import { formatBytes, formatClock, formatCount, formatDuration, formatRows } from '@/lib/format'
 import type { ImportDto } from '@/lib/imports/schemas'
 import { ExportPanel } from './export-panel'
+import { describeImport, UPLOAD_STILL_MS } from './import-description'
 import { ImportStatusBadge } from './import-status-badge'
 import { allows, IMPORT_COMMANDS, type ImportCommand } from '@/lib/imports/import-status'
 import { button, dangerButton as danger, link, neutralButton as neutral, primaryButton as primary } from './styles'
@@ -43,6 +44,13 @@ export function ImportProgress({
   const { view, command, pending, notice, clockOffsetMs } = controller
   const [confirmingStop, setConfirmingStop] = useState(false)
   const hintId = useId()
+  // When the upload last brought bytes, as this page saw it: a queued import whose file is
+  // still arriving waits for a worker; one whose upload stands still waits for the file.
+  const bytesUploaded = view.phase === 'following' ? (view.imp.bytesUploaded ?? null) : null
+  const [uploadGrewAt, setUploadGrewAt] = useState(0)
+  useEffect(() => {
+    if (bytesUploaded !== null) setUploadGrewAt(Date.now())
+  }, [bytesUploaded])
 
   if (view.phase === 'finding') {
     return (
@@ -85,7 +93,7 @@ export function ImportProgress({
         <div className="flex items-center gap-2">
           <ImportStatusBadge status={imp.status} />
           <span className="text-sm tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite">
-            {describe(imp, percent, uploading ? uploadedPercent : null)}
+            {describeImport(imp, percent, uploading ? { percent: uploadedPercent, arriving: Date.now() - uploadGrewAt < UPLOAD_STILL_MS } : null)}
           </span>
         </div>
         {!onItsPage && (
@@ -242,27 +250,6 @@ const BAR_COLOUR: Record<ImportDto['status'], string> = {
   STOPPED: 'bg-slate-400',
   KILLED: 'bg-orange-500',
   FAILED: 'bg-red-500',
-}
-
-function describe(imp: ImportDto, percent: number, uploadedPercent: number | null): string {
-  switch (imp.status) {
-    case 'QUEUED':
-      if (uploadedPercent !== null) return `Waiting for the file to arrive · ${percent}% imported, ${uploadedPercent}% uploaded`
-      return imp.bytesProcessed > 0 ? `Waiting to continue at ${percent}%` : 'Waiting for a worker…'
-    case 'PROCESSING':
-      if (uploadedPercent !== null) return `${percent}% of ${formatBytes(imp.totalBytes)} imported · ${uploadedPercent}% uploaded`
-      return `${percent}% of ${formatBytes(imp.totalBytes)}`
-    case 'PAUSED':
-    case 'KILLED':
-    case 'FAILED':
-      return `${percent}% of ${formatBytes(imp.totalBytes)}`
-    case 'RECEIVING':
-      return `${formatRows(imp.rowsImported)} received so far through the batch API`
-    case 'PROCESSED':
-      return `${formatRows(imp.rowsImported)} in ${imp.tableName}`
-    case 'STOPPED':
-      return 'Every row was removed'
-  }
 }
 
 function Stat({ label, children }: { label: string; children: React.ReactNode }) {
