@@ -276,8 +276,8 @@ const STOPPED_DATA = { pausedAt: null, rowsImported: 0, rowsRejected: 0, bytesPr
 /**
  * Deletes an import for good: one still under way is stopped first (as stop does), then its
  * table, its uploaded file, its rejects and its checkpoint go, and its row. NOT_FOUND when it
- * was gone meanwhile (of two deletes at once, one deletes it). Its exports are the caller's to end
- * first (lib/exports/delete-import-exports.ts), since their rows go with the import's.
+ * was gone meanwhile (of two deletes at once, one deletes it). Its exports are the caller's to
+ * end first (endExportsOfImport in lib/exports/exports.ts), since their rows go with the import's.
  */
 export async function deleteImport(id: string): Promise<void> {
   const imp = await getImport(id, ANY_OWNER)
