@@ -5,9 +5,10 @@
 // file over tus twice: in one POST (creation-with-upload), so that the import starts with the
 // whole file on disk, and timed as the server recorded it (started → PROCESSED); then as a
 // browser does (creation, then a PATCH: the import starts with the upload and reads the bytes
-// as they land), timed from the upload's first byte to PROCESSED, and after the last byte. In the same run and the same database it loads the same
-// file with one raw `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of the column types
-// the import detected (so both sides parse the same dates, timestamps and numbers).
+// as they land), timed from the upload's first byte to PROCESSED, and after the last byte. In
+// the same run and the same database it loads the same file with one raw
+// `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of the column types the import
+// detected (so both sides parse the same dates, timestamps and numbers).
 // It prints both times, their ratio (raw/import: 1 would be as fast as raw COPY) and the
 // app's memory and CPU during the import. Compare ratios, not times: the times move with the
 // machine and whatever else runs on it. Speed is reported, never asserted: the exit code is

@@ -281,13 +281,18 @@ const STOPPED_DATA = { pausedAt: null, rowsImported: 0, rowsRejected: 0, bytesPr
  */
 export async function deleteImport(id: string): Promise<void> {
   const imp = await getImport(id, ANY_OWNER)
-  if (sourcesOf('STOPPED').includes(imp.status)) {
-    await stopImport(id).catch((error: unknown) => {
-      // Finished or stopped by someone else meanwhile: removed below either way.
-      if (!(error instanceof SluiceError && error.code === 'INVALID_TRANSITION')) throw error
-    })
-  }
-  await removeImportData(imp) // again after a stop: it does nothing twice, and a stop that lost the race did none
+  // A stop removes the table and the file itself; one that lost a race (the import finished or
+  // was stopped meanwhile) did not, and neither is there a stop for a finished import.
+  const stopped =
+    sourcesOf('STOPPED').includes(imp.status) &&
+    (await stopImport(id).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof SluiceError && error.code === 'INVALID_TRANSITION') return false
+        throw error
+      },
+    ))
+  if (!stopped) await removeImportData(imp)
   const { count } = await prisma().import.deleteMany({ where: { id } })
   if (count === 0) throw notFound(id)
 }

@@ -630,7 +630,8 @@ async function finishImport(client: pg.Client, imp: ClaimedImport) {
 /**
  * An import begun before imports were partitioned (one table, its checkpoint one offset): its
  * table becomes the first batch of a partitioned one, so the rest loads as any import does.
- * Its rows keep their numbers (the later batches' rows have none, as any import's); whether they are stored in file order is not known, so exports sort them.
+ * Its rows keep their numbers (the later batches' rows have none, as any import's); whether
+ * they are stored in file order is not known, so exports sort them.
  */
 async function adoptSingleTable(client: pg.Client, imp: ClaimedImport) {
   const { rows } = await client.query<{ bytes: string; line: string }>('SELECT bytes_processed AS bytes, next_line AS line FROM imports WHERE id = $1', [imp.id])

@@ -78,37 +78,29 @@ async function main() {
   const typedList = HEADER.split(',').filter((_, i) => types[i] !== 'text').map((n) => `"${n}"`).join(', ')
   const importOptions = `(FORMAT csv, FORCE_NULL (${typedList}), ON_ERROR ignore, LOG_VERBOSITY verbose)`
   const list = HEADER.split(',').map((n) => `"${n}"`).join(', ')
+  /** One COPY of the whole file on one connection into a table made first. */
+  const oneCopy = (name: string, createSql: string, copySql: string): Layout => ({
+    name,
+    lanes: 1,
+    run: async (connect, _h, whole) => {
+      const c = await connect()
+      await c.query(createSql)
+      await copyRange(c, fixture.file, copySql, whole)
+      await c.end()
+    },
+  })
   const layouts: Layout[] = [
-    {
-      name: 'one COPY, plain typed table (baseline)',
-      lanes: 1,
-      run: async (connect, _h, whole) => {
-        const c = await connect()
-        await c.query(`CREATE TABLE t (${cols.join(', ')})`)
-        await copyRange(c, fixture.file, `COPY t FROM STDIN ${opts}`, whole)
-        await c.end()
-      },
-    },
-    {
-      name: 'one COPY, + identity row number (CACHE 1000)',
-      lanes: 1,
-      run: async (connect, _h, whole) => {
-        const c = await connect()
-        await c.query(`CREATE TABLE t (_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${cols.join(', ')})`)
-        await copyRange(c, fixture.file, `COPY t (${list}) FROM STDIN ${opts}`, whole)
-        await c.end()
-      },
-    },
-    {
-      name: "one COPY, with the import's options (FORCE_NULL of the typed columns, ON_ERROR ignore, LOG_VERBOSITY verbose)",
-      lanes: 1,
-      run: async (connect, _h, whole) => {
-        const c = await connect()
-        await c.query(`CREATE TABLE t (${cols.join(', ')})`)
-        await copyRange(c, fixture.file, `COPY t FROM STDIN ${importOptions}`, whole)
-        await c.end()
-      },
-    },
+    oneCopy('one COPY, plain typed table (baseline)', `CREATE TABLE t (${cols.join(', ')})`, `COPY t FROM STDIN ${opts}`),
+    oneCopy(
+      'one COPY, + identity row number (CACHE 1000)',
+      `CREATE TABLE t (_row bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${cols.join(', ')})`,
+      `COPY t (${list}) FROM STDIN ${opts}`,
+    ),
+    oneCopy(
+      "one COPY, with the import's options (FORCE_NULL of the typed columns, ON_ERROR ignore, LOG_VERBOSITY verbose)",
+      `CREATE TABLE t (${cols.join(', ')})`,
+      `COPY t FROM STDIN ${importOptions}`,
+    ),
     {
       name: 'one COPY FREEZE into a table made in its transaction',
       lanes: 1,
