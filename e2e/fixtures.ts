@@ -8,6 +8,7 @@ import { generateCsv } from '../lib/csv/generate'
 import { databaseUrlFile } from '../lib/db/database-url-file'
 import { dataDir, fixturesDir, SERVER_URL } from './run-dir'
 import { startThrottleProxy, type ThrottleProxy } from './throttle-proxy'
+import { SLUICE_SEARCH_PATH } from '../lib/db/sluice-schema'
 
 export type CsvFixture = { path: string; size: number; sha256: string }
 
@@ -55,7 +56,7 @@ export async function openHome(page: Page) {
 
 /** A client of the e2e server's own PostgreSQL (its URL is in DATA_DIR), connected; end it when done. */
 export async function connectToServerDatabase(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: fs.readFileSync(databaseUrlFile(dataDir()), 'utf8').trim() })
+  const client = new pg.Client({ connectionString: fs.readFileSync(databaseUrlFile(dataDir()), 'utf8').trim(), options: SLUICE_SEARCH_PATH })
   await client.connect()
   return client
 }

@@ -11,6 +11,7 @@ import type { SessionDto } from '../lib/sessions/schemas'
 import { appFetch, createDatabase, health, signInForTests, TEST_ADMIN, sleep, startApp, tempDir, type AppProcess } from '../test/app-process'
 import { runNpm, startNpm, type CliRun } from '../test/cli-process'
 import { startFaultyProxy, type FaultyProxy } from '../test/faulty-proxy'
+import { SLUICE_SEARCH_PATH } from '../lib/db/sluice-schema'
 
 // `npm run upload` as a user runs it, against the app as `npm start` runs it (a database of its
 // own, small batch limits so that the batch mode meets its 413s), and through a proxy that
@@ -30,7 +31,7 @@ beforeAll(async () => {
   dir = await tempDir('sluice-upload-cli-')
   dataDir = path.join(dir, 'data')
   const databaseUrl = await createDatabase('sluice_upload_cli_test')
-  db = new pg.Pool({ connectionString: databaseUrl })
+  db = new pg.Pool({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH })
   app = startApp({
     PORT: String(await freePort()),
     DATA_DIR: dataDir,

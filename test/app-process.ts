@@ -9,6 +9,7 @@ import { migrate } from '../lib/db/migrate'
 import { installJobQueue } from '../lib/imports/import-worker'
 import { freePort } from '../lib/server/free-port'
 import { startScriptNodeArgs } from '../lib/server/start-command'
+import { SLUICE_SEARCH_PATH } from '../lib/db/sluice-schema'
 
 // Helpers for tests that drive Sluice as its users do: `npm start` as a child process, HTTP
 // requests, its signals.
@@ -138,7 +139,7 @@ export async function createDatabase(name: string): Promise<string> {
   const url = new URL(process.env.DATABASE_URL!)
   url.pathname = `/${name}`
   await migrate(url.href)
-  const pool = new pg.Pool({ connectionString: url.href })
+  const pool = new pg.Pool({ connectionString: url.href, options: SLUICE_SEARCH_PATH })
   pool.on('error', () => {}) // graphile-worker asks every pool for one; this one lives for two statements
   await installJobQueue(pool)
   await pool.end()
@@ -192,7 +193,7 @@ export async function startTestApp(name: string, settings: Record<string, string
   const t: TestApp = {
     app: undefined as unknown as AppProcess,
     dir,
-    db: new pg.Pool({ connectionString: databaseUrl }),
+    db: new pg.Pool({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH }),
     env,
     async restart() {
       t.app = startApp(env)

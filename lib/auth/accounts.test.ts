@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../server/free-port'
 import { createApiKey, createDatabase, health, signIn, sleep, startApp, tempDir, TEST_ADMIN, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from '../imports/schemas'
+import { SLUICE_SEARCH_PATH } from '../db/sluice-schema'
 
 // Accounts and ownership over HTTP, against the app as `npm start` runs it: every route needs a
 // credential, another person's things answer as if they did not exist, keys and sessions stop
@@ -29,7 +30,7 @@ let bobKey: string
 beforeAll(async () => {
   dir = await tempDir('sluice-accounts-')
   const databaseUrl = await createDatabase('sluice_accounts_test')
-  db = new pg.Pool({ connectionString: databaseUrl })
+  db = new pg.Pool({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH })
   app = startApp({
     PORT: String(await freePort()),
     DATA_DIR: path.join(dir, 'data'),
@@ -517,7 +518,7 @@ describe('send-able download links', () => {
 describe('the first admin', () => {
   it('two setups at once make exactly one admin, who then owns the rows from before accounts', async () => {
     const databaseUrl = await createDatabase('sluice_setup_test')
-    const legacy = new pg.Client({ connectionString: databaseUrl })
+    const legacy = new pg.Client({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH })
     await legacy.connect()
     await legacy.query("INSERT INTO uploads (id, file_name, size, status, updated_at) VALUES ('legacyupload', 'old.csv', 4, 'FINISHED', now())")
     const fresh = startApp({ PORT: String(await freePort()), DATA_DIR: path.join(dir, 'setup-data'), DATABASE_URL: databaseUrl, ADMIN_EMAIL: '', ADMIN_PASSWORD: '' })

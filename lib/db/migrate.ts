@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
+import { SLUICE_SCHEMA, SLUICE_SEARCH_PATH } from './sluice-schema'
 
 /**
  * Applies prisma/migrations the way `prisma migrate deploy` does, without Prisma's schema
@@ -46,10 +47,12 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 /** Applies every pending migration; returns the names it applied. */
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = await readMigrations(dir)
-  const client = new pg.Client({ connectionString: databaseUrl })
+  const client = new pg.Client({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH })
   await client.connect()
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK])
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${SLUICE_SCHEMA}`)
+    await moveMigrationRecordsFromPublic(client, migrations)
     await client.query(CREATE_MIGRATIONS_TABLE)
     const { rows } = await client.query<{ migration_name: string; finished_at: Date | null; rolled_back_at: Date | null }>(
       'SELECT migration_name, finished_at, rolled_back_at FROM "_prisma_migrations"',
@@ -71,6 +74,33 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_MIGRATE_LOCK]).catch(() => {})
     await client.end()
+  }
+}
+
+/**
+ * Before Sluice kept its bookkeeping in its own schema, its migrations were recorded in
+ * public._prisma_migrations, a table the database's own Prisma app may share. Sluice's
+ * records move to its schema's table (the migration sluice_schema then moves its tables);
+ * anyone else's stay where they are.
+ */
+async function moveMigrationRecordsFromPublic(client: pg.Client, migrations: Migration[]) {
+  const { rows } = await client.query<{ ours: string | null; legacy: string | null }>(
+    `SELECT to_regclass('${SLUICE_SCHEMA}._prisma_migrations')::text AS ours, to_regclass('public._prisma_migrations')::text AS legacy`,
+  )
+  if (rows[0]!.ours !== null || rows[0]!.legacy === null) return
+  const names = migrations.map((m) => m.name)
+  await client.query('BEGIN')
+  try {
+    await client.query(CREATE_MIGRATIONS_TABLE)
+    await client.query('INSERT INTO "_prisma_migrations" SELECT * FROM public."_prisma_migrations" WHERE migration_name = ANY($1)', [names])
+    await client.query('DELETE FROM public."_prisma_migrations" WHERE migration_name = ANY($1)', [names])
+    await client.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM public."_prisma_migrations") THEN DROP TABLE public."_prisma_migrations"; END IF;
+    END $$`)
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK')
+    throw error
   }
 }
 

@@ -1,15 +1,16 @@
 import pg from 'pg'
 import { pool } from './pool'
+import { SLUICE_SEARCH_PATH } from './sluice-schema'
 
 /**
  * A connection of its own for one long piece of work (an import, an export), named after it
  * in pg_stat_activity. PostgreSQL then answers two questions for any process: is the work's
  * worker alive (its connection exists), and which statement to cancel to stop it. A pooled
  * connection could be running someone else's query by the time a cancel arrives.
- * `options` are session settings (`-c name=value …`).
+ * `options` are session settings (`-c name=value …`), added to Sluice's search_path.
  */
 export async function connectAs(name: string, options?: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: process.env.DATABASE_URL, application_name: name, options })
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL, application_name: name, options: [SLUICE_SEARCH_PATH, options].filter(Boolean).join(' ') })
   client.on('error', () => {}) // a cancelled or terminated connection is handled where it is awaited
   await client.connect()
   return client

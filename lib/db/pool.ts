@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from './generated/client'
+import { SLUICE_SCHEMA, SLUICE_SEARCH_PATH } from './sluice-schema'
 
 /**
  * One pg pool per process, shared by Prisma's adapter (ordinary reads and writes) and by
@@ -9,6 +10,7 @@ import { PrismaClient } from './generated/client'
  */
 const globals = globalThis as unknown as { sluicePool?: pg.Pool; sluicePrisma?: PrismaClient }
 
+
 /** Connections the app's shared pool opens at most (its queries, Prisma's, the job queue's). */
 export const POOL_SIZE = 10
 
@@ -16,7 +18,7 @@ export function pool(): pg.Pool {
   const url = process.env.DATABASE_URL
   if (!url) throw new Error('DATABASE_URL is not set: start Sluice with `npm start`, which sets it')
   if (!globals.sluicePool) {
-    const created = new pg.Pool({ connectionString: url, max: POOL_SIZE })
+    const created = new pg.Pool({ connectionString: url, max: POOL_SIZE, options: SLUICE_SEARCH_PATH })
     // An idle connection that breaks (the database restarted) must not crash the process;
     // the next query gets a fresh connection and reports any lasting failure itself.
     const report = (e: Error) => console.error('database connection lost:', e.message)
@@ -28,7 +30,7 @@ export function pool(): pg.Pool {
 }
 
 export function prisma(): PrismaClient {
-  globals.sluicePrisma ??= new PrismaClient({ adapter: new PrismaPg(pool()) })
+  globals.sluicePrisma ??= new PrismaClient({ adapter: new PrismaPg(pool(), { schema: SLUICE_SCHEMA }) })
   return globals.sluicePrisma
 }
 

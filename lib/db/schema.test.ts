@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import internals from '@prisma/internals'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SLUICE_SEARCH_PATH } from './sluice-schema'
 
 // The migrated test database must hold exactly what schema.prisma describes: every model's
 // table, every field's column with its type and nullability, and every enum's values. The
@@ -33,7 +34,7 @@ const NATIVE_TYPE: Record<string, (args: string[]) => string> = {
   BigInt: () => 'bigint',
 }
 
-const client = new pg.Client({ connectionString: process.env.DATABASE_URL })
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL, options: SLUICE_SEARCH_PATH })
 let dmmf: Awaited<ReturnType<typeof internals.getDMMF>>
 
 beforeAll(async () => {
@@ -63,7 +64,7 @@ describe('the migrated database matches schema.prisma', () => {
     const { rows } = await client.query<Column>(`
       SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_prisma_migrations' AND a.attnum > 0 AND NOT a.attisdropped`)
+      WHERE n.nspname = 'sluice' AND c.relkind = 'r' AND c.relname <> '_prisma_migrations' AND a.attnum > 0 AND NOT a.attisdropped`)
     const key = (c: Column) => `${c.table}.${c.column}`
     const sort = (cs: Column[]) => [...cs].sort((a, b) => key(a).localeCompare(key(b)))
     expect(sort(rows)).toEqual(sort(expectedColumns()))
@@ -73,7 +74,7 @@ describe('the migrated database matches schema.prisma', () => {
     const { rows } = await client.query<{ name: string; values: string[] }>(`
       SELECT t.typname AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS values
       FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
-      WHERE n.nspname = 'public' GROUP BY t.typname ORDER BY t.typname`)
+      WHERE n.nspname = 'sluice' GROUP BY t.typname ORDER BY t.typname`)
     expect(rows).toEqual(
       dmmf.datamodel.enums
         .map((e) => ({ name: e.dbName ?? e.name, values: e.values.map((v) => v.dbName ?? v.name) }))
@@ -88,7 +89,7 @@ describe('the migrated database matches schema.prisma', () => {
       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-      WHERE n.nspname = 'public' AND c.relname <> '_prisma_migrations'
+      WHERE n.nspname = 'sluice' AND c.relname <> '_prisma_migrations'
       GROUP BY c.relname, i.indexrelid, i.indisprimary, i.indisunique`)
     const expected = dmmf.datamodel.models.flatMap((m) => {
       const table = m.dbName ?? m.name

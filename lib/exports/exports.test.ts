@@ -11,6 +11,7 @@ import { freePort } from '../server/free-port'
 import { appFetch, authHeaders, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from '../imports/schemas'
 import type { ExportDto } from './schemas'
+import { SLUICE_SEARCH_PATH } from '../db/sluice-schema'
 
 // Exports driven over HTTP against the app as `npm start` runs it, with a database of its own:
 // a file of awkward values comes back value for value, a generated file comes back byte for
@@ -140,7 +141,7 @@ beforeAll(async () => {
   dir = await tempDir('sluice-exports-')
   dataDir = path.join(dir, 'data')
   const databaseUrl = await createDatabase('sluice_exports_test')
-  db = new pg.Pool({ connectionString: databaseUrl })
+  db = new pg.Pool({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH })
   // 1 MiB batches: an import of the big file takes long enough to be paused well past its start.
   app = startApp({ PORT: String(await freePort()), DATA_DIR: dataDir, DATABASE_URL: databaseUrl, IMPORT_BATCH_BYTES: String(1024 * 1024) })
   expect(await health(app.url)).toEqual({ ok: true })
@@ -485,7 +486,7 @@ describe('the order rows are read in', () => {
     const second = await db.query(`UPDATE ${table} SET ${column} = ${column} WHERE ctid = '(0,2)'`)
     const batches = (await db.query('SELECT count(*)::int AS n FROM import_batches WHERE import_id = $1', [big.imp.id])).rows[0].n
     expect(second.rowCount).toBe(batches)
-    const seventh = await db.query(`UPDATE ${table} SET ${column} = ${column} WHERE sluice_place(ctid) % 7 = 0`)
+    const seventh = await db.query(`UPDATE ${table} SET ${column} = ${column} WHERE sluice.sluice_place(ctid) % 7 = 0`)
     expect(seventh.rowCount).toBeGreaterThan(batches)
     const { rows } = await db.query(`SELECT count(*)::int AS n, count(_sluice_row)::int AS numbered FROM ${table}`)
     expect(rows[0].n).toBe(big.imp.rowsImported)

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../server/free-port'
 import { appFetch, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from './schemas'
+import { SLUICE_SEARCH_PATH } from '../db/sluice-schema'
 
 // A corpus of small files, one per case the importer must read (or refuse), each driven
 // through the app as a person drops it: tus upload, import, then the export and the rejects.
@@ -21,7 +22,7 @@ let app: AppProcess
 beforeAll(async () => {
   dir = await tempDir('sluice-corpus-')
   const databaseUrl = await createDatabase('sluice_corpus_test')
-  db = new pg.Pool({ connectionString: databaseUrl })
+  db = new pg.Pool({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH })
   app = startApp({
     PORT: String(await freePort()),
     DATA_DIR: path.join(dir, 'data'),

@@ -19,7 +19,7 @@ import { importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from
  *   without). Until a row changes, its place in its batch is where it is stored, its ctid.
  *   An UPDATE moves the rows it changes, so a row trigger gives each moved row the number of
  *   the place it leaves (sluice_keep_row_place, migration lazy_row_numbers): the file's order
- *   is (_sluice_batch, COALESCE(_sluice_row, sluice_place(ctid))) in any case. Numbers only
+ *   is (_sluice_batch, COALESCE(_sluice_row, sluice.sluice_place(ctid))) in any case. Numbers only
  *   for the rows someone changes, paid by that UPDATE. A DELETE moves nothing; a row someone
  *   INSERTs has no place in the file and sorts where it is stored. (VACUUM FULL or CLUSTER of
  *   a table with changed rows moves the others, and would lose the order between the two.)
@@ -33,7 +33,7 @@ export const BATCHES_SCHEMA = 'imported_batches'
 
 /** The order of the file's records, in any import's table (batch sessions' tables have no batches). */
 export const fileOrderSql = (imp: { partitioned: boolean }) =>
-  imp.partitioned ? `${quoteIdent(BATCH_COLUMN)}, COALESCE(${quoteIdent(ROW_NUMBER_COLUMN)}, sluice_place(ctid))` : quoteIdent(ROW_NUMBER_COLUMN)
+  imp.partitioned ? `${quoteIdent(BATCH_COLUMN)}, COALESCE(${quoteIdent(ROW_NUMBER_COLUMN)}, sluice.sluice_place(ctid))` : quoteIdent(ROW_NUMBER_COLUMN)
 
 const compactId = (importId: string) => importId.replace(/-/g, '')
 const batchTableSql = (importId: string, startByte: number) => `${quoteIdent(BATCHES_SCHEMA)}.${quoteIdent(`${compactId(importId)}_${startByte}`)}`
@@ -48,9 +48,9 @@ export function createPartitionedTableSql(imp: { id: string; tableName: string }
   const table = importTableSql(imp.tableName)
   return [
     `CREATE TABLE ${table} (${quoteIdent(BATCH_COLUMN)} bigint NOT NULL, ${quoteIdent(ROW_NUMBER_COLUMN)} bigint, ${valueColumnsSql(columns)}) PARTITION BY RANGE (${quoteIdent(BATCH_COLUMN)})`,
-    `CREATE TRIGGER sluice_keep_row_place BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION sluice_keep_row_place()`,
+    `CREATE TRIGGER sluice_keep_row_place BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION sluice.sluice_keep_row_place()`,
     `CREATE TRIGGER sluice_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-     FOR EACH STATEMENT EXECUTE FUNCTION sluice_import_table_changed()`,
+     FOR EACH STATEMENT EXECUTE FUNCTION sluice.sluice_import_table_changed()`,
   ]
 }
 

@@ -8,6 +8,7 @@ import { freePort } from '../server/free-port'
 import { appFetch, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import { importApi, processing, settled, tableExists } from '../../test/import-api'
 import type { ImportDto } from './schemas'
+import { SLUICE_SEARCH_PATH } from '../db/sluice-schema'
 
 // The import engine driven over HTTP, against the app running as `npm start` runs it, with a
 // database of its own. Small batches (256 KiB) give a million-row file about 300 batch
@@ -26,7 +27,7 @@ beforeAll(async () => {
   csv = path.join(dir, 'million.csv')
   await generateCsv({ out: csv, rows: ROWS, seed: 7 })
   databaseUrl = await createDatabase('sluice_imports_test')
-  db = new pg.Pool({ connectionString: databaseUrl })
+  db = new pg.Pool({ connectionString: databaseUrl, options: SLUICE_SEARCH_PATH })
   env = {
     PORT: String(await freePort()),
     DATA_DIR: path.join(dir, 'data'),

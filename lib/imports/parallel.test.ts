@@ -130,7 +130,7 @@ describe.each([1, 2, 4])('an import on IMPORT_PARALLELISM=%i', (parallelism) => 
     )
     expect((await api('POST', `/api/imports/${legacy.id}/resume`)).status).toBe(200)
     const resumed = await waitFor(legacy.id, settled)
-    expect(resumed).toMatchObject({ status: 'PROCESSED', rowsImported: rowsOf, fileOrder: '_sluice_batch, COALESCE(_sluice_row, sluice_place(ctid))' })
+    expect(resumed).toMatchObject({ status: 'PROCESSED', rowsImported: rowsOf, fileOrder: '_sluice_batch, COALESCE(_sluice_row, sluice.sluice_place(ctid))' })
     expect((await t.db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM imported.${legacy.table}`)).rows[0]).toEqual({ n: rowsOf, ids: rowsOf })
     expect((await exported(legacy.id)).toString()).toBe(text)
   }, 120_000)

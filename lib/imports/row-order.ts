@@ -33,7 +33,7 @@ export async function prepareRowOrder(client: pg.Client, imp: { id: string; tabl
     await client.query(`LOCK TABLE ${table} IN SHARE MODE`)
     await client.query(
       `CREATE OR REPLACE TRIGGER sluice_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-       FOR EACH STATEMENT EXECUTE FUNCTION sluice_import_table_changed()`,
+       FOR EACH STATEMENT EXECUTE FUNCTION sluice.sluice_import_table_changed()`,
     )
     // In scan order, does any row number come after a larger one?
     const { rows } = await client.query<{ ordered: boolean }>(

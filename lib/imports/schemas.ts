@@ -43,7 +43,7 @@ export const ImportSchema = z.object({
   columns: z.array(ImportColumnSchema),
   dialect: DialectSchema.nullable().describe('Null until the file is read, and for a batch session'),
   tableName: z.string().describe('Schema-qualified table that holds the rows, e.g. imported.sales_3f9a1c2e'),
-  fileOrder: z.string().describe("The columns that order the table's rows as the file had them, for ORDER BY, e.g. _sluice_batch, COALESCE(_sluice_row, sluice_place(ctid))"),
+  fileOrder: z.string().describe("The columns that order the table's rows as the file had them, for ORDER BY, e.g. _sluice_batch, COALESCE(_sluice_row, sluice.sluice_place(ctid))"),
   error: z.string().nullable(),
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().nullable(),
