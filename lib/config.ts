@@ -51,6 +51,12 @@ const Settings = z.object({
   // Failed sign-ins an account may have in the window before sign-in waits for the window's end.
   SIGN_IN_MAX_FAILURES: integer('SIGN_IN_MAX_FAILURES', 1, 1000).default(5),
   SIGN_IN_WINDOW_SECONDS: integer('SIGN_IN_WINDOW_SECONDS', 1, 24 * 3600).default(60),
+  // Schemas whose tables everyone may load imports into (admins may load into any table).
+  LOAD_SCHEMAS: z
+    .string()
+    .trim()
+    .regex(/^[^,\s]+(\s*,\s*[^,\s]+)*$/, 'LOAD_SCHEMAS must be schema names separated by commas, like staging,reports')
+    .optional(),
   // Create the first admin at start (Docker, scripts); ignored once any account exists.
   ADMIN_EMAIL: z.string().trim().email('ADMIN_EMAIL must be an email address').optional(),
   ADMIN_PASSWORD: z.string().min(12, 'ADMIN_PASSWORD must have at least 12 characters').optional(),
@@ -87,6 +93,8 @@ export type Config = {
   signInMaxFailures: number
   /** The window those failures are counted in. */
   signInWindowSeconds: number
+  /** Schemas whose tables anyone signed in may load into; an admin may load into any table. */
+  loadSchemas: string[]
   /** The first admin, created at start when no account exists; both or neither. */
   admin: { email: string; password: string } | undefined
 }
@@ -128,6 +136,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxExportStreams: s.MAX_EXPORT_STREAMS,
     signInMaxFailures: s.SIGN_IN_MAX_FAILURES,
     signInWindowSeconds: s.SIGN_IN_WINDOW_SECONDS,
+    loadSchemas: s.LOAD_SCHEMAS?.split(',').map((name) => name.trim()) ?? [],
     admin: s.ADMIN_EMAIL && s.ADMIN_PASSWORD ? { email: s.ADMIN_EMAIL, password: s.ADMIN_PASSWORD } : undefined,
   }
 }

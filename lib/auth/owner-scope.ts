@@ -21,3 +21,6 @@ export type Principal = {
  * uploads, imports, exports and sessions on behalf of a request goes through it.
  */
 export const ownedBy = (who: Principal): OwnerScope => (who.isAdmin ? ANY_OWNER : { ownerId: who.userId })
+
+/** Whether a user's role (better-auth's admin plugin: roles joined with commas) makes them an admin. */
+export const isAdminRole = (role: string | null | undefined) => (role ?? '').split(',').includes('admin')

@@ -2,14 +2,12 @@ import { defaultKeyHasher } from '@better-auth/api-key'
 import { prisma } from '../db/pool'
 import { SluiceError, toErrorResponse } from '../http/errors'
 import { auth, ownOrigin } from './auth'
-import type { Principal } from './owner-scope'
+import { isAdminRole, type Principal } from './owner-scope'
 
-export { ownedBy, type Principal } from './owner-scope'
+export { isAdminRole, ownedBy, type Principal } from './owner-scope'
 
 /** Whether `who` may see a thing owned by `ownerId`. */
 export const mayAccess = (who: Principal, ownerId: string | null) => who.isAdmin || ownerId === who.userId
-
-export const isAdminRole = (role: string | null | undefined) => (role ?? '').split(',').includes('admin')
 
 const unauthorized = (message = 'Sign in, or send an API key as Authorization: Bearer <key>') => new SluiceError('UNAUTHORIZED', message)
 

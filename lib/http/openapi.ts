@@ -21,6 +21,18 @@ import {
   RowsPageSchema,
   RowsQuery,
 } from '../imports/schemas'
+import {
+  CheckResultSchema,
+  LeftOutSchema,
+  LoadListSchema,
+  LoadParams,
+  LoadRequestSchema,
+  LoadSchema,
+  MappingQuery,
+  MappingSuggestionSchema,
+  TargetListQuery,
+  TargetListSchema,
+} from '../loads/schemas'
 import { BatchBody, BatchResultSchema, CreateSessionBody, FinishSessionBody, SessionParams, SessionSchema } from '../sessions/schemas'
 import { UPLOAD_EXPIRY_MS } from '../uploads/tus-server'
 import {
@@ -458,6 +470,110 @@ const uploads = {
 // ---- batch sessions --------------------------------------------------------------------------
 
 const sessions = {
+  '/api/load-targets': {
+    get: {
+      tags: ['Loads'],
+      operationId: 'listLoadTargets',
+      summary: 'List the tables you may load into',
+      description: "An admin may load into any table outside Sluice's own schemas that the database role can insert into; anyone else into the tables of the schemas in `LOAD_SCHEMAS`. `search` keeps the tables whose `schema.name` contains it.",
+      requestParams: { query: TargetListQuery },
+      responses: { 200: ok('The tables, by schema and name', TargetListSchema) },
+    },
+  },
+  '/api/imports/{id}/loads/mapping': {
+    get: {
+      tags: ['Loads'],
+      operationId: 'suggestLoadMapping',
+      summary: "Describe a table and match the import's columns to it",
+      description: "The table's columns (type, nullability, default, key) as the catalog has them, and for each the import's column that would fill it: the same name ignoring case, spaces, `_` and `-`; else the one you mapped last for this table from a file with these headers; else a similar name (a guess).",
+      requestParams: { path: ImportParams, query: MappingQuery },
+      responses: {
+        200: ok('The table and the suggested mapping', MappingSuggestionSchema),
+        ...errors({ NOT_FOUND: 'No import with this id, or no such table', FORBIDDEN: 'A schema you may not load into' }),
+      },
+    },
+  },
+  '/api/imports/{id}/loads/check': {
+    post: {
+      tags: ['Loads'],
+      operationId: 'checkLoad',
+      summary: 'Check a load without writing anything',
+      description: "What the load would do (rows to insert, update, leave unchanged, delete) and what stands in its way, with counts and the first examples with the file's line: values the column's exact type refuses, missing values for NOT NULL columns, the same key on several lines, keys the table has already (append), values a foreign key refuses.",
+      requestParams: { path: ImportParams },
+      requestBody: { required: true, content: json(LoadRequestSchema) },
+      responses: {
+        200: ok('The check', CheckResultSchema),
+        ...errors({
+          BAD_REQUEST: 'Malformed JSON or an invalid body',
+          FORBIDDEN: "A schema you may not load into, one of Sluice's own, or a table the database role may not write",
+          NOT_FOUND: 'No import with this id, or no such table',
+          INVALID_TRANSITION: 'The import is not processed',
+          UNPROCESSABLE: 'A mapping that cannot work: an unknown column, a NOT NULL column without a default left unmapped, a key that is not unique',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+        }),
+      },
+    },
+  },
+  '/api/imports/{id}/loads': {
+    get: {
+      tags: ['Loads'],
+      operationId: 'listLoads',
+      summary: "List an import's loads",
+      requestParams: { path: ImportParams },
+      responses: { 200: ok('The loads, newest first', LoadListSchema), ...errors({ NOT_FOUND: 'No import with this id' }) },
+    },
+    post: {
+      tags: ['Loads'],
+      operationId: 'createLoad',
+      summary: 'Load the import into a table',
+      description: 'Starts a load job: the check, then every write, in one transaction. Rows that cannot go in are left out (listed with line, column and reason) or, with `misfits: block`, stop the load. A stop or any error leaves the table exactly as it was. Poll the load for progress.',
+      requestParams: { path: ImportParams },
+      requestBody: { required: true, content: json(LoadRequestSchema) },
+      responses: {
+        202: { ...ok('The load, queued', LoadSchema), headers: location('The load: `/api/loads/{id}`') },
+        ...errors({
+          BAD_REQUEST: 'Malformed JSON or an invalid body',
+          FORBIDDEN: "A schema you may not load into, one of Sluice's own, or a table the database role may not write",
+          NOT_FOUND: 'No import with this id, or no such table',
+          INVALID_TRANSITION: 'The import is not processed',
+          UNPROCESSABLE: 'A mapping that cannot work',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+        }),
+      },
+    },
+  },
+  '/api/loads/{id}': {
+    get: {
+      tags: ['Loads'],
+      operationId: 'getLoad',
+      summary: 'Get a load',
+      requestParams: { path: LoadParams },
+      responses: { 200: ok('The load', LoadSchema), ...errors({ NOT_FOUND: 'No load with this id' }) },
+    },
+  },
+  '/api/loads/{id}/stop': {
+    post: {
+      tags: ['Loads'],
+      operationId: 'stopLoad',
+      summary: 'Stop a load',
+      description: 'Its transaction rolls back: the table is exactly as it was.',
+      requestParams: { path: LoadParams },
+      responses: {
+        200: ok('The load, stopped', LoadSchema),
+        ...errors({ NOT_FOUND: 'No load with this id', INVALID_TRANSITION: 'The load is no longer queued or running' }),
+      },
+    },
+  },
+  '/api/loads/{id}/left-out': {
+    get: {
+      tags: ['Loads'],
+      operationId: 'listLeftOut',
+      summary: 'The rows a load left out',
+      description: "One entry per problem of each row left out, in the file's order, with its line, column and reason.",
+      requestParams: { path: LoadParams, query: RowsQuery },
+      responses: { 200: ok('A page of them', LeftOutSchema), ...errors({ NOT_FOUND: 'No load with this id' }) },
+    },
+  },
   '/api/sessions': {
     post: {
       tags: ['Batch sessions'],
@@ -802,6 +918,7 @@ export function openApiDocument(): oas31.OpenAPIObject {
         { name: 'Uploads (tus)', description: 'Resumable uploads, [tus 1.0.0](https://tus.io/protocols/resumable-upload). A finished upload is imported.' },
         { name: 'Imports', description: 'Follow and steer imports; read their rows.' },
         { name: 'Batch sessions', description: 'Send records as JSON, in batches, without a file.' },
+        { name: 'Loads', description: 'The rows into a table of your own: mapped, checked, appended, upserted or replaced, all or nothing.' },
         { name: 'Exports', description: 'The rows back as CSV: streamed, or as a file with a resumable download.' },
         { name: 'Accounts', description: 'Sign-in, API keys, the first admin, invites.' },
         { name: 'Admin', description: 'Accounts, invites and sign-up, for admins (403 for anyone else).' },

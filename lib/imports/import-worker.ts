@@ -6,6 +6,8 @@ import { pool, POOL_SIZE } from '../db/pool'
 import { ADD_RUN_EXPORT_JOB, REQUEUE_ORPHANED_EXPORTS, TASK_RUN_EXPORT } from '../exports/export-jobs'
 import { expireExports } from '../exports/exports'
 import { runExport } from '../exports/run-export'
+import { ADD_RUN_LOAD_JOB, REQUEUE_ORPHANED_LOADS, TASK_RUN_LOAD } from '../loads/load-jobs'
+import { runLoad } from '../loads/run-load'
 import { REQUEUE_ORPHANED_IMPORTS } from './import-connection'
 import { killImportIfPausedTooLong } from './imports'
 import { ADD_RUN_IMPORT_JOB, TASK_PAUSE_TIMEOUT, TASK_PREPARE_ROW_ORDER, TASK_RUN_IMPORT } from './job-queue'
@@ -23,6 +25,7 @@ const EXPIRY_INTERVAL_MS = 60_000
 
 const JobPayload = z.object({ importId: z.uuid() })
 const ExportPayload = z.object({ exportId: z.uuid() })
+const LoadPayload = z.object({ loadId: z.uuid() })
 const PauseTimeoutPayload = JobPayload.extend({ seconds: z.number().int().positive() })
 
 // graphile-worker reports every job at "info"; only what needs a person's eye is printed.
@@ -51,6 +54,7 @@ export async function startImportWorker({ concurrency }: { concurrency: number }
     },
     [TASK_RUN_EXPORT]: async (payload) => runExport(ExportPayload.parse(payload).exportId, shutdown.signal),
     [TASK_PREPARE_ROW_ORDER]: async (payload) => prepareFinishedImport(JobPayload.parse(payload).importId),
+    [TASK_RUN_LOAD]: async (payload) => runLoad(LoadPayload.parse(payload).loadId),
   }
   await installJobQueue()
   await warnIfConnectionsRunShort(concurrency)
@@ -94,10 +98,11 @@ async function warnIfConnectionsRunShort(concurrency: number) {
 }
 
 // Work whose row says what to do when its worker dies: imports resume from their checkpoint,
-// exports start over.
+// exports and loads (rolled back with the connection) start over.
 const RECOVERABLE = [
   { noun: 'import', table: 'imports', requeueOrphaned: REQUEUE_ORPHANED_IMPORTS, addJob: ADD_RUN_IMPORT_JOB },
   { noun: 'export', table: 'exports', requeueOrphaned: REQUEUE_ORPHANED_EXPORTS, addJob: ADD_RUN_EXPORT_JOB },
+  { noun: 'load', table: 'loads', requeueOrphaned: REQUEUE_ORPHANED_LOADS, addJob: ADD_RUN_LOAD_JOB },
 ] as const
 
 /**

@@ -2,6 +2,7 @@ import { handleSignedIn, ownedBy } from '@/lib/auth/principal'
 import { endExportsOfImport } from '@/lib/exports/exports'
 import { deleteImport, getImport, toImportDto } from '@/lib/imports/imports'
 import { ImportParams } from '@/lib/imports/schemas'
+import { stopLoadsOfImport } from '@/lib/loads/loads'
 
 export const dynamic = 'force-dynamic'
 
@@ -11,12 +12,13 @@ export const GET = (req: Request, ctx: RouteContext<'/api/imports/[id]'>) =>
     return Response.json(toImportDto(await getImport(id, ownedBy(who))))
   })
 
-/** DELETE /api/imports/:id: the import, its table, its uploaded file and its exports are gone (204). */
+/** DELETE /api/imports/:id: the import, its table, its uploaded file, its exports and its loads are gone (204); a running load rolls back. */
 export const DELETE = (req: Request, ctx: RouteContext<'/api/imports/[id]'>) =>
   handleSignedIn(req, async (who) => {
     const { id } = ImportParams.parse(await ctx.params)
     await getImport(id, ownedBy(who))
     await endExportsOfImport(id)
+    await stopLoadsOfImport(id)
     await deleteImport(id)
     return new Response(null, { status: 204 })
   })
