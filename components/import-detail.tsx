@@ -8,6 +8,7 @@ import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
 import type { Dialect } from '@/lib/csv/sniff'
 import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
+import { LoadPanel } from './load-panel'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from './import-limits'
 import { dangerButton } from './styles'
 import { useImport } from './use-import'
@@ -92,6 +93,8 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
       </section>
 
       <ExportPanel imp={imp} variant="page" />
+
+      <LoadPanel imp={imp} />
 
       <section aria-labelledby="columns-heading" className={card}>
         <h2 id="columns-heading" className="font-semibold">

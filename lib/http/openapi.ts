@@ -574,6 +574,16 @@ const sessions = {
       responses: { 200: ok('A page of them', LeftOutSchema), ...errors({ NOT_FOUND: 'No load with this id' }) },
     },
   },
+  '/api/loads/{id}/left-out.csv': {
+    get: {
+      tags: ['Loads'],
+      operationId: 'downloadLeftOut',
+      summary: 'The rows a load left out, as CSV',
+      description: 'Every one, in file order: line, column, value, reason.',
+      requestParams: { path: LoadParams },
+      responses: { 200: { description: 'The rows left out', content: csv }, ...errors({ NOT_FOUND: 'No load with this id' }) },
+    },
+  },
   '/api/sessions': {
     post: {
       tags: ['Batch sessions'],
