@@ -366,3 +366,81 @@ describe('who may load where', () => {
     expect([badKey.status, badKey.body.error.message]).toEqual([422, '(full_name) is not the primary key or a unique index of public.customers: its keys are (id), (email)'])
   })
 })
+
+describe('attacks', () => {
+  it('a table and columns named like SQL load as they are named', async () => {
+    await t.db.query(`CREATE TABLE public."Odd ""Table""; DROP TABLE public.customers; --" ("select" bigint PRIMARY KEY, "a-b c" text)`)
+    const imp = await importCsv('odd.csv', 'select,a-b c\n1,one\n2,two\n')
+    const table = { schema: 'public', name: 'Odd "Table"; DROP TABLE public.customers; --' }
+    const suggestion = (await call('GET', `/api/imports/${imp.id}/loads/mapping?table=${encodeURIComponent(`public.${table.name}`)}`)).body as MappingSuggestion
+    expect(suggestion.mapping.map((m) => [m.column, m.source, m.how])).toEqual([
+      ['select', 'select', 'name'],
+      ['a-b c', 'a_b_c', 'name'],
+    ])
+    const load = await waitForLoad((await call('POST', `/api/imports/${imp.id}/loads`, { table, mapping: { select: 'select', 'a-b c': 'a_b_c' }, mode: 'upsert' })).body.id)
+    expect(load).toMatchObject({ status: 'PROCESSED', rowsInserted: 2 })
+    expect((await t.db.query(`SELECT * FROM public."Odd ""Table""; DROP TABLE public.customers; --" ORDER BY 1`)).rows).toEqual([
+      { select: '1', 'a-b c': 'one' },
+      { select: '2', 'a-b c': 'two' },
+    ])
+    expect((await t.db.query("SELECT to_regclass('public.customers') IS NOT NULL AS kept")).rows[0].kept).toBe(true)
+  })
+
+  it("a batch session's records load once it is finished, and one still open is refused with 409", async () => {
+    const session = (await call('POST', '/api/sessions', { name: 'notes', columns: ['id', 'note'] })).body as { id: string; importId: string }
+    expect((await call('POST', `/api/sessions/${session.id}/batches`, { sequence: 0, records: [{ id: '7', note: 'seven' }, { id: 'x', note: 'bad' }] })).status).toBe(200)
+    const request = { table: { schema: 'public', name: 'guarded' }, mapping: { id: 'id', note: 'note' }, mode: 'append' }
+    const open = await call('POST', `/api/imports/${session.importId}/loads/check`, request)
+    expect([open.status, open.body.error.message]).toEqual([409, 'This import is receiving: only a processed import can be loaded into a table'])
+    expect((await call('POST', `/api/sessions/${session.id}/finish`, { totalRecords: 2 })).status).toBe(200)
+    await waitFor(session.importId, (i) => i.status === 'PROCESSED')
+    const load = await waitForLoad((await call('POST', `/api/imports/${session.importId}/loads`, request)).body.id)
+    expect(load).toMatchObject({ status: 'PROCESSED', rowsInserted: 1, rowsLeftOut: 1 })
+    // Records of a batch session have no line in a file.
+    expect((await call('GET', `/api/loads/${load.id}/left-out`)).body.leftOut).toEqual([{ line: null, column: 'id', value: 'x', reason: 'invalid input syntax for type bigint: "x"' }])
+    expect((await t.db.query('SELECT note FROM public.guarded WHERE id = 7')).rows).toEqual([{ note: 'seven' }])
+  })
+
+  it('two appends of the same rows racing into one table put them in once', async () => {
+    await t.db.query('CREATE TABLE public.raced (id bigint PRIMARY KEY, note text)')
+    const imp = await importCsv('raced.csv', 'id,note\n1,a\n2,b\n3,c\n')
+    const request = { table: { schema: 'public', name: 'raced' }, mapping: { id: 'id', note: 'note' }, mode: 'append' }
+    const started = await Promise.all([call('POST', `/api/imports/${imp.id}/loads`, request), call('POST', `/api/imports/${imp.id}/loads`, request)])
+    const loads = await Promise.all(started.map((s) => waitForLoad(s.body.id)))
+    expect((await rowsOf('public.raced')).map((r) => r.id)).toEqual(['1', '2', '3'])
+    const winner = loads.find((l) => l.status === 'PROCESSED' && l.rowsInserted === 3)
+    expect(winner).toBeDefined()
+    const other = loads.find((l) => l !== winner)!
+    // The second found the keys there at its check (all left out), or met them at its insert.
+    if (other.status === 'PROCESSED') expect(other).toMatchObject({ rowsInserted: 0, rowsLeftOut: 3 })
+    else expect(other).toMatchObject({ status: 'FAILED', errorLine: 2 })
+  })
+
+  it('a request body far too large is refused with 413 and nothing is loaded', async () => {
+    const mapping = Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`column_${i}`, `column_${i}`]))
+    const loadsBefore = (await call('GET', `/api/imports/${customersImport.id}/loads`)).body.loads.length
+    const res = await call('POST', `/api/imports/${customersImport.id}/loads`, { table: customers, mapping, mode: 'append' })
+    expect(res.status).toBe(413)
+    expect((await call('GET', `/api/imports/${customersImport.id}/loads`)).body.loads).toHaveLength(loadsBefore)
+  })
+
+  it('the left-out rows download as CSV, every one, in file order', async () => {
+    const load = ((await call('GET', `/api/imports/${customersImport.id}/loads`)).body.loads as LoadDto[]).find((l) => l.status === 'PROCESSED' && l.table.name === 'customers')!
+    const res = await appFetch(`${t.app.url}/api/loads/${load.id}/left-out.csv`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename=customers-left-out.csv')
+    expect(await res.text()).toBe(
+      [
+        'line,column,value,reason',
+        '2,id,1,the table has a row with this key already',
+        '4,full_name,Carolinexxxx,value too long for type character varying(10)',
+        '5,balance,123456789012,numeric field overflow',
+        '6,mood,angry,"invalid input value for enum public.mood: ""angry"""',
+        '7,full_name,,"no value, and the column is NOT NULL without a default"',
+        '8,country,ZZ,no row of public.countries has this code (customers_country_fkey)',
+        '9,id,2,"the same key as line 3, which goes in"',
+        '10,email,b@x.io,"the same key as line 3, which goes in"',
+      ].join('\n') + '\n',
+    )
+  })
+})

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { quoteIdent } from '../imports/column-names'
-import { linesOf } from './lines'
+import { linesOf, type LineOf } from './lines'
 import { fitsSql, mappedOf, misfitReasonSql, missingSql, safeValueSql, sourceSql, type LoadPlan } from './plan'
 import type { CheckResult, Problem, ProblemKind } from './schemas'
 
@@ -88,6 +88,12 @@ export async function findProblems(client: pg.ClientBase, plan: LoadPlan): Promi
 
 const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`
 
+/** Why a duplicate is not loaded: the line that has its key and is loaded instead. */
+export function duplicateReason(winner: LineOf | undefined, what: string): string {
+  const line = winner?.line ?? (winner?.lines ? `${winner.lines[0]}–${winner.lines[1]}` : null)
+  return line === null ? `the same key as another record, which ${what}` : `the same key as line ${line}, which ${what}`
+}
+
 /** Rows of the source that the load writes: not left out, not superseded. */
 export const loadedRowsSql = (plan: LoadPlan) =>
   `NOT EXISTS (SELECT 1 FROM ${PROBLEMS} x WHERE x.batch = ${plan.batchSql} AND x.place = ${plan.placeSql})`
@@ -128,9 +134,7 @@ export async function summarize(client: pg.ClientBase, plan: LoadPlan): Promise<
         const at = lines.get(`${e.batch}:${e.place}`)!
         let reason = e.reason
         if (e.kind === 'duplicate-key') {
-          const other = lines.get(`${e.other_batch}:${e.other_place}`)!
-          const otherLine = other.line ?? `${other.lines![0]}–${other.lines![1]}`
-          reason = plan.key ? `the same key as line ${otherLine}, which wins (duplicates: ${plan.request.duplicates})` : `the same key as line ${otherLine}, which goes in`
+          reason = duplicateReason(lines.get(`${e.other_batch}:${e.other_place}`), plan.key ? `wins (duplicates: ${plan.request.duplicates})` : 'goes in')
         }
         return { line: at.line, lines: at.lines, column: c.col, value: e.value, reason }
       }),

@@ -6,6 +6,7 @@ import { pool, prisma } from '../db/pool'
 import { quoteIdent } from '../imports/column-names'
 import { getImport } from '../imports/imports'
 import { linesOf } from './lines'
+import { duplicateReason } from './problems'
 import { loadConnectionName } from './load-jobs'
 import { ownerOf, planFor, requestOf } from './loads'
 import { writtenValueSql, type LoadPlan } from './plan'
@@ -128,11 +129,12 @@ async function writeLoad(client: pg.Client, load: Load, plan: LoadPlan): Promise
 async function saveLeftOut(client: pg.Client, load: Load, plan: LoadPlan): Promise<void> {
   let n = 0
   for (;;) {
-    const { rows } = await client.query<{ batch: string; place: string; col: string | null; value: string | null; reason: string }>(
-      `SELECT batch, place, col, value, reason FROM ${PROBLEMS} WHERE excludes ORDER BY batch, place, kind, col LIMIT ${LEFT_OUT_CHUNK} OFFSET ${n}`,
+    const { rows } = await client.query<{ batch: string; place: string; kind: string; col: string | null; value: string | null; reason: string; other_batch: string | null; other_place: string | null }>(
+      `SELECT batch, place, kind, col, value, reason, other_batch, other_place FROM ${PROBLEMS} WHERE excludes ORDER BY batch, place, kind, col LIMIT ${LEFT_OUT_CHUNK} OFFSET ${n}`,
     )
     if (rows.length === 0) return
-    const lines = await linesOf(client, plan.imp, rows)
+    const others = rows.filter((r) => r.other_batch !== null).map((r) => ({ batch: r.other_batch!, place: r.other_place! }))
+    const lines = await linesOf(client, plan.imp, [...rows, ...others])
     await client.query(
       `INSERT INTO load_left_out (load_id, n, line, "column", value, reason)
        SELECT $1, n, line, col, value, reason FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(n, line, col, value, reason)`,
@@ -142,7 +144,7 @@ async function saveLeftOut(client: pg.Client, load: Load, plan: LoadPlan): Promi
         rows.map((r) => lines.get(`${r.batch}:${r.place}`)?.line ?? null),
         rows.map((r) => r.col),
         rows.map((r) => r.value),
-        rows.map((r) => r.reason),
+        rows.map((r) => (r.kind === 'duplicate-key' ? duplicateReason(lines.get(`${r.other_batch}:${r.other_place}`), 'goes in') : r.reason)),
       ],
     )
     n += rows.length
