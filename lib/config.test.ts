@@ -22,6 +22,8 @@ describe('parseConfig', () => {
       maxExportStreams: 20,
       signInMaxFailures: 5,
       signInWindowSeconds: 60,
+      keepUploadedFiles: false,
+      loadSchemas: [],
       admin: undefined,
     })
   })
@@ -46,6 +48,8 @@ describe('parseConfig', () => {
         SIGN_IN_WINDOW_SECONDS: '2',
         ADMIN_EMAIL: 'root@example.com',
         ADMIN_PASSWORD: 'twelve chars',
+        KEEP_UPLOADED_FILES: '1',
+        LOAD_SCHEMAS: 'staging, reports',
       }),
     ).toEqual({
       port: 8080,
@@ -64,6 +68,8 @@ describe('parseConfig', () => {
       maxExportStreams: 20,
       signInMaxFailures: 3,
       signInWindowSeconds: 2,
+      keepUploadedFiles: true,
+      loadSchemas: ['staging', 'reports'],
       admin: { email: 'root@example.com', password: 'twelve chars' },
     })
   })

@@ -77,13 +77,14 @@ export const columnListSql = (columns: readonly ImportColumn[]) => columns.map((
 
 
 /**
- * CREATE TABLE for an import: the row number, then one column per header, of its type.
- * CACHE: numbering a row costs a sequence call; measured here, 1000 at a time takes the COPY
- * back to the speed of a table without the column. Gaps after a kill are harmless.
+ * CREATE TABLE for a batch session's import: the row number, then one column per header, of
+ * its type. No sequence CACHE: each connection caches its own range, and a session's batches
+ * are applied one at a time (under its import's row lock) on whichever pooled connection the
+ * request got, so cached ranges numbered them out of the order they were applied in.
  */
 export function createImportTableSql(tableName: string, columns: readonly ImportColumn[]): string {
   const defs = columns.map((c) => `${quoteIdent(c.name)} ${c.type ?? 'text'}`).join(', ')
-  return `CREATE TABLE ${importTableSql(tableName)} (${quoteIdent(ROW_NUMBER_COLUMN)} bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), ${defs})`
+  return `CREATE TABLE ${importTableSql(tableName)} (${quoteIdent(ROW_NUMBER_COLUMN)} bigint GENERATED ALWAYS AS IDENTITY, ${defs})`
 }
 
 // PostgreSQL stores a row in one 8 KiB page (8,160 bytes at most) and moves only long values
