@@ -66,6 +66,8 @@ export default defineConfig({
       // The smallest batch (64 KiB, about 800 rows): a 300,000-row import takes seconds instead
       // of about one, so a test can pause or stop it while it runs, and sees many checkpoints.
       IMPORT_BATCH_BYTES: '65536',
+      // The upload tests compare the stored file with the one sent, after its import.
+      KEEP_UPLOADED_FILES: '1',
       // The first admin, made at start; the sign-in project signs in as it.
       ADMIN_EMAIL: E2E_ADMIN.email,
       ADMIN_PASSWORD: E2E_ADMIN.password,

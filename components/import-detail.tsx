@@ -2,7 +2,7 @@
 
 import { useRouter } from 'next/navigation'
 import { useEffect, useRef, useState } from 'react'
-import { formatCount, formatDateTime } from '@/lib/format'
+import { formatBytes, formatCount, formatDateTime } from '@/lib/format'
 import { COLUMN_TYPE_LABELS } from '@/lib/csv/column-types'
 import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
 import type { Dialect } from '@/lib/csv/sniff'
@@ -61,11 +61,20 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
     <div className="flex flex-col gap-6" data-testid="import-detail" data-status={imp.status}>
       <section className={card} aria-label="Progress">
         <ImportProgress controller={controller} fileName={initial.fileName} onItsPage />
-        <dl className="mt-4 grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-3">
+        <dl className="mt-4 grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-4">
           <Fact label="Table">
             <code className="font-mono break-all" data-testid="import-table-name">
               {imp.tableName}
             </code>
+          </Fact>
+          <Fact label="Takes">
+            {initial.storage ? (
+              <span data-testid="import-storage">
+                {formatBytes(initial.storage.tableBytes)} in the database · {initial.uploadId === null ? 'no file' : initial.storage.fileBytes ? `${formatBytes(initial.storage.fileBytes)} file` : 'file deleted'}
+              </span>
+            ) : (
+              '—'
+            )}
           </Fact>
           <Fact label="Created">
             <time dateTime={imp.createdAt} suppressHydrationWarning>

@@ -51,6 +51,8 @@ const Settings = z.object({
   // Failed sign-ins an account may have in the window before sign-in waits for the window's end.
   SIGN_IN_MAX_FAILURES: integer('SIGN_IN_MAX_FAILURES', 1, 1000).default(5),
   SIGN_IN_WINDOW_SECONDS: integer('SIGN_IN_WINDOW_SECONDS', 1, 24 * 3600).default(60),
+  // Keep the uploaded file of a finished import (by default it is deleted once the rows are in).
+  KEEP_UPLOADED_FILES: z.enum(['0', '1', 'true', 'false'], { error: 'KEEP_UPLOADED_FILES must be 1 or 0' }).optional(),
   // Schemas whose tables everyone may load imports into (admins may load into any table).
   LOAD_SCHEMAS: z
     .string()
@@ -93,6 +95,8 @@ export type Config = {
   signInMaxFailures: number
   /** The window those failures are counted in. */
   signInWindowSeconds: number
+  /** Whether a finished (PROCESSED) import keeps its uploaded file; by default it is deleted. */
+  keepUploadedFiles: boolean
   /** Schemas whose tables anyone signed in may load into; an admin may load into any table. */
   loadSchemas: string[]
   /** The first admin, created at start when no account exists; both or neither. */
@@ -136,6 +140,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxExportStreams: s.MAX_EXPORT_STREAMS,
     signInMaxFailures: s.SIGN_IN_MAX_FAILURES,
     signInWindowSeconds: s.SIGN_IN_WINDOW_SECONDS,
+    keepUploadedFiles: s.KEEP_UPLOADED_FILES === '1' || s.KEEP_UPLOADED_FILES === 'true',
     loadSchemas: s.LOAD_SCHEMAS?.split(',').map((name) => name.trim()) ?? [],
     admin: s.ADMIN_EMAIL && s.ADMIN_PASSWORD ? { email: s.ADMIN_EMAIL, password: s.ADMIN_PASSWORD } : undefined,
   }

@@ -20,6 +20,8 @@ export default async function setup() {
   process.env.DATABASE_URL = db.url
   process.env.DATA_DIR = path.join(dir, 'data')
   process.env.MAX_UPLOAD_BYTES = String(1024 * 1024)
+  // Most tests compare an upload's stored bytes after its import; retention.test.ts runs without this.
+  process.env.KEEP_UPLOADED_FILES = '1'
   // For the tests that run route handlers in their own process (npm start sets these itself).
   process.env.BETTER_AUTH_SECRET = 'a-secret-for-the-tests-only-0123456789'
   process.env.BETTER_AUTH_URL = 'http://localhost'

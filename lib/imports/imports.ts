@@ -1,10 +1,11 @@
+import fs from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
 import { config } from '../config'
 import { pool, prisma } from '../db/pool'
 import type { Import } from '../db/generated/client'
 import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
-import { deleteUploadFile, fileStartsWith } from '../uploads/upload-files'
+import { deleteUploadFile, fileStartsWith, uploadFilePath } from '../uploads/upload-files'
 import { columnsOf, IMPORTED_SCHEMA, importTableSql, quoteIdent, tableNameFor } from './column-names'
 import { fileOrderSql } from './import-table'
 import { cancelImportBatch, terminateImportConnections } from './import-connection'
@@ -45,6 +46,19 @@ export function toImportDto(imp: Import & WithOwner): ImportDto {
     finishedAt: iso(imp.finishedAt),
     ...(imp.owner !== undefined && { owner: imp.owner && { name: imp.owner.name, email: imp.owner.email } }),
   }
+}
+
+/**
+ * What an import occupies: its table in PostgreSQL (every batch's partition and index) and
+ * its uploaded file on disk (gone once a finished import no longer needs it).
+ */
+export async function storageOf(imp: Import): Promise<{ tableBytes: number; fileBytes: number }> {
+  const { rows } = await pool().query<{ bytes: string | null }>(
+    `SELECT sum(pg_total_relation_size(r.relid)) AS bytes FROM pg_partition_tree(to_regclass(format('%I.%I', $1::text, $2::text))) r`,
+    [IMPORTED_SCHEMA, imp.tableName],
+  )
+  const fileBytes = imp.uploadId ? await fs.stat(uploadFilePath(imp.uploadId)).then((s) => s.size, () => 0) : 0
+  return { tableBytes: Number(rows[0]?.bytes ?? 0), fileBytes }
 }
 
 const notFound = (id: string) => new SluiceError('NOT_FOUND', `No import with id ${cutInput(id)}`)

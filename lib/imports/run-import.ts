@@ -7,6 +7,7 @@ import { config } from '../config'
 import { bytesForCopy, copyEncoding, decodeText, NotCsvError } from '../csv/encoding'
 import { sniffCsv, type Dialect } from '../csv/sniff'
 import { formatBytes } from '../format'
+import { deleteUploadFile } from '../uploads/upload-files'
 import { openUploadSource, UploadGoneError, type UploadSource } from '../uploads/upload-source'
 import { columnListSql, columnsFromHeaders, columnsThatFit, importTableSql, isRowTooBig, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
 import { attachBatchTableSql, BATCH_COLUMN, BATCHES_SCHEMA, batchTable, createBatchTableSql, createPartitionedTableSql } from './import-table'
@@ -185,7 +186,9 @@ async function importFile(main: pg.Client, imp: ClaimedImport): Promise<void> {
     )
     await batches.return(undefined)
     if (failure) throw failure
-    if (!halted) await finishImport(main, imp)
+    // Its rows are all in: nothing needs the file any more (a resume starts only from KILLED,
+    // FAILED or PAUSED), unless it is to be kept.
+    if (!halted && (await finishImport(main, imp)) && !config().keepUploadedFiles) await deleteUploadFile(imp.uploadId)
   } finally {
     await file.source.close()
     await Promise.all(lanes.slice(1).map((c) => c.end().catch(() => {})))
@@ -614,17 +617,18 @@ function recordText(bytes: Buffer, encoding: Dialect['encoding']): string {
     .replace(/\0/g, '\uFFFD')
 }
 
-/** PROCESSED, once the committed batches cover the whole file. */
-async function finishImport(client: pg.Client, imp: ClaimedImport) {
+/** PROCESSED, once the committed batches cover the whole file; false when no longer this run's. */
+async function finishImport(client: pg.Client, imp: ClaimedImport): Promise<boolean> {
   const { rowCount } = await client.query(
     `UPDATE imports SET status = 'PROCESSED', finished_at = now(), backend_pid = NULL, updated_at = now()
      WHERE id = $1 AND run = $2 AND status = 'PROCESSING'
        AND (SELECT COALESCE(sum(end_byte - start_byte), 0) FROM import_batches WHERE import_id = $1) = total_bytes`,
     [imp.id, imp.run],
   )
-  if (rowCount) return
+  if (rowCount) return true
   const { rows } = await client.query('SELECT 1 FROM imports WHERE id = $1 AND run = $2 AND status = $3', [imp.id, imp.run, 'PROCESSING'])
   if (rows.length) throw new Error(`import ${imp.id}: its committed batches do not cover its ${imp.totalBytes} bytes`)
+  return false
 }
 
 /**

@@ -50,6 +50,13 @@ export const ImportSchema = z.object({
   pausedAt: z.iso.datetime().nullable(),
   pauseExpiresAt: z.iso.datetime().nullable().describe('When the pause timeout will end this paused import as kill does (its rows kept)'),
   finishedAt: z.iso.datetime().nullable(),
+  storage: z
+    .object({
+      tableBytes: z.number().int().describe("What the import's table takes in PostgreSQL, its indexes included"),
+      fileBytes: z.number().int().describe('What its uploaded file takes on disk: 0 once it is deleted (after a finished import, unless KEEP_UPLOADED_FILES)'),
+    })
+    .optional()
+    .describe('What the import occupies; when an import is read, not in lists or a command\'s answer'),
   owner: z
     .object({ name: z.string(), email: z.string() })
     .nullable()

@@ -5,7 +5,7 @@ import { cache } from 'react'
 import { ImportDetail } from '@/components/import-detail'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from '@/components/import-limits'
 import { SluiceError } from '@/lib/http/errors'
-import { getImport, listRejects, listRows, toImportDto } from '@/lib/imports/imports'
+import { getImport, listRejects, listRows, storageOf, toImportDto } from '@/lib/imports/imports'
 import { AccountBar } from '@/components/account-bar'
 import { signedInOrRedirect } from '@/lib/auth/page-principal'
 import { ownedBy } from '@/lib/auth/owner-scope'
@@ -31,9 +31,10 @@ export async function generateMetadata({ params }: PageProps<'/imports/[id]'>): 
 export default async function ImportPage({ params }: PageProps<'/imports/[id]'>) {
   const { id } = await params
   const { who, imp } = await findImport(id)
-  const [rows, rejects] = await Promise.all([
+  const [rows, rejects, storage] = await Promise.all([
     listRows(id, { limit: PREVIEW_ROWS, offset: 0 }, ownedBy(who)),
     listRejects(id, { limit: REJECTS_SHOWN, offset: 0 }, ownedBy(who)),
+    storageOf(imp),
   ])
   return (
     <main className="mx-auto flex max-w-5xl flex-col gap-6 px-4 py-8 sm:py-12">
@@ -47,7 +48,7 @@ export default async function ImportPage({ params }: PageProps<'/imports/[id]'>)
         </Link>
         <h1 className="mt-2 text-2xl font-semibold tracking-tight break-all sm:text-3xl">{imp.fileName}</h1>
       </header>
-      <ImportDetail initial={toImportDto(imp)} rows={rows} rejects={rejects} />
+      <ImportDetail initial={{ ...toImportDto(imp), storage }} rows={rows} rejects={rejects} />
     </main>
   )
 }
