@@ -3,15 +3,16 @@
 import { useEffect, useId, useState } from 'react'
 import { formatCount, formatDuration } from '@/lib/format'
 import type { ImportDto } from '@/lib/imports/schemas'
-import type { CheckResult, LoadDto, LoadMode, MappingSuggestion } from '@/lib/loads/schemas'
+import type { z } from 'zod'
+import type { CheckResult, LeftOutSchema, LoadDto, LoadMode, MappingSuggestion, TargetListSchema } from '@/lib/loads/schemas'
 import { dangerButton, errorText, input, label, neutralButton, primaryButton } from './styles'
 
 const card = 'rounded-xl border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900'
 const th = 'border-b border-slate-200 px-2 py-1.5 text-left font-medium whitespace-nowrap dark:border-slate-800'
 const td = 'border-b border-slate-100 px-2 py-1.5 align-top dark:border-slate-800/60'
 
-type Table = { schema: string; name: string; rowsEstimate: number }
-type LeftOut = { line: number | null; column: string | null; reason: string; value: string | null }
+type Table = z.infer<typeof TargetListSchema>['tables'][number]
+type LeftOut = z.infer<typeof LeftOutSchema>['leftOut'][number]
 
 async function api<T>(url: string, init?: RequestInit): Promise<T> {
   const res = await fetch(url, { cache: 'no-store', ...init })

@@ -276,7 +276,7 @@ describe('a load', () => {
     expect(await hashOf('public.guarded')).toEqual(before)
   })
 
-  it('stopped mid-way leaves the table exactly as it was', async () => {
+  it('stopped mid-way, or its import deleted mid-way, leaves the table exactly as it was', async () => {
     // A slow statement trigger, so that the load is still running when it is stopped.
     await t.db.query(`CREATE TABLE public.slow (id bigint, email text);
       INSERT INTO public.slow VALUES (-1, 'kept@x.io');
@@ -301,6 +301,18 @@ describe('a load', () => {
     for (let i = 0; i < 100 && (await t.db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice-load:' || $1", [load.id])).rowCount; i++) await sleep(50)
     expect(await hashOf('public.slow')).toEqual(before)
     expect((await call('POST', `/api/loads/${load.id}/stop`)).status).toBe(409)
+
+    // Deleting the import while it loads again: the load rolls back and goes with it.
+    const again = await call('POST', `/api/imports/${imp.id}/loads`, { table: { schema: 'public', name: 'slow' }, mapping: { id: 'id', email: 'email' }, mode: 'append' })
+    for (let i = 0; i < 600; i++) {
+      const { body } = await call('GET', `/api/loads/${again.body.id}`)
+      if (body.status === 'PROCESSING' && body.rowsDone > 0) break
+      await sleep(20)
+    }
+    expect((await call('DELETE', `/api/imports/${imp.id}`)).status).toBe(204)
+    expect((await call('GET', `/api/loads/${again.body.id}`)).status).toBe(404)
+    for (let i = 0; i < 100 && (await t.db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice-load:' || $1", [again.body.id])).rowCount; i++) await sleep(50)
+    expect(await hashOf('public.slow')).toEqual(before)
   }, 120_000)
 })
 

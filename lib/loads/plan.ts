@@ -1,3 +1,4 @@
+import pg from 'pg'
 import type { Import } from '../db/generated/client'
 import { SluiceError, UNPROCESSABLE_ISSUE } from '../http/errors'
 import { columnsOf, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from '../imports/column-names'
@@ -80,8 +81,6 @@ export function planLoad(imp: Import, target: Target, request: LoadRequest): Loa
   }
 }
 
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
-
 /** The import column's value in `s`. */
 export const sourceSql = (m: MappedColumn) => `s.${quoteIdent(m.source.name)}`
 
@@ -90,10 +89,10 @@ export const needsTypeCheck = (m: MappedColumn) => (CATALOG_TYPE[m.source.type] 
 
 /** True for a value the target column's exact type takes (NULL counts: `missing` decides on it). */
 export const fitsSql = (m: MappedColumn) =>
-  needsTypeCheck(m) ? `(${sourceSql(m)} IS NULL OR pg_input_is_valid(${sourceSql(m)}::text, ${literal(m.target.type)}))` : 'true'
+  needsTypeCheck(m) ? `(${sourceSql(m)} IS NULL OR pg_input_is_valid(${sourceSql(m)}::text, ${pg.escapeLiteral(m.target.type)}))` : 'true'
 
 /** PostgreSQL's reason a value does not fit. */
-export const misfitReasonSql = (m: MappedColumn) => `(pg_input_error_info(${sourceSql(m)}::text, ${literal(m.target.type)})).message`
+export const misfitReasonSql = (m: MappedColumn) => `(pg_input_error_info(${sourceSql(m)}::text, ${pg.escapeLiteral(m.target.type)})).message`
 
 /** The value as the target's type. Only for rows known to fit (see safeValueSql otherwise). */
 export const valueSql = (m: MappedColumn) => (needsTypeCheck(m) ? `CAST(${sourceSql(m)}::text AS ${m.target.type})` : sourceSql(m))

@@ -1,4 +1,4 @@
-import type pg from 'pg'
+import pg from 'pg'
 import { quoteIdent } from '../imports/column-names'
 import { linesOf, type LineOf } from './lines'
 import { fitsSql, mappedOf, misfitReasonSql, missingSql, safeValueSql, sourceSql, type LoadPlan } from './plan'
@@ -27,7 +27,7 @@ export async function findProblems(client: pg.ClientBase, plan: LoadPlan): Promi
     excludes boolean NOT NULL DEFAULT true, other_batch bigint, other_place bigint) ON COMMIT DROP`)
 
   const checks = mapped.flatMap((m) => {
-    const name = `'${m.target.name.replace(/'/g, "''")}'`
+    const name = pg.escapeLiteral(m.target.name)
     const out: string[] = []
     if (fitsSql(m) !== 'true') out.push(`('type', ${name}, ${sourceSql(m)}::text, CASE WHEN NOT ${fitsSql(m)} THEN ${misfitReasonSql(m)} END)`)
     if (missingSql(m) !== 'false') out.push(`('missing', ${name}, NULL, CASE WHEN ${missingSql(m)} THEN 'no value, and the column is NOT NULL without a default' END)`)
@@ -50,13 +50,13 @@ export async function findProblems(client: pg.ClientBase, plan: LoadPlan): Promi
     const winnerFirst = !plan.key || plan.request.duplicates === 'first'
     const order = winnerFirst ? 'b, p' : 'b DESC, p DESC'
     await client.query(`INSERT INTO ${PROBLEMS} (batch, place, kind, col, value, reason, excludes, other_batch, other_place)
-      SELECT b, p, 'duplicate-key', ${quoteLiteral(key.columns.join(', '))}, k, 'the same key as another line', ${!plan.key}, first_value(b) OVER w, first_value(p) OVER w
+      SELECT b, p, 'duplicate-key', ${pg.escapeLiteral(key.columns.join(', '))}, k, 'the same key as another line', ${!plan.key}, first_value(b) OVER w, first_value(p) OVER w
       FROM (SELECT ${batch} AS b, ${place} AS p, ${keyText} AS k, ${values.map((v, i) => `${v} AS k${i}`).join(', ')}
             FROM ${from} WHERE (${values.join(', ')}) IN (
               SELECT ${values.join(', ')} FROM ${from} WHERE ${values.map((v) => `${v} IS NOT NULL`).join(' AND ')}
               GROUP BY ${values.map((_, i) => i + 1).join(', ')} HAVING count(*) > 1)) d
       WINDOW w AS (PARTITION BY ${values.map((_, i) => `k${i}`).join(', ')} ORDER BY ${order})`)
-    await client.query(`DELETE FROM ${PROBLEMS} WHERE kind = 'duplicate-key' AND col = ${quoteLiteral(key.columns.join(', '))} AND batch = other_batch AND place = other_place`)
+    await client.query(`DELETE FROM ${PROBLEMS} WHERE kind = 'duplicate-key' AND col = ${pg.escapeLiteral(key.columns.join(', '))} AND batch = other_batch AND place = other_place`)
   }
 
   // Append: a key the table has already.
@@ -64,7 +64,7 @@ export async function findProblems(client: pg.ClientBase, plan: LoadPlan): Promi
     for (const key of plan.uniqueKeys) {
       const match = key.columns.map((c) => `t.${quoteIdent(c)} = ${safeValueSql(mappedOf(plan, c))}`).join(' AND ')
       await client.query(`INSERT INTO ${PROBLEMS} (batch, place, kind, col, value, reason)
-        SELECT ${batch}, ${place}, 'existing-key', ${quoteLiteral(key.columns.join(', '))},
+        SELECT ${batch}, ${place}, 'existing-key', ${pg.escapeLiteral(key.columns.join(', '))},
                concat_ws(', ', ${key.columns.map((c) => `${sourceSql(mappedOf(plan, c))}::text`).join(', ')}), 'the table has a row with this key already'
         FROM ${from} WHERE EXISTS (SELECT 1 FROM ${plan.targetSql} t WHERE ${match})`)
     }
@@ -76,17 +76,15 @@ export async function findProblems(client: pg.ClientBase, plan: LoadPlan): Promi
     const values = fk.columns.map((c) => safeValueSql(mappedOf(plan, c)))
     const match = fk.referencedColumns.map((c, i) => `r.${quoteIdent(c)} = ${values[i]}`).join(' AND ')
     await client.query(`INSERT INTO ${PROBLEMS} (batch, place, kind, col, value, reason)
-      SELECT ${batch}, ${place}, 'foreign-key', ${quoteLiteral(fk.columns.join(', '))},
+      SELECT ${batch}, ${place}, 'foreign-key', ${pg.escapeLiteral(fk.columns.join(', '))},
              concat_ws(', ', ${fk.columns.map((c) => `${sourceSql(mappedOf(plan, c))}::text`).join(', ')}),
-             ${quoteLiteral(`no row of ${fk.references} has this ${fk.referencedColumns.join(', ')} (${fk.name})`)}
+             ${pg.escapeLiteral(`no row of ${fk.references} has this ${fk.referencedColumns.join(', ')} (${fk.name})`)}
       FROM ${from} WHERE ${values.map((v) => `${v} IS NOT NULL`).join(' AND ')} AND NOT EXISTS (SELECT 1 FROM ${fk.references} r WHERE ${match})`)
   }
   // The load anti-joins this table: the planner needs its size (temporary tables get no autovacuum).
   await client.query(`CREATE INDEX ON ${PROBLEMS} (batch, place)`)
   await client.query(`ANALYZE ${PROBLEMS}`)
 }
-
-const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** Why a duplicate is not loaded: the line that has its key and is loaded instead. */
 export function duplicateReason(winner: LineOf | undefined, what: string): string {
@@ -99,7 +97,7 @@ export const loadedRowsSql = (plan: LoadPlan) =>
   `NOT EXISTS (SELECT 1 FROM ${PROBLEMS} x WHERE x.batch = ${plan.batchSql} AND x.place = ${plan.placeSql})`
 
 /** The check's answer, from PROBLEMS and the tables as they are in this transaction. */
-export async function summarize(client: pg.ClientBase, plan: LoadPlan): Promise<CheckResult> {
+export async function summarize(client: pg.ClientBase, plan: LoadPlan, examplesPerProblem = EXAMPLES): Promise<CheckResult> {
   const rows = Number((await client.query(`SELECT count(*) AS n FROM ${plan.sourceSql}`)).rows[0].n)
   const counts = (
     await client.query<{ kind: ProblemKind; col: string; rows: string }>(
@@ -113,11 +111,12 @@ export async function summarize(client: pg.ClientBase, plan: LoadPlan): Promise<
        FROM ${PROBLEMS}`,
     )
   ).rows[0]!
-  const examples = (
+  // The load itself needs only the counts: no examples, no lines.
+  const examples = !examplesPerProblem ? [] : (
     await client.query<{ kind: ProblemKind; col: string; batch: string; place: string; value: string | null; reason: string; other_batch: string | null; other_place: string | null }>(
       `SELECT kind, col, batch, place, value, reason, other_batch, other_place FROM (
          SELECT *, row_number() OVER (PARTITION BY kind, col ORDER BY batch, place) AS n FROM ${PROBLEMS}) e
-       WHERE n <= ${EXAMPLES} ORDER BY batch, place`,
+       WHERE n <= ${examplesPerProblem} ORDER BY batch, place`,
     )
   ).rows
   const lines = await linesOf(client, plan.imp, [

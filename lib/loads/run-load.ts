@@ -64,7 +64,7 @@ async function writeLoad(client: pg.Client, load: Load, plan: LoadPlan): Promise
     if (!r.count) throw new Stopped()
   }
   await findProblems(client, plan)
-  const check = await summarize(client, plan)
+  const check = await summarize(client, plan, 0)
   if (check.blocked) {
     const kinds = check.problems.filter((p) => p.kind !== 'duplicate-key' || !plan.key).map((p) => `${p.rows} × ${p.kind}${p.column ? ` (${p.column})` : ''}`)
     throw new Error(`${check.rowsLeftOut} row(s) cannot go in, and this load blocks on them: ${kinds.join(', ')}. Nothing was written. Check the load to see them, or leave them out.`)

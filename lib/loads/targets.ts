@@ -82,9 +82,9 @@ export async function describeTarget(who: Principal, table: TableRef, privileges
   )
   const row = found.rows[0]
   if (!row) throw new SluiceError('NOT_FOUND', `No table ${cutInput(tableLabel(table))}`)
-  for (const privilege of privileges) {
-    const { rows } = await db.query<{ ok: boolean }>('SELECT has_table_privilege($1::oid, $2) AS ok', [row.oid, privilege])
-    if (!rows[0]!.ok) throw new SluiceError('FORBIDDEN', `Sluice's database role may not ${privilege} into ${tableLabel(table)}: grant it, or choose another table`)
+  const missing = await db.query<{ privilege: string }>('SELECT p AS privilege FROM unnest($2::text[]) p WHERE NOT has_table_privilege($1::oid, p)', [row.oid, privileges])
+  if (missing.rows[0]) {
+    throw new SluiceError('FORBIDDEN', `Sluice's database role may not ${missing.rows[0].privilege} into ${tableLabel(table)}: grant it, or choose another table`)
   }
 
   const columns = await db.query<{ name: string; type: string; not_null: boolean; default: string | null; generated: boolean }>(
