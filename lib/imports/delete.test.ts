@@ -97,6 +97,27 @@ describe('deleting an import', () => {
     expect(await tableExists(t.db, imp.tableName)).toBe(false)
   })
 
+  it('two deletes at once while a reader holds the table: the second no longer cancels the first one\'s DROP (was a 500)', async () => {
+    const uploadId = await uploadFile(t.app.url, await csvFile('held.csv', 100))
+    const imp = await waitFor((await importOf(uploadId)).id, (i) => i.status === 'PROCESSED')
+    // A reader idle in its transaction ignores a cancel: the first DROP waits a second for it.
+    const reader = await t.db.connect()
+    reader.on('error', () => {})
+    try {
+      await reader.query(`BEGIN; SELECT count(*) FROM ${imp.tableName}`)
+      const first = del(imp.id)
+      // The second comes once the first's DROP waits for the reader.
+      const dropWaiting = async () =>
+        (await t.db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%'")).rows[0].n === 1
+      while (!(await dropWaiting())) await sleep(20)
+      const statuses = (await Promise.all([first, del(imp.id)])).map((r) => r.status)
+      expect(statuses).toEqual([204, 404])
+      expect(await tableExists(t.db, imp.tableName)).toBe(false)
+    } finally {
+      reader.release(true)
+    }
+  })
+
   it('answers 404 for an id that is not one and for one that names nothing, as GET does', async () => {
     expect((await del('not-an-id')).status).toBe(404)
     expect((await del('00000000-0000-4000-8000-000000000000')).status).toBe(404)

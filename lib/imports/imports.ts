@@ -334,9 +334,12 @@ const LOCK_NOT_AVAILABLE = '55P03'
 async function dropImportTable(table: string): Promise<void> {
   const stopReaders = (how: 'pg_cancel_backend' | 'pg_terminate_backend') =>
     pool().query(`SELECT ${how}(pid) FROM pg_locks WHERE relation = to_regclass($1) AND pid <> pg_backend_pid()`, [table])
-  await stopReaders('pg_cancel_backend')
   const client = await pool().connect()
+  // One drop of a table at a time (two deletes at once, a stop and a delete): the second must
+  // not take the first's DROP, waiting for its lock, for a reader and cancel it.
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [table])
   try {
+    await stopReaders('pg_cancel_backend')
     for (const lockTimeout of ['1s', '0']) {
       try {
         await client.query('BEGIN')
@@ -351,7 +354,10 @@ async function dropImportTable(table: string): Promise<void> {
       }
     }
   } finally {
-    client.release()
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [table]).then(
+      () => client.release(),
+      (error: Error) => client.release(error),
+    )
   }
 }
 
