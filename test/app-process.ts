@@ -199,7 +199,10 @@ export async function startTestApp(name: string, settings: Record<string, string
       t.app = startApp(env)
       const answer = await health(t.app.url)
       if ((answer as { ok?: boolean }).ok !== true) throw new Error(`the app's health check answered ${JSON.stringify(answer)}`)
-      await signInForTests(t.app.url)
+      // A failure here is the app's: its output says why (a 500 once in CI had no trace).
+      await signInForTests(t.app.url).catch((error: Error) => {
+        throw new Error(`${error.message}\nthe app's output:\n${t.app.output().slice(-4000)}`)
+      })
     },
     async stop() {
       if (process.env.SHOW_APP_OUTPUT) console.log(t.app?.output())

@@ -333,7 +333,12 @@ const LOCK_NOT_AVAILABLE = '55P03'
  */
 async function dropImportTable(table: string): Promise<void> {
   const stopReaders = (how: 'pg_cancel_backend' | 'pg_terminate_backend') =>
-    pool().query(`SELECT ${how}(pid) FROM pg_locks WHERE relation = to_regclass($1) AND pid <> pg_backend_pid()`, [table])
+    // pg_locks spans the whole cluster: a relation's oid means this table only in this database.
+    pool().query(
+      `SELECT ${how}(pid) FROM pg_locks
+       WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = to_regclass($1) AND pid <> pg_backend_pid()`,
+      [table],
+    )
   const client = await pool().connect()
   // One drop of a table at a time (two deletes at once, a stop and a delete): the second must
   // not take the first's DROP, waiting for its lock, for a reader and cancel it.
