@@ -227,6 +227,27 @@ describe('a load', () => {
     ])
   })
 
+  it("casts typed columns straight to the table's types with the values their text gives, and a key holding the primary key repeats none of its problems", async () => {
+    await t.db.query('CREATE TABLE public.typed (id integer PRIMARY KEY, amount numeric(6,2), at timestamptz, label text, UNIQUE (label, id))')
+    const imp = await importCsv('typed.csv', 'id,amount,day,label\n1,1234.567,2024-01-31,a\n2,12345.6,2024-02-29,b\n3,-0.005,2024-03-01,c\n1,5,2024-01-01,a\n')
+    expect(imp.columns.map((c) => c.type)).toEqual(['bigint', 'numeric', 'date', 'text'])
+    const request = { table: { schema: 'public', name: 'typed' }, mapping: { id: 'id', amount: 'amount', at: 'day', label: 'label' }, mode: 'append' }
+    const check = (await call('POST', `/api/imports/${imp.id}/loads/check`, request)).body as CheckResult
+    expect(check.problems.map((p) => [p.kind, p.column, p.rows, p.examples.map((e) => e.line)])).toEqual([
+      ['type', 'amount', 1, [3]],
+      ['duplicate-key', 'id', 1, [5]],
+    ])
+    const load = await waitForLoad((await call('POST', `/api/imports/${imp.id}/loads`, request)).body.id)
+    expect(load).toMatchObject({ status: 'PROCESSED', rowsInserted: 2, rowsLeftOut: 2 })
+    const { rows } = await t.db.query(
+      `SELECT id, amount::text, at = '2024-01-31'::timestamptz AS first_day, at = '2024-03-01'::timestamptz AS third_day, label FROM public.typed ORDER BY id`,
+    )
+    expect(rows).toEqual([
+      { id: 1, amount: '1234.57', first_day: true, third_day: false, label: 'a' },
+      { id: 3, amount: '-0.01', first_day: false, third_day: true, label: 'c' },
+    ])
+  })
+
   it('upserts on the primary key: the last of two lines with one key wins, unchanged rows are counted and not written', async () => {
     await t.db.query("INSERT INTO public.balances VALUES (1, 'a@x.io', 'Ada', 10.50), (2, 'b@x.io', 'Bob', 1)")
     const imp = await importCsv('balances.csv', 'id,email,full_name,balance\n1,a@x.io,Ada,10.50\n2,b@x.io,Bob,20\n3,c@x.io,Cy,5\n2,b@x.io,Bobby,22\n')
@@ -319,7 +340,7 @@ describe('a load', () => {
 describe('who may load where', () => {
   it("keeps a non-admin to LOAD_SCHEMAS, never offers Sluice's own tables, and hides another person's imports and loads", async () => {
     const adminTables = (await call('GET', '/api/load-targets')).body.tables.map((x: { schema: string; name: string }) => `${x.schema}.${x.name}`)
-    expect(adminTables).toEqual(['public.balances', 'public.countries', 'public.customers', 'public.guarded', 'public.slow', 'staging.people'])
+    expect(adminTables).toEqual(['public.balances', 'public.countries', 'public.customers', 'public.guarded', 'public.slow', 'public.typed', 'staging.people'])
     const bobTables = (await call('GET', '/api/load-targets', undefined, bobKey)).body.tables.map((x: { schema: string; name: string }) => `${x.schema}.${x.name}`)
     expect(bobTables).toEqual(['staging.people'])
 

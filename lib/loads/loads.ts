@@ -8,7 +8,7 @@ import { getImport } from '../imports/imports'
 import { ADD_RUN_LOAD_JOB, cancelLoadStatement } from './load-jobs'
 import { headersKey, suggestMapping } from './mapping'
 import { planLoad, type LoadPlan } from './plan'
-import { findProblems, summarize } from './problems'
+import { findProblems, LOAD_SETTINGS, summarize } from './problems'
 import { LoadRequestSchema, type CheckResult, type LoadDto, type LoadRequest, type MappingSuggestion, type TableRef } from './schemas'
 import { describeTarget, parseTableRef, toTargetDto } from './targets'
 
@@ -39,6 +39,7 @@ export async function checkLoad(importId: string, request: LoadRequest, who: Pri
   const client = await pool().connect()
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ')
+    await client.query(LOAD_SETTINGS)
     await findProblems(client, plan)
     return await summarize(client, plan)
   } finally {

@@ -11,6 +11,13 @@ import type { CheckResult, Problem, ProblemKind } from './schemas'
  * transaction: the load then leaves them out with one anti-join.
  */
 
+/**
+ * For the check's and the load's transaction: its aggregates over the whole file (duplicate
+ * keys, the anti-join of problem rows) run in memory instead of spilling to disk at
+ * PostgreSQL's default of 4 MB per operation.
+ */
+export const LOAD_SETTINGS = "SET LOCAL work_mem = '256MB'"
+
 /** The problem rows of the current transaction (dropped at its end). */
 export const PROBLEMS = 'sluice_load_problems'
 

@@ -10,7 +10,7 @@ import { duplicateReason } from './problems'
 import { loadConnectionName } from './load-jobs'
 import { ownerOf, planFor, requestOf } from './loads'
 import { writtenValueSql, type LoadPlan } from './plan'
-import { findProblems, loadedRowsSql, PROBLEMS, summarize } from './problems'
+import { findProblems, LOAD_SETTINGS, loadedRowsSql, PROBLEMS, summarize } from './problems'
 
 /** The load's run ended because someone stopped it: its transaction is rolled back. */
 class Stopped extends Error {}
@@ -39,6 +39,7 @@ export async function runLoad(loadId: string): Promise<void> {
     try {
       plan = await planFor(await getImport(load.importId, ANY_OWNER), requestOf(load), await ownerOf(load))
       await client.query('BEGIN')
+      await client.query(LOAD_SETTINGS)
       await writeLoad(client, load, plan)
       await client.query('COMMIT')
     } catch (error) {
@@ -95,22 +96,25 @@ async function writeLoad(client: pg.Client, load: Load, plan: LoadPlan): Promise
   const chunks = plan.imp.partitioned
     ? (await client.query<{ start: string }>('SELECT start_byte AS start FROM import_batches WHERE import_id = $1 ORDER BY start_byte', [plan.imp.id])).rows.map((r) => r.start)
     : [null]
+  // Most files have no problem rows: then there is nothing to leave out, and no anti-join.
+  const loaded = check.rowsLeftOut + check.rowsSuperseded > 0 ? loadedRowsSql(plan) : 'true'
   let done = 0
   let inserted = 0
   let updated = 0
   for (const chunk of chunks) {
     const inChunk = chunk === null ? 'true' : `${plan.batchSql} = ${BigInt(chunk)}`
-    // xmax is 0 on a row this statement inserted and set on one it updated.
-    const { rows } = await client.query<{ inserted: string; updated: string; rows: string }>(
-      `WITH written AS (
-         INSERT INTO ${plan.targetSql} AS t (${columns})
-         SELECT ${values} FROM ${plan.sourceSql} WHERE ${inChunk} AND ${loadedRowsSql(plan)}
-         ${conflict}
-         RETURNING (t.xmax = 0) AS inserted)
-       SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written`,
-    )
-    inserted += Number(rows[0]!.inserted)
-    updated += Number(rows[0]!.updated)
+    const insert = `INSERT INTO ${plan.targetSql} AS t (${columns}) SELECT ${values} FROM ${plan.sourceSql} WHERE ${inChunk} AND ${loaded} ${conflict}`
+    if (conflict) {
+      // xmax is 0 on a row this statement inserted and set on one it updated.
+      const { rows } = await client.query<{ inserted: string; updated: string }>(
+        `WITH written AS (${insert} RETURNING (t.xmax = 0) AS inserted)
+         SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written`,
+      )
+      inserted += Number(rows[0]!.inserted)
+      updated += Number(rows[0]!.updated)
+    } else {
+      inserted += (await client.query(insert)).rowCount ?? 0
+    }
     done = inserted + updated
     await progress({ rowsDone: BigInt(done) })
   }
