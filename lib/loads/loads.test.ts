@@ -228,7 +228,10 @@ describe('a load', () => {
   })
 
   it("casts typed columns straight to the table's types with the values their text gives, and a key holding the primary key repeats none of its problems", async () => {
-    await t.db.query('CREATE TABLE public.typed (id integer PRIMARY KEY, amount numeric(6,2), at timestamptz, label text, UNIQUE (label, id))')
+    // Its insert takes a fifth of a second at least: the load's time must say so (it said 0, the transaction's start).
+    await t.db.query(`CREATE TABLE public.typed (id integer PRIMARY KEY, amount numeric(6,2), at timestamptz, label text, UNIQUE (label, id));
+      CREATE FUNCTION public.pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$;
+      CREATE TRIGGER pause AFTER INSERT ON public.typed FOR EACH STATEMENT EXECUTE FUNCTION public.pause();`)
     const imp = await importCsv('typed.csv', 'id,amount,day,label\n1,1234.567,2024-01-31,a\n2,12345.6,2024-02-29,b\n3,-0.005,2024-03-01,c\n1,5,2024-01-01,a\n')
     expect(imp.columns.map((c) => c.type)).toEqual(['bigint', 'numeric', 'date', 'text'])
     const request = { table: { schema: 'public', name: 'typed' }, mapping: { id: 'id', amount: 'amount', at: 'day', label: 'label' }, mode: 'append' }
@@ -239,6 +242,7 @@ describe('a load', () => {
     ])
     const load = await waitForLoad((await call('POST', `/api/imports/${imp.id}/loads`, request)).body.id)
     expect(load).toMatchObject({ status: 'PROCESSED', rowsInserted: 2, rowsLeftOut: 2 })
+    expect(Date.parse(load.finishedAt!) - Date.parse(load.startedAt!)).toBeGreaterThanOrEqual(200)
     const { rows } = await t.db.query(
       `SELECT id, amount::text, at = '2024-01-31'::timestamptz AS first_day, at = '2024-03-01'::timestamptz AS third_day, label FROM public.typed ORDER BY id`,
     )

@@ -122,7 +122,7 @@ async function writeLoad(client: pg.Client, load: Load, plan: LoadPlan): Promise
   await saveLeftOut(client, load, plan)
   const finished = await client.query(
     `UPDATE loads SET status = 'PROCESSED', rows_done = $3, rows_inserted = $4, rows_updated = $5, rows_unchanged = $6,
-       rows_deleted = $7, rows_left_out = $8, backend_pid = NULL, finished_at = now(), updated_at = now()
+       rows_deleted = $7, rows_left_out = $8, backend_pid = NULL, finished_at = clock_timestamp(), updated_at = clock_timestamp()
      WHERE id = $1 AND run = $2 AND status = 'PROCESSING'`,
     [load.id, load.run, done, inserted, updated, toWrite - done, deleted, check.rowsLeftOut],
   )
