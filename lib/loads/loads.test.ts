@@ -182,7 +182,7 @@ describe('the check', () => {
     expect(check).toMatchObject({ rows: 9, rowsLeftOut: 8, rowsSuperseded: 0, effect: { insert: 1, update: 0, unchanged: 0, delete: 0 }, blocked: false })
     expect(await hashOf('public.customers')).toEqual(before)
   })
-  it("tells a row's line past a rejected line, and only its range of lines past a quoted line break", async () => {
+  it("tells a row's line past rejected lines and quoted line breaks, and only its range of lines past a blank line", async () => {
     const request = { table: { schema: 'public', name: 'guarded' }, mapping: { id: 'id', note: 'note' }, mode: 'append' }
     const ragged = await importCsv('ragged.csv', 'id,note\n1,fine\n2\nx,fine\n')
     expect(ragged.rowsRejected).toBe(1)
@@ -190,7 +190,16 @@ describe('the check', () => {
     expect(afterReject.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[4, null, 'x']]]])
     const quoted = await importCsv('quoted.csv', 'id,note\n1,"two\nlines"\ny,fine\n')
     const afterBreak = (await call('POST', `/api/imports/${quoted.id}/loads/check`, request)).body as CheckResult
-    expect(afterBreak.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[null, [2, 4], 'y']]]])
+    expect(afterBreak.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[4, null, 'y']]]])
+    // CRLF, a record on lines 2–3, a rejected one (three fields) on lines 4–5: z is on line 6.
+    const mixed = await importCsv('mixed.csv', 'id,note\r\n1,"a\r\nb"\r\n2,"x","ragged\r\nrecord"\r\nz,fine\r\n')
+    expect(mixed.rowsRejected).toBe(1)
+    const afterBoth = (await call('POST', `/api/imports/${mixed.id}/loads/check`, request)).body as CheckResult
+    expect(afterBoth.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[6, null, 'z']]]])
+    // A blank line is in no record: the lines no longer add up, so only the range is told.
+    const blank = await importCsv('blank.csv', 'id,note\n1,"a\nb"\n\nq,fine\n')
+    const afterBlank = (await call('POST', `/api/imports/${blank.id}/loads/check`, request)).body as CheckResult
+    expect(afterBlank.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[null, [2, 5], 'q']]]])
   })
 })
 
