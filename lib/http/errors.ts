@@ -89,7 +89,7 @@ export async function handle(work: () => Promise<Response>): Promise<Response> {
 // well within this; five 50 MB bodies at once once took the server from 347 MB to 1.09 GB.
 const MAX_COMMAND_BODY_BYTES = 1024 * 1024
 
-type BodyLimit = { bytes: number; setting?: string; advice?: string }
+export type BodyLimit = { bytes: number; setting?: string; advice?: string }
 const COMMAND_BODY: BodyLimit = { bytes: MAX_COMMAND_BODY_BYTES }
 
 /**
@@ -109,12 +109,38 @@ export async function readJson(req: Request, limit: BodyLimit = COMMAND_BODY): P
   }
 }
 
+const tooLargeFor = (limit: BodyLimit) =>
+  new SluiceError('TOO_LARGE', `A request may carry at most ${formatBytes(limit.bytes)}${limit.setting ? ` (${limit.setting})` : ''}${limit.advice ? `: ${limit.advice}` : ''}`, {
+    details: { maxBytes: limit.bytes },
+  })
+
+/**
+ * A request's body as it arrives, never held whole: 413 as soon as it passes `limit.bytes`, and
+ * an error when it ends short of its Content-Length (the client was cut off), so that a reader
+ * never takes a body cut off mid-way for a whole one.
+ */
+export async function* streamBody(req: Request, limit: BodyLimit): AsyncGenerator<Uint8Array> {
+  const declared = req.headers.get('content-length')
+  if (Number(declared ?? 0) > limit.bytes) throw tooLargeFor(limit)
+  let length = 0
+  const reader = req.body?.getReader()
+  if (!reader) return
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      length += read.value.byteLength
+      if (length > limit.bytes) throw tooLargeFor(limit)
+      yield read.value
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+  if (declared !== null && length !== Number(declared)) {
+    throw new SluiceError('BAD_REQUEST', `The body ended after ${length} of the ${declared} bytes it declared: nothing was applied`)
+  }
+}
+
 async function readTextUpTo(req: Request, limit: BodyLimit): Promise<string> {
-  const setting = limit.setting ? ` (${limit.setting})` : ''
-  const tooLarge = () =>
-    new SluiceError('TOO_LARGE', `A request may carry at most ${formatBytes(limit.bytes)}${setting}${limit.advice ? `: ${limit.advice}` : ''}`, {
-      details: { maxBytes: limit.bytes },
-    })
+  const tooLarge = () => tooLargeFor(limit)
   const declared = req.headers.get('content-length')
   if (Number(declared ?? 0) > limit.bytes) throw tooLarge()
   // A declared length within the limit holds: the HTTP parser never delivers more bytes.

@@ -182,7 +182,11 @@ describe('hardening', () => {
     expect((await post('/api/sessions', { name: 'ok', columns: ['a\0'] })).status).toBe(400)
     expect((await post('/api/sessions', { name: 'ok', columns: Array.from({ length: 1600 }, (_, i) => `c${i}`) })).status).toBe(400)
     const session = (await post('/api/sessions', { name: 'keys' })).body
-    expect((await post(`/api/sessions/${session.id}/batches`, { records: [{ 'k\0': '1' }] })).status).toBe(400)
+    expect((await post(`/api/sessions/${session.id}/batches`, { records: [{ 'k\0': '1' }] })).body.error).toEqual({
+      code: 'UNPROCESSABLE',
+      message: 'records[0] has a key with a NUL character, which PostgreSQL text cannot hold; the batch was not applied',
+      details: { record: 0, key: 'k\0' },
+    })
     const proto = await appFetch(`${t.app.url}/api/sessions/${session.id}/batches`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -190,7 +194,7 @@ describe('hardening', () => {
     })
     expect(proto.status).toBe(422)
     expect(await proto.json()).toEqual({
-      error: { code: 'UNPROCESSABLE', message: 'records.0: the key "__proto__" cannot name a column; the batch was not applied' },
+      error: { code: 'UNPROCESSABLE', message: 'records[0] has the key "__proto__", which cannot name a column; the batch was not applied', details: { record: 0, key: '__proto__' } },
     })
     expect((await post(`/api/sessions/${session.id}/batches`, { records: [{ a: '1' }] })).status).toBe(200)
   })

@@ -44,16 +44,37 @@ function refuseProtoKey(record: unknown, ctx: z.RefinementCtx): unknown {
   return record
 }
 
-/** The body of `POST /api/sessions/:id/batches`. */
+/**
+ * One record of a batch. The reference for what a record may be, and the OpenAPI document's;
+ * the batch path checks records with the hand-written RecordColumns (batch-records.ts), which
+ * its property test holds to this schema's answers.
+ */
+export const BatchRecord = z.preprocess(refuseProtoKey, z.record(z.string().refine(noNul, NO_NUL), FieldValue))
+
+const Sequence = z
+  .number()
+  .int()
+  .min(0)
+  .max(Number.MAX_SAFE_INTEGER)
+  .describe('The batch\'s number in the client\'s order: a batch sent again with the same sequence is not applied twice')
+
+/** The body of `POST /api/sessions/:id/batches` as JSON. */
 export const BatchBody = z.object({
-  records: z.array(z.preprocess(refuseProtoKey, z.record(z.string().refine(noNul, NO_NUL), FieldValue))).describe('Records as objects keyed by column; a missing key is NULL'),
+  records: z.array(BatchRecord).describe('Records as objects keyed by column; a missing key is NULL'),
+  sequence: Sequence.optional(),
+})
+
+/** A JSON batch as the route reads it: its records are checked one by one as they are written, not here. */
+export const BatchEnvelope = z.object({ records: z.array(z.unknown()), sequence: Sequence.optional() })
+
+/** The query of an NDJSON or CSV batch, whose body is only records. */
+export const BatchQuery = z.object({
   sequence: z
-    .number()
-    .int()
-    .min(0)
-    .max(Number.MAX_SAFE_INTEGER)
-    .optional()
-    .describe('The batch\'s number in the client\'s order: a batch sent again with the same sequence is not applied twice'),
+    .string()
+    .regex(/^\d{1,16}$/, 'must be a whole number, 0 or more')
+    .transform(Number)
+    .pipe(Sequence)
+    .optional(),
 })
 
 /** The body of `POST /api/sessions/:id/finish`. */

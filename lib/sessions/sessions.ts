@@ -1,21 +1,17 @@
 import type { OwnerScope } from '../auth/owner-scope'
-import { createHash, randomUUID } from 'node:crypto'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
+import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
 import { config } from '../config'
 import { pool, prisma } from '../db/pool'
 import type { BatchSession, Import } from '../db/generated/client'
 import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
-import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, tableNameFor, type ImportColumn } from '../imports/column-names'
+import { columnsFromHeaders, createImportTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
 import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
+import { writeBatch, type BatchInput } from './batch-copy'
 import type { BatchResult, SessionDto } from './schemas'
 
 type SessionWithImport = BatchSession & { import: Import }
-type FieldValue = string | number | boolean | null
-type BatchRecord = Record<string, FieldValue>
 
 /** The session as the API answers it; its status follows its import's. */
 export function toSessionDto(s: SessionWithImport): SessionDto {
@@ -68,45 +64,71 @@ export async function createSession(body: { name: string; columns?: string[] | u
   })
 }
 
+// Batches writing at once in this process. A streamed body holds its connection for as long
+// as the client takes to send it: the rest wait their turn, so the shared pool (10) always
+// keeps connections for everything else.
+const MAX_BATCHES_AT_ONCE = 4
+let batchesWriting = 0
+const waitingForTurn: Array<() => void> = []
+
+async function inTurn<T>(work: () => Promise<T>): Promise<T> {
+  if (batchesWriting >= MAX_BATCHES_AT_ONCE) await new Promise<void>((resolve) => waitingForTurn.push(resolve))
+  else batchesWriting++
+  try {
+    return await work()
+  } finally {
+    const next = waitingForTurn.shift()
+    if (next) next()
+    else batchesWriting--
+  }
+}
+
 /**
  * Appends one batch in one transaction: its rows, its sequence and the counts commit together
  * or not at all. The transaction holds the import's row, so batches of one session apply one
- * at a time (in the order they arrive) and a stop waits for the batch in flight.
+ * at a time (in the order they arrive) and a stop waits for the batch in flight. A batch sent
+ * again with an applied sequence is read (its digest must match) and not applied.
  */
-export async function appendBatch(id: string, batch: { records: BatchRecord[]; sequence?: number | undefined }, scope: OwnerScope): Promise<BatchResult> {
+export async function appendBatch(id: string, batch: BatchInput & { sequence?: number | undefined }, scope: OwnerScope): Promise<BatchResult> {
   const session = await getSession(id, scope)
   const { maxBatchRecords } = config()
-  if (batch.records.length > maxBatchRecords) {
+  if (batch.format === 'json' && batch.records.length > maxBatchRecords) {
     throw new SluiceError(
       'TOO_LARGE',
       `A batch may hold at most ${maxBatchRecords} records (MAX_BATCH_RECORDS); this one holds ${batch.records.length}: send them in smaller batches`,
       { details: { maxRecords: maxBatchRecords, records: batch.records.length } },
     )
   }
-  const applied = await inTransaction(async (client) => {
-    const imp = await lockOpenImport(client, session, 'send a batch')
-    if (batch.sequence !== undefined && !(await claimSequence(client, session.id, batch))) return false
-    let columns = imp.columns
-    if (!columns && batch.records.length) {
-      columns = columnsFromHeaders(keysOf(batch.records))
-      await client.query(createImportTableSql(imp.tableName, columns))
-    }
-    const bytes = columns
-      ? await copyRecords(client, imp.tableName, columns, batch.records).catch((error: unknown) => {
-          if (!isRowTooBig(error)) throw error
-          throw new SluiceError('UNPROCESSABLE', `A record of this batch is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns!.length} values); the batch was not applied`)
-        })
-      : 0
-    await client.query(
-      `UPDATE imports SET rows_imported = rows_imported + $2, bytes_processed = bytes_processed + $3,
-         total_bytes = total_bytes + $3, columns = $4::jsonb, updated_at = now()
-       WHERE id = $1`,
-      [imp.id, batch.records.length, bytes, columns ? JSON.stringify(columns) : null],
-    )
-    await client.query('UPDATE batch_sessions SET batches_received = batches_received + 1, updated_at = now() WHERE id = $1', [session.id])
-    return true
-  })
-  return { session: toSessionDto(await getSession(id, scope)), applied, records: batch.records.length }
+  const { applied, records } = await inTurn(() =>
+    inTransaction(async (client) => {
+      const imp = await lockOpenImport(client, session, 'send a batch')
+      const before = batch.sequence === undefined ? undefined : await appliedBatch(client, session.id, batch.sequence)
+      const written = await writeBatch(client, imp, batch, { apply: !before, maxRecords: maxBatchRecords })
+      if (before) {
+        if (before.digest !== written.digest) {
+          throw new SluiceError('INVALID_TRANSITION', `Batch ${batch.sequence} was already applied with other records: give each batch its own sequence`)
+        }
+        return { applied: false, records: before.records }
+      }
+      if (batch.sequence !== undefined) {
+        await client.query('INSERT INTO session_batches (session_id, sequence, records, digest) VALUES ($1, $2, $3, $4)', [
+          session.id,
+          batch.sequence,
+          written.records,
+          written.digest,
+        ])
+      }
+      await client.query(
+        `UPDATE imports SET rows_imported = rows_imported + $2, bytes_processed = bytes_processed + $3,
+           total_bytes = total_bytes + $3, columns = $4::jsonb, updated_at = now()
+         WHERE id = $1`,
+        [imp.id, written.records, written.bytes, written.columns ? JSON.stringify(written.columns) : null],
+      )
+      await client.query('UPDATE batch_sessions SET batches_received = batches_received + 1, updated_at = now() WHERE id = $1', [session.id])
+      return { applied: true, records: written.records }
+    }),
+  )
+  return { session: toSessionDto(await getSession(id, scope)), applied, records }
 }
 
 /**
@@ -161,77 +183,28 @@ const notOpen = (status: Import['status'], action: string) =>
       : `Cannot ${action}: the session's import is ${status.toLowerCase()}, and its records were removed`,
   )
 
-/**
- * Records the batch's sequence; false when this sequence was applied before with the same
- * records (a retry). The same sequence with other records is a client's bug: refused.
- */
-async function claimSequence(client: pg.PoolClient, sessionId: string, batch: { records: BatchRecord[]; sequence?: number | undefined }) {
-  const digest = createHash('sha256').update(JSON.stringify(batch.records)).digest('hex')
-  const { rowCount } = await client.query(
-    `INSERT INTO session_batches (session_id, sequence, records, digest) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-    [sessionId, batch.sequence, batch.records.length, digest],
-  )
-  if (rowCount === 1) return true
-  const { rows } = await client.query<{ digest: string }>('SELECT digest FROM session_batches WHERE session_id = $1 AND sequence = $2', [
+/** The batch applied before with this sequence: its records and digest, or undefined. */
+async function appliedBatch(client: pg.PoolClient, sessionId: string, sequence: number) {
+  const { rows } = await client.query<{ records: number; digest: string }>('SELECT records, digest FROM session_batches WHERE session_id = $1 AND sequence = $2', [
     sessionId,
-    batch.sequence,
+    sequence,
   ])
-  if (rows[0]!.digest === digest) return false
-  throw new SluiceError('INVALID_TRANSITION', `Batch ${batch.sequence} was already applied with other records: give each batch its own sequence`)
+  return rows[0]
 }
-
-/** Every key of the batch's records, in the order they first appear. */
-function keysOf(records: BatchRecord[]): string[] {
-  const keys = new Set<string>()
-  for (const record of records) for (const key of Object.keys(record)) keys.add(key)
-  if (!keys.size) throw new SluiceError('UNPROCESSABLE', 'The first batch names no column: give columns when opening the session, or keys in the records')
-  return [...keys]
-}
-
-/**
- * Writes the records with COPY, as CSV: every value quoted, so an empty string stays an empty
- * string, and null (or a missing key) left unquoted and empty, which COPY reads as NULL.
- * Returns the CSV's size in bytes.
- */
-async function copyRecords(client: pg.PoolClient, tableName: string, columns: ImportColumn[], records: BatchRecord[]): Promise<number> {
-  const position = new Map(columns.map((c, i) => [c.header, i]))
-  const rows = records.map((record, r) => {
-    const row: string[] = new Array(columns.length).fill('')
-    for (const [key, value] of Object.entries(record)) {
-      const i = position.get(key)
-      if (i === undefined) {
-        throw new SluiceError(
-          'UNPROCESSABLE',
-          `records[${r}] has the key ${JSON.stringify(key)}, which is not a column of this session (its columns: ${[...position.keys()].map((k) => JSON.stringify(k)).join(', ')}); the batch was not applied`,
-          { details: { record: r, key } },
-        )
-      }
-      row[i] = value === null ? '' : quoted(String(value))
-    }
-    return row.join(',')
-  })
-  if (!rows.length) return 0
-  const csv = Buffer.from(rows.join('\n') + '\n')
-  await pipeline(Readable.from([csv]), client.query(copyFrom(`COPY ${importTableSql(tableName)} (${columnListSql(columns)}) FROM STDIN (FORMAT csv)`)))
-  return csv.length
-}
-
-// Hand-written rather than csv-stringify: with every field quoted, the only escape CSV has is
-// a doubled quote. Measured on batches of 5,000 records, csv-stringify took 25 ms a batch, this
-// 5 ms, while COPY itself takes about 13.
-const quoted = (value: string) => `"${value.replaceAll('"', '""')}"`
 
 async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool().connect()
+  let result: T
   try {
     await client.query('BEGIN')
-    const result = await work(client)
+    result = await work(client)
     await client.query('COMMIT')
-    return result
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {})
+    // A connection whose COPY was given up mid-way is not handed to anyone else.
+    client.release(true)
     throw error
-  } finally {
-    client.release()
   }
+  client.release()
+  return result
 }

@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto'
+import { once } from 'node:events'
+import { finished } from 'node:stream/promises'
+import type { Writable } from 'node:stream'
+import type pg from 'pg'
+import { parse as parseCsv } from 'csv-parse/sync'
+import { from as copyFrom } from 'pg-copy-streams'
+import { SluiceError } from '../http/errors'
+import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, quoteIdent, type ImportColumn } from '../imports/column-names'
+import { RecordColumns, refuseBadKey, type RecordPlace } from './batch-records'
+
+/** A batch's body as the route read it: a JSON body parsed whole, or an NDJSON or CSV body as it arrives. */
+export type BatchInput = { format: 'json'; text: string; records: unknown[] } | { format: 'ndjson' | 'csv'; body: AsyncIterable<Uint8Array> }
+
+/** What a batch wrote (or, when it was not to be applied, would have): its records and the digest of its body. */
+export type BatchWritten = { records: number; bytes: number; digest: string; columns: ImportColumn[] | null }
+
+// COPY data goes to PostgreSQL in pieces of about this size: big enough that a write costs
+// little per record, small enough that memory stays flat while a body streams.
+const PIECE_CHARS = 256 * 1024
+
+/**
+ * Writes one batch into the import's table with COPY as its body arrives, inside the caller's
+ * transaction; with `apply` false it only reads and checks the body (a retry whose digest must
+ * match). A bad record throws with its place, a body with more than `maxRecords` records 413:
+ * the COPY is then abandoned and the caller's rollback leaves nothing.
+ */
+export async function writeBatch(
+  client: pg.ClientBase,
+  imp: { tableName: string; columns: ImportColumn[] | null },
+  input: BatchInput,
+  options: { apply: boolean; maxRecords: number },
+): Promise<BatchWritten> {
+  const target = new BatchTarget(client, imp.tableName, imp.columns, options.apply)
+  const hash = createHash('sha256').update(`${input.format}\n`)
+  let records = 0
+  const counted = () => {
+    if (++records > options.maxRecords) {
+      throw new SluiceError('TOO_LARGE', `A batch may hold at most ${options.maxRecords} records (MAX_BATCH_RECORDS); this one holds more: send them in smaller batches`, {
+        details: { maxRecords: options.maxRecords },
+      })
+    }
+  }
+  try {
+    if (input.format === 'csv') {
+      records = await writeCsvBody(target, input.body, hash, options.maxRecords)
+    } else {
+      // A JSON batch is whole: its keys are known before its first record is written. An NDJSON
+      // body's are not: its columns grow as new keys come (the session's first batch only).
+      let columns = imp.columns ? new RecordColumns(imp.columns.map((c) => c.header), false) : new RecordColumns([], true)
+      if (input.format === 'json' && !imp.columns && input.records.length) {
+        columns = new RecordColumns(keysOf(input.records), false)
+        await target.setColumns(columnsFromHeaders(columns.keys))
+      }
+      const writeRecord = async (record: unknown, at: RecordPlace) => {
+        counted()
+        for (;;) {
+          const line = columns.csvLine(record, at)
+          if (typeof line === 'string') return target.write(line)
+          columns.add(line.newKey)
+          await target.setColumns(columnsFromHeaders(columns.keys))
+        }
+      }
+      if (input.format === 'json') {
+        hash.update(input.text)
+        for (let r = 0; r < input.records.length; r++) await writeRecord(input.records[r], { label: `records[${r}]`, details: { record: r } })
+      } else {
+        for await (const { line, text } of ndjsonLines(input.body, hash)) {
+          let record: unknown
+          try {
+            record = JSON.parse(text)
+          } catch (error) {
+            throw new SluiceError('UNPROCESSABLE', `line ${line} is not valid JSON (${(error as Error).message}); the batch was not applied`, { details: { line } })
+          }
+          await writeRecord(record, { label: `line ${line}`, details: { line } })
+        }
+      }
+    }
+    await target.end()
+  } catch (error) {
+    target.abandon(error as Error)
+    throw describeCopyError(error, input.format, target.columns?.length ?? 0)
+  }
+  return { records, bytes: target.bytes, digest: hash.digest('hex'), columns: target.columns }
+}
+
+/** Every key of a JSON batch's records, in the order they first appear: the session's first batch names its columns. */
+function keysOf(records: unknown[]): string[] {
+  const keys = new Set<string>()
+  records.forEach((record, r) => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return
+    for (const key in record) {
+      refuseBadKey(key, { label: `records[${r}]`, details: { record: r } })
+      keys.add(key)
+    }
+  })
+  if (!keys.size) throw new SluiceError('UNPROCESSABLE', 'The first batch names no column: give columns when opening the session, or keys in the records')
+  return [...keys]
+}
+
+/**
+ * The lines of an NDJSON body with their numbers, blank ones skipped, decoded as UTF-8 (a byte
+ * that is not is refused, never replaced); the body's bytes go into `hash` as they pass.
+ */
+async function* ndjsonLines(body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<{ line: number; text: string }> {
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  let rest = ''
+  let line = 0
+  const decode = (bytes?: Uint8Array) => {
+    try {
+      return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode()
+    } catch {
+      throw new SluiceError('UNPROCESSABLE', `line ${line + 1} is not UTF-8 text; the batch was not applied`, { details: { line: line + 1 } })
+    }
+  }
+  for await (const bytes of body) {
+    hash.update(bytes)
+    const text = rest + decode(bytes)
+    let start = 0
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      line++
+      const one = text.slice(start, end)
+      start = end + 1
+      if (one.trim()) yield { line, text: one }
+    }
+    rest = text.slice(start)
+  }
+  rest += decode()
+  if (rest.trim()) yield { line: line + 1, text: rest }
+}
+
+/**
+ * A CSV body: its header line names the columns (the session's, in any order, or the first
+ * batch's), the rest goes to COPY as it is. PostgreSQL parses it once, and its errors (a record
+ * with too many or too few fields, a byte that is not UTF-8) name the line.
+ */
+async function writeCsvBody(target: BatchTarget, body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>, maxRecords: number): Promise<number> {
+  let head: Buffer | null = Buffer.alloc(0)
+  for await (const chunk of body) {
+    hash.update(chunk)
+    if (head === null) {
+      await target.writeBytes(chunk)
+      continue
+    }
+    head = Buffer.concat([head, chunk])
+    const end = headerEnd(head)
+    if (end === -1) {
+      if (head.length > 1024 * 1024) throw new SluiceError('UNPROCESSABLE', 'line 1, the header, is longer than 1 MiB; the batch was not applied', { details: { line: 1 } })
+      continue
+    }
+    await target.setColumnsFromHeader(parseHeader(head.subarray(0, end)))
+    const rest = head.subarray(end)
+    head = null
+    if (rest.length) await target.writeBytes(rest)
+  }
+  if (head !== null && head.length) await target.setColumnsFromHeader(parseHeader(head))
+  const records = await target.end()
+  if (records > maxRecords) {
+    throw new SluiceError('TOO_LARGE', `A batch may hold at most ${maxRecords} records (MAX_BATCH_RECORDS); this one holds ${records}: send them in smaller batches`, {
+      details: { maxRecords, records },
+    })
+  }
+  return records
+}
+
+/** Where the header line ends (past its line break), minding quotes; -1 while it has not ended. */
+function headerEnd(bytes: Buffer): number {
+  let inQuotes = false
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]
+    if (b === 0x22) inQuotes = !inQuotes
+    else if (b === 0x0a && !inQuotes) return i + 1
+  }
+  return -1
+}
+
+function parseHeader(bytes: Buffer): string[] {
+  let fields: string[] | undefined
+  try {
+    ;[fields] = parseCsv(bytes, { bom: true, relax_column_count: true }) as string[][]
+  } catch (error) {
+    throw new SluiceError('UNPROCESSABLE', `line 1, the header, is not CSV (${(error as Error).message}); the batch was not applied`, { details: { line: 1 } })
+  }
+  if (!fields?.length || fields.every((f) => f === '')) {
+    throw new SluiceError('UNPROCESSABLE', 'line 1 must be a header naming the columns of the records that follow; the batch was not applied', { details: { line: 1 } })
+  }
+  return fields
+}
+
+// "COPY t, line 5, column x: …": the line COPY was at (its first line is the body's second).
+const COPY_LINE = /\bline (\d+)/
+
+/** PostgreSQL's refusal of a CSV body's line as a 422 naming the body's line; other errors as they are. */
+function describeCopyError(error: unknown, format: BatchInput['format'], columns: number): unknown {
+  if (error instanceof SluiceError) return error
+  if (isRowTooBig(error)) {
+    return new SluiceError('UNPROCESSABLE', `A record of this batch is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns} values); the batch was not applied`)
+  }
+  const pgError = error as { code?: string; message?: string; where?: string }
+  const at = COPY_LINE.exec(pgError.where ?? '')
+  // Class 22 (data exception): the data COPY was given is wrong, not the server.
+  if (format === 'csv' && pgError.code?.startsWith('22') && at) {
+    const line = Number(at[1]) + 1
+    return new SluiceError('UNPROCESSABLE', `line ${line}: ${pgError.message}; the batch was not applied`, { details: { line } })
+  }
+  return error
+}
+
+/**
+ * The import's table as a batch writes it: the COPY in flight, started when the first data
+ * comes and restarted when the columns grow, and what it has written.
+ */
+class BatchTarget {
+  bytes = 0
+  private copy: Writable | null = null
+  private copyDone: Promise<void> | null = null
+  private copyRows = 0
+  private pending = ''
+  private copyColumns: ImportColumn[] | null = null
+
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly tableName: string,
+    public columns: ImportColumn[] | null,
+    private readonly apply: boolean,
+  ) {}
+
+  /** The columns grow (or are first set): the COPY in flight ends, the table gets them. */
+  async setColumns(columns: ImportColumn[]): Promise<void> {
+    await this.endCopy()
+    if (this.apply) {
+      if (!this.columns) await this.client.query(createImportTableSql(this.tableName, columns))
+      else for (const c of columns.slice(this.columns.length)) await this.client.query(`ALTER TABLE ${importTableSql(this.tableName)} ADD COLUMN ${quoteIdent(c.name)} text`)
+    }
+    this.columns = columns
+  }
+
+  /** A CSV body's header: the session's columns in the header's order (unknown names refused), or the first batch's. */
+  async setColumnsFromHeader(headers: string[]): Promise<void> {
+    if (new Set(headers).size !== headers.length) {
+      const twice = headers.find((h, i) => headers.indexOf(h) !== i)!
+      throw new SluiceError('UNPROCESSABLE', `line 1, the header, names ${JSON.stringify(twice)} twice; the batch was not applied`, { details: { line: 1 } })
+    }
+    if (!this.columns) await this.setColumns(columnsFromHeaders(headers))
+    const byHeader = new Map(this.columns!.map((c) => [c.header, c]))
+    const unknown = headers.find((h) => !byHeader.has(h))
+    if (unknown !== undefined) {
+      throw new SluiceError(
+        'UNPROCESSABLE',
+        `line 1, the header, names ${JSON.stringify(unknown)}, which is not a column of this session (its columns: ${this.columns!.map((c) => JSON.stringify(c.header)).join(', ')}); the batch was not applied`,
+        { details: { line: 1, key: unknown } },
+      )
+    }
+    this.copyColumns = headers.map((h) => byHeader.get(h)!)
+  }
+
+  async write(text: string): Promise<void> {
+    this.pending += text
+    if (this.pending.length >= PIECE_CHARS) await this.flush()
+  }
+
+  async writeBytes(bytes: Uint8Array): Promise<void> {
+    await this.flush()
+    await this.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+  }
+
+  /** Ends the batch's COPY; the rows it wrote. */
+  async end(): Promise<number> {
+    await this.endCopy()
+    return this.copyRows
+  }
+
+  /** Gives the COPY up (CopyFail), so that the connection can roll back. */
+  abandon(error: Error): void {
+    this.copy?.destroy(error)
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.pending) return
+    const piece = Buffer.from(this.pending)
+    this.pending = ''
+    await this.send(piece)
+  }
+
+  private async send(piece: Buffer): Promise<void> {
+    this.bytes += piece.length
+    if (!this.apply) return
+    if (!this.copy) {
+      const columns = this.copyColumns ?? this.columns!
+      const stream = this.client.query(copyFrom(`COPY ${importTableSql(this.tableName)} (${columnListSql(columns)}) FROM STDIN (FORMAT csv)`))
+      this.copy = stream
+      this.copyDone = finished(stream).then(() => {
+        this.copyRows += stream.rowCount ?? 0
+      })
+      this.copyDone.catch(() => {}) // awaited in send and endCopy
+    }
+    if (!this.copy.write(piece)) await Promise.race([once(this.copy, 'drain'), this.copyDone])
+  }
+
+  private async endCopy(): Promise<void> {
+    await this.flush()
+    if (!this.copy) return
+    this.copy.end()
+    await this.copyDone
+    this.copy = null
+    this.copyDone = null
+  }
+}

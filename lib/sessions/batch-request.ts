@@ -1,0 +1,40 @@
+import { config } from '../config'
+import { SluiceError, streamBody, type BodyLimit } from '../http/errors'
+import type { BatchInput } from './batch-copy'
+import { BatchEnvelope, BatchQuery } from './schemas'
+
+const batchLimit = (): BodyLimit => ({ bytes: config().maxBatchBytes, setting: 'MAX_BATCH_BYTES', advice: 'send the records in smaller batches' })
+
+/**
+ * A batch request by its Content-Type: a JSON body (`{records, sequence}`) read whole, or an
+ * NDJSON or CSV body of records only, with its sequence in the query, read as it arrives.
+ */
+export async function readBatch(req: Request): Promise<BatchInput & { sequence?: number | undefined }> {
+  const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+  const format = type === 'application/x-ndjson' || type === 'application/jsonl' ? 'ndjson' : type === 'text/csv' ? 'csv' : /^application\/([\w.-]+\+)?json$/.test(type) ? 'json' : null
+  if (format === null) {
+    throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', 'Send a batch as application/json ({"records": […]}), application/x-ndjson (a record per line) or text/csv (a header line, then records)')
+  }
+  if (format === 'json') {
+    const text = await readJsonText(req)
+    const { records, sequence } = BatchEnvelope.parse(parsed(text))
+    return { format, text, records, sequence }
+  }
+  const { sequence } = BatchQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
+  return { format, body: streamBody(req, batchLimit()), sequence }
+}
+
+// The JSON body's text: its digest tells a retry (the same bytes again) from another batch.
+async function readJsonText(req: Request): Promise<string> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of streamBody(req, batchLimit())) chunks.push(chunk)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new SluiceError('BAD_REQUEST', 'The body is not valid JSON')
+  }
+}
