@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
@@ -100,22 +101,38 @@ function keysOf(records: unknown[]): string[] {
 
 /**
  * The lines of an NDJSON body with their numbers, blank ones skipped, decoded as UTF-8 (a byte
- * that is not is refused, never replaced); the body's bytes go into `hash` as they pass.
+ * that is not is refused with its line, never replaced); the body's bytes go into `hash` as
+ * they pass. Decoded a run of whole lines at a time: a line break never splits a character.
  */
 async function* ndjsonLines(body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<{ line: number; text: string }> {
   const decoder = new TextDecoder('utf-8', { fatal: true })
-  let rest = ''
   let line = 0
-  const decode = (bytes?: Uint8Array) => {
+  const decode = (bytes: Buffer) => {
     try {
-      return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode()
+      return decoder.decode(bytes)
     } catch {
-      throw new SluiceError('UNPROCESSABLE', `line ${line + 1} is not UTF-8 text; the batch was not applied`, { details: { line: line + 1 } })
+      // Which line: the first that does not decode on its own.
+      let at = line
+      for (let start = 0; start < bytes.length; at++) {
+        const end = bytes.indexOf(0x0a, start)
+        const piece = bytes.subarray(start, end === -1 ? bytes.length : end)
+        if (!isUtf8(piece)) break
+        start = end === -1 ? bytes.length : end + 1
+      }
+      throw new SluiceError('UNPROCESSABLE', `line ${at + 1} is not UTF-8 text; the batch was not applied`, { details: { line: at + 1 } })
     }
   }
-  for await (const bytes of body) {
-    hash.update(bytes)
-    const text = rest + decode(bytes)
+  let rest: Buffer = Buffer.alloc(0)
+  for await (const chunk of body) {
+    hash.update(chunk)
+    const bytes = rest.length ? Buffer.concat([rest, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    const last = bytes.lastIndexOf(0x0a)
+    if (last === -1) {
+      rest = bytes
+      continue
+    }
+    const text = decode(bytes.subarray(0, last + 1))
+    rest = Buffer.from(bytes.subarray(last + 1))
     let start = 0
     for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
       line++
@@ -123,10 +140,9 @@ async function* ndjsonLines(body: AsyncIterable<Uint8Array>, hash: ReturnType<ty
       start = end + 1
       if (one.trim()) yield { line, text: one }
     }
-    rest = text.slice(start)
   }
-  rest += decode()
-  if (rest.trim()) yield { line: line + 1, text: rest }
+  const last = decode(rest)
+  if (last.trim()) yield { line: line + 1, text: last }
 }
 
 /**

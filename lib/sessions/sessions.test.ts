@@ -1,9 +1,10 @@
+import http from 'node:http'
 import path from 'node:path'
 import { parse } from 'csv-parse/sync'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../server/free-port'
-import { appFetch, createDatabase, health, signInForTests, startApp, tempDir, type AppProcess } from '../../test/app-process'
+import { appFetch, authHeaders, createDatabase, health, signInForTests, sleep, startApp, tempDir, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from '../imports/schemas'
 import type { BatchResult, SessionDto } from './schemas'
 import { SLUICE_SEARCH_PATH } from '../db/sluice-schema'
@@ -42,7 +43,7 @@ async function call(method: string, route: string, body?: unknown, headers: Reco
   const res = await appFetch(`${app.url}${route}`, {
     method,
     headers,
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    ...(body === undefined ? {} : { body: typeof body === 'string' || Buffer.isBuffer(body) ? (body as string) : JSON.stringify(body) }),
   })
   const text = await res.text()
   return { status: res.status, headers: res.headers, body: text.startsWith('{') ? JSON.parse(text) : text }
@@ -331,5 +332,74 @@ describe('a JSON batch', () => {
     expect(noKeys.status).toBe(422)
     expect(noKeys.body.error.message).toBe('The first batch names no column: give columns when opening the session, or keys in the records')
     expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 0, batchesReceived: 0 })
+  })
+})
+
+describe('NDJSON and CSV bodies', () => {
+  const post = (session: SessionDto, body: string | Buffer, type: string, query = '') =>
+    call('POST', `/api/sessions/${session.id}/batches${query}`, body as string, { 'Content-Type': type })
+
+  it('refuse a malformed line with its number and apply nothing', async () => {
+    const session = await open({ name: 'malformed', columns: ['id', 'name'] })
+    const cases: Array<[string | Buffer, string, string, number]> = [
+      ['{"id": 1}\n{"id": 2,}\n', 'application/x-ndjson', 'line 2 is not valid JSON (', 2],
+      ['{"id": 1}\n\n[1, 2]\n', 'application/x-ndjson', 'line 3 is an array, not an object of column values; the batch was not applied', 3],
+      [Buffer.concat([Buffer.from('{"id": 1}\n{"name": "'), Buffer.from([0xff]), Buffer.from('"}\n')]), 'application/x-ndjson', 'line 2 is not UTF-8 text; the batch was not applied', 2],
+      ['id,name\n1,a\n2,b,extra\n', 'text/csv', 'line 3: extra data after last expected column; the batch was not applied', 3],
+      ['id,name\n1,a\n2\n', 'text/csv', 'line 3: missing data for column "name"; the batch was not applied', 3],
+      ['id,name\n1,"a\n', 'text/csv', 'line 2: unterminated CSV quoted field; the batch was not applied', 2],
+      [Buffer.concat([Buffer.from('id,name\n1,'), Buffer.from([0xff]), Buffer.from('\n')]), 'text/csv', 'line 2: invalid byte sequence for encoding "UTF8": 0xff; the batch was not applied', 2],
+      ['id,nme\n1,a\n', 'text/csv', 'line 1, the header, names "nme", which is not a column of this session (its columns: "id", "name"); the batch was not applied', 1],
+      ['id,id\n1,2\n', 'text/csv', 'line 1, the header, names "id" twice; the batch was not applied', 1],
+    ]
+    for (const [body, type, message, line] of cases) {
+      const refused = await post(session, body, type, '?sequence=0')
+      expect(refused.status, message).toBe(422)
+      expect(refused.body.error.message.startsWith(message), refused.body.error.message).toBe(true)
+      expect(refused.body.error.details).toMatchObject({ line })
+    }
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 0, batchesReceived: 0 })
+    expect(await rowsInTable(await importOf(session))).toBe(0)
+    // The sequence was never taken by a refused batch.
+    expect((await post(session, '{"id": 1}\n', 'application/x-ndjson', '?sequence=0')).body).toMatchObject({ applied: true, records: 1 })
+    expect((await post(session, '{"id": 1}\n', 'application/x-ndjson', '?sequence=x')).body.error).toEqual({ code: 'BAD_REQUEST', message: 'sequence: must be a whole number, 0 or more' })
+  })
+
+  it('take a CSV header in any order, with a BOM and CRLF, and an NDJSON first batch whose keys grow', async () => {
+    const csv = await open({ name: 'csv', columns: ['id', 'name', 'note'] })
+    expect((await post(csv, '\uFEFFname,id\r\n"a, ""b""",1\r\n"",2\r\n,3\r\n', 'text/csv')).body).toMatchObject({ applied: true, records: 3 })
+    expect(await exported(csv)).toBe('id,name,note\n1,"a, ""b""",\n2,"",\n3,,\n')
+
+    const grown = await open({ name: 'grows' })
+    expect((await post(grown, '{"b": 1}\n{"a": "x"}\n\n{"b": 3, "c": true}', 'application/x-ndjson')).body).toMatchObject({
+      applied: true,
+      records: 3,
+      session: { columns: ['b', 'a', 'c'] },
+    })
+    expect(await exported(grown)).toBe('b,a,c\n1,,\n,x,\n3,,true\n')
+  })
+
+  it('a body cut off mid-way applies nothing, and the same batch sent again applies once', async () => {
+    const session = await open({ name: 'cut off', columns: ['id', 'name'] })
+    const body = Buffer.from(numbered(0, 50).map((r) => `${JSON.stringify(r)}\n`).join(''))
+    const { hostname, port } = new URL(app.url)
+    await new Promise<void>((resolve) => {
+      const req = http.request({
+        hostname,
+        port,
+        method: 'POST',
+        path: `/api/sessions/${session.id}/batches?sequence=0`,
+        headers: { ...authHeaders(app.url), 'Content-Type': 'application/x-ndjson', 'Content-Length': String(body.length) },
+      })
+      req.on('error', () => resolve())
+      // Whole lines only, so that what arrived parses: only the missing bytes tell it is cut off.
+      req.write(body.subarray(0, body.indexOf('\n', body.length / 2) + 1))
+      setTimeout(() => req.destroy(), 300)
+    })
+    await sleep(500)
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 0, batchesReceived: 0 })
+    expect((await post(session, body.toString(), 'application/x-ndjson', '?sequence=0')).body).toMatchObject({ applied: true, records: 50 })
+    expect((await post(session, body.toString(), 'application/x-ndjson', '?sequence=0')).body).toMatchObject({ applied: false, records: 50 })
+    expect(await rowsInTable(await importOf(session))).toBe(50)
   })
 })
