@@ -33,7 +33,7 @@ import {
   TargetListQuery,
   TargetListSchema,
 } from '../loads/schemas'
-import { BatchBody, BatchResultSchema, CreateSessionBody, FinishSessionBody, SessionParams, SessionSchema } from '../sessions/schemas'
+import { BatchBody, BatchQuery, BatchResultSchema, CreateSessionBody, FinishSessionBody, SessionParams, SessionSchema } from '../sessions/schemas'
 import { UPLOAD_EXPIRY_MS } from '../uploads/tus-server'
 import {
   AccountDtoSchema,
@@ -285,7 +285,7 @@ const exports = {
           BAD_REQUEST: 'Malformed JSON, an invalid body, or a column the import does not have',
           NOT_FOUND: 'No import with this id',
           INVALID_TRANSITION: 'The import was stopped, or has not read its header yet',
-          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json, application/x-ndjson or text/csv',
         }),
       },
     },
@@ -509,7 +509,7 @@ const sessions = {
           NOT_FOUND: 'No import with this id, or no such table',
           INVALID_TRANSITION: 'The import is not processed',
           UNPROCESSABLE: 'A mapping that cannot work: an unknown column, a NOT NULL column without a default left unmapped, a key that is not unique',
-          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json, application/x-ndjson or text/csv',
         }),
       },
     },
@@ -537,7 +537,7 @@ const sessions = {
           NOT_FOUND: 'No import with this id, or no such table',
           INVALID_TRANSITION: 'The import is not processed',
           UNPROCESSABLE: 'A mapping that cannot work',
-          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json, application/x-ndjson or text/csv',
         }),
       },
     },
@@ -612,30 +612,48 @@ const sessions = {
       operationId: 'appendBatch',
       summary: 'Send a batch of records',
       description:
-        'Appends the records atomically: all or none. A batch sent again with the same `sequence` is not applied twice (`applied: false`). The columns are those given at opening, or else the keys of the first batch.',
-      requestParams: { path: SessionParams },
-      requestBody: { required: true, content: json(BatchBody) },
+        'Appends the records atomically: all or none. A batch sent again with the same `sequence` and the same body is not applied twice (`applied: false`). The columns are those given at opening, or else the keys (or the CSV header) of the first batch.\n\n' +
+        'Three body formats: `application/json` (`{"records": [...], "sequence": 3}`); `application/x-ndjson` (one record object per line) and `text/csv` (a header line naming columns, in any order, then records; an unquoted empty field is NULL, `""` an empty string), both with the sequence as `?sequence=3` and read as they arrive, never held whole, so that a large batch streams into the database. A body that ends short of its Content-Length applies nothing.',
+      requestParams: { path: SessionParams, query: BatchQuery },
+      requestBody: {
+        required: true,
+        content: {
+          ...json(BatchBody),
+          'application/x-ndjson': { schema: z.string().describe('One JSON object per line, keyed by column: {"id": 1, "name": "Ada"}') },
+          'text/csv': { schema: z.string().describe('A header line naming columns, then one record per line') },
+        },
+      },
       responses: {
         200: ok('The batch was applied, or had been before', BatchResultSchema),
         ...errors({
           BAD_REQUEST: 'Malformed JSON or an invalid body',
           NOT_FOUND: 'No session with this id',
           INVALID_TRANSITION: 'The session is not open (finished, or its import stopped), or this sequence was applied before with other records',
-          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json, application/x-ndjson or text/csv',
         }),
         413: {
           description: 'More records than MAX_BATCH_RECORDS (10,000 by default), or a request over MAX_BATCH_BYTES (16 MiB by default); nothing was applied',
           content: json(
             errorWithDetails(
               'TOO_LARGE',
-              z.union([z.object({ maxRecords: z.int(), records: z.int() }), z.object({ maxBytes: z.int() })]).describe('The limit that was passed'),
+              z.union([z.object({ maxRecords: z.int(), records: z.int().optional().describe('Absent when a streamed body was refused before its end') }), z.object({ maxBytes: z.int() })]).describe('The limit that was passed'),
             ),
           ),
         },
         422: {
-          description: 'A record has a key that is not a column (or the first batch names none); nothing was applied',
+          description:
+            'A record is not an object of strings, numbers, booleans and nulls, has a key that is not a column (or the first batch names none), or a line of an NDJSON or CSV body is malformed (not JSON, not UTF-8, the wrong number of fields); the message names it, and nothing was applied',
           content: json(
-            errorWithDetails('UNPROCESSABLE', z.object({ record: z.int().describe('Index in `records`'), key: z.string() }).optional()),
+            errorWithDetails(
+              'UNPROCESSABLE',
+              z
+                .object({
+                  record: z.int().optional().describe('Index in `records` (a JSON body)'),
+                  line: z.int().optional().describe('Line of the body (NDJSON or CSV)'),
+                  key: z.string().optional(),
+                })
+                .optional(),
+            ),
           ),
         },
       },
@@ -656,7 +674,7 @@ const sessions = {
           BAD_REQUEST: 'Malformed JSON or an invalid body',
           NOT_FOUND: 'No session with this id',
           INVALID_TRANSITION: 'The session\'s import was stopped',
-          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json',
+          UNSUPPORTED_MEDIA_TYPE: 'The body is not sent as application/json, application/x-ndjson or text/csv',
         }),
         422: {
           description: 'The total differs from the records that arrived; the session stays open',
