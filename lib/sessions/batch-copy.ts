@@ -8,7 +8,7 @@ import { parse as parseCsv } from 'csv-parse/sync'
 import { from as copyFrom } from 'pg-copy-streams'
 import { SluiceError } from '../http/errors'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, quoteIdent, type ImportColumn } from '../imports/column-names'
-import { fastCsvLine, RecordColumns, refuseBadKey, type RecordPlace } from './batch-records'
+import { RecordColumns, refuseBadKey, type RecordPlace } from './batch-records'
 
 /** A batch's body as the route read it: a JSON body parsed whole, or an NDJSON or CSV body as it arrives. */
 export type BatchInput = { format: 'json'; text: string; records: unknown[] } | { format: 'ndjson' | 'csv'; body: AsyncIterable<Uint8Array> }
@@ -53,32 +53,34 @@ export async function writeBatch(
         columns = new RecordColumns(keysOf(input.records), false)
         await target.setColumns(columnsFromHeaders(columns.keys))
       }
-      // The columns grow (an NDJSON first batch): the COPY restarts with them, then the record is written.
-      const csvLineOf = async (record: unknown, at: RecordPlace) => {
-        for (;;) {
-          const line = columns.csvLine(record, at)
-          if (typeof line === 'string') return line
-          columns.add(line.newKey)
-          await target.setColumns(columnsFromHeaders(columns.keys))
+      // Writes a record; only when the columns grow (an NDJSON first batch) is there anything to
+      // await: the COPY restarts with them, then the record is written.
+      const write = (record: unknown, at: RecordPlace): Promise<void> | undefined => {
+        const line = columns.csvLine(record, at)
+        if (typeof line === 'string') {
+          target.append(line)
+          return undefined
         }
+        columns.add(line.newKey)
+        return target.setColumns(columnsFromHeaders(columns.keys)).then(() => write(record, at))
       }
       if (input.format === 'json') {
         hash.update(input.text)
         for (let r = 0; r < input.records.length; r++) {
           counted()
-          target.append(await csvLineOf(input.records[r], { record: r }))
-          await target.flushIfFull()
+          const growing = write(input.records[r], { record: r })
+          if (growing) await growing
+          if (r % 1000 === 999) await target.flushIfFull()
         }
       } else {
-        // A run of lines at a time, each written without awaiting anything unless the columns grow.
+        // A run of lines at a time, each written without an await of its own.
         for await (const { first, lines } of ndjsonLines(input.body, hash)) {
           for (let i = 0; i < lines.length; i++) {
             const text = lines[i]!
             if (!text.trim()) continue
-            const line = first + i
             counted()
-            const fast = columns.growable ? null : fastCsvLine(columns, text)
-            target.append(fast ?? (await csvLineOf(parseLine(text, line), { line })))
+            const growing = write(parseLine(text, first + i), { line: first + i })
+            if (growing) await growing
           }
           await target.flushIfFull()
         }
