@@ -243,6 +243,8 @@ class BatchTarget {
   private copyRows = 0
   private pending = ''
   private copyColumns: ImportColumn[] | null = null
+  // Records with no key that came before the first batch's first key: rows of NULLs, written once the table exists.
+  private keylessRows = 0
 
   constructor(
     private readonly client: pg.ClientBase,
@@ -259,6 +261,8 @@ class BatchTarget {
       else for (const c of columns.slice(this.columns.length)) await this.client.query(`ALTER TABLE ${importTableSql(this.tableName)} ADD COLUMN ${quoteIdent(c.name)} text`)
     }
     this.columns = columns
+    if (this.keylessRows) this.append(`${','.repeat(columns.length - 1)}\n`.repeat(this.keylessRows))
+    this.keylessRows = 0
   }
 
   /** A CSV body's header: the session's columns in the header's order (unknown names refused), or the first batch's. */
@@ -297,6 +301,7 @@ class BatchTarget {
   /** Ends the batch's COPY; the rows it wrote. */
   async end(): Promise<number> {
     await this.endCopy()
+    if (this.keylessRows) throw new SluiceError('UNPROCESSABLE', 'The first batch names no column: give columns when opening the session, or keys in the records')
     return this.copyRows
   }
 
@@ -314,9 +319,14 @@ class BatchTarget {
 
   private async send(piece: Buffer): Promise<void> {
     this.bytes += piece.length
+    const columns = this.copyColumns ?? this.columns
+    if (!columns) {
+      // No column yet: the piece is the empty lines of records without a key.
+      for (const byte of piece) if (byte === 0x0a) this.keylessRows++
+      return
+    }
     if (!this.apply) return
     if (!this.copy) {
-      const columns = this.copyColumns ?? this.columns!
       const stream = this.client.query(copyFrom(`COPY ${importTableSql(this.tableName)} (${columnListSql(columns)}) FROM STDIN (FORMAT csv)`))
       this.copy = stream
       this.copyDone = finished(stream).then(() => {

@@ -377,27 +377,37 @@ describe('NDJSON and CSV bodies', () => {
       session: { columns: ['b', 'a', 'c'] },
     })
     expect(await exported(grown)).toBe('b,a,c\n1,,\n,x,\n3,,true\n')
+    // Records without a key before the first key are rows of NULLs once the table exists; a batch of only those names no column.
+    const keyless = await open({ name: 'keyless first' })
+    expect((await post(keyless, '{}\n{}\n{"b": 1, "a": 2}\n', 'application/x-ndjson')).body).toMatchObject({ applied: true, records: 3, session: { columns: ['b', 'a'] } })
+    expect(await exported(keyless)).toBe('b,a\n,\n,\n1,2\n')
+    const none = await post(await open({ name: 'no keys' }), '{}\n', 'application/x-ndjson')
+    expect(none.status).toBe(422)
+    expect(none.body.error.message).toBe('The first batch names no column: give columns when opening the session, or keys in the records')
   })
 
   it('a body cut off mid-way applies nothing, and the same batch sent again applies once', async () => {
     const session = await open({ name: 'cut off', columns: ['id', 'name'] })
     const body = Buffer.from(numbered(0, 50).map((r) => `${JSON.stringify(r)}\n`).join(''))
     const { hostname, port } = new URL(app.url)
-    await new Promise<void>((resolve) => {
-      const req = http.request({
-        hostname,
-        port,
-        method: 'POST',
-        path: `/api/sessions/${session.id}/batches?sequence=0`,
-        headers: { ...authHeaders(app.url), 'Content-Type': 'application/x-ndjson', 'Content-Length': String(body.length) },
+    // With a Content-Length, and chunked (whose last chunk never comes).
+    for (const length of [{ 'Content-Length': String(body.length) }, {}]) {
+      await new Promise<void>((resolve) => {
+        const req = http.request({
+          hostname,
+          port,
+          method: 'POST',
+          path: `/api/sessions/${session.id}/batches?sequence=0`,
+          headers: { ...authHeaders(app.url), 'Content-Type': 'application/x-ndjson', ...length },
+        })
+        req.on('error', () => resolve())
+        // Whole lines only, so that what arrived parses: only the missing bytes tell it is cut off.
+        req.write(body.subarray(0, body.indexOf('\n', body.length / 2) + 1))
+        setTimeout(() => req.destroy(), 300)
       })
-      req.on('error', () => resolve())
-      // Whole lines only, so that what arrived parses: only the missing bytes tell it is cut off.
-      req.write(body.subarray(0, body.indexOf('\n', body.length / 2) + 1))
-      setTimeout(() => req.destroy(), 300)
-    })
-    await sleep(500)
-    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 0, batchesReceived: 0 })
+      await sleep(500)
+      expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 0, batchesReceived: 0 })
+    }
     expect((await post(session, body.toString(), 'application/x-ndjson', '?sequence=0')).body).toMatchObject({ applied: true, records: 50 })
     expect((await post(session, body.toString(), 'application/x-ndjson', '?sequence=0')).body).toMatchObject({ applied: false, records: 50 })
     expect(await rowsInTable(await importOf(session))).toBe(50)
