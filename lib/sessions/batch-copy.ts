@@ -35,6 +35,15 @@ export async function writeBatch(
   const target = new BatchTarget(client, imp.tableName, imp.columns, options.apply)
   const hash = createHash('sha256').update(`${input.format}\n`)
   let records = 0
+  // An NDJSON body's blank lines are no record: COPY's line numbers skip them.
+  const blankLines: number[] = []
+  const placeOfCopyLine = (n: number): RecordPlace => {
+    if (input.format === 'json') return { record: n - 1 }
+    if (input.format === 'csv') return { line: n + 1 }
+    let line = n
+    for (const blank of blankLines) if (blank <= line) line++
+    return { line }
+  }
   const counted = () => {
     if (++records > options.maxRecords) {
       throw new SluiceError('TOO_LARGE', `A batch may hold at most ${options.maxRecords} records (MAX_BATCH_RECORDS); this one holds more: send them in smaller batches`, {
@@ -77,7 +86,10 @@ export async function writeBatch(
         for await (const { first, lines } of ndjsonLines(input.body, hash)) {
           for (let i = 0; i < lines.length; i++) {
             const text = lines[i]!
-            if (!text.trim()) continue
+            if (!text.trim()) {
+              blankLines.push(first + i)
+              continue
+            }
             counted()
             const growing = write(parseLine(text, first + i), { line: first + i })
             if (growing) await growing
@@ -89,7 +101,7 @@ export async function writeBatch(
     await target.end()
   } catch (error) {
     target.abandon(error as Error)
-    throw describeCopyError(error, input.format, target.columns?.length ?? 0)
+    throw describeCopyError(error, target.columns ?? [], placeOfCopyLine)
   }
   return { records, bytes: target.bytes, digest: hash.digest('hex'), columns: target.columns }
 }
@@ -213,23 +225,29 @@ function parseHeader(bytes: Buffer): string[] {
   return fields
 }
 
-// "COPY t, line 5, column x: …": the line COPY was at (its first line is the body's second).
-const COPY_LINE = /\bline (\d+)/
+// "COPY t, line 5, column x: …": the line COPY was at, and the column when a value did not fit.
+const COPY_LINE = /\bline (\d+)(?:, column (.+?): )?/
 
-/** PostgreSQL's refusal of a CSV body's line as a 422 naming the body's line; other errors as they are. */
-function describeCopyError(error: unknown, format: BatchInput['format'], columns: number): unknown {
+/**
+ * PostgreSQL's refusal of what COPY was given (class 22, a data exception: a CSV line with the
+ * wrong number of fields, a value a typed column does not take) as a 422 naming the record or
+ * the line, and the column; other errors as they are.
+ */
+function describeCopyError(error: unknown, columns: readonly ImportColumn[], placeOf: (copyLine: number) => RecordPlace): unknown {
   if (error instanceof SluiceError) return error
   if (isRowTooBig(error)) {
-    return new SluiceError('UNPROCESSABLE', `A record of this batch is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns} values); the batch was not applied`)
+    return new SluiceError('UNPROCESSABLE', `A record of this batch is wider than a PostgreSQL row can hold (8,160 bytes for its ${columns.length} values); the batch was not applied`)
   }
   const pgError = error as { code?: string; message?: string; where?: string }
   const at = COPY_LINE.exec(pgError.where ?? '')
-  // Class 22 (data exception): the data COPY was given is wrong, not the server.
-  if (format === 'csv' && pgError.code?.startsWith('22') && at) {
-    const line = Number(at[1]) + 1
-    return new SluiceError('UNPROCESSABLE', `line ${line}: ${pgError.message}; the batch was not applied`, { details: { line } })
-  }
-  return error
+  if (!pgError.code?.startsWith('22') || !at) return error
+  const place = placeOf(Number(at[1]))
+  const label = 'record' in place ? `records[${place.record}]` : `line ${place.line}`
+  const column = at[2] === undefined ? undefined : columns.find((c) => c.name === at[2] || quoteIdent(c.name) === at[2])
+  if (!column) return new SluiceError('UNPROCESSABLE', `${label}: ${pgError.message}; the batch was not applied`, { details: place })
+  return new SluiceError('UNPROCESSABLE', `${label} does not fit the column ${JSON.stringify(column.header)} (${column.type ?? 'text'}): ${pgError.message}; the batch was not applied`, {
+    details: { ...place, key: column.header },
+  })
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { COLUMN_TYPES } from '../csv/column-types'
 import { UNPROCESSABLE_ISSUE } from '../http/errors'
 
 const SESSION_STATUSES = ['OPEN', 'FINISHED', 'STOPPED'] as const
@@ -13,17 +14,25 @@ const ColumnKey = z.string().min(1, 'must not be empty').max(1000).refine(noNul,
 // A PostgreSQL table has at most 1,600 columns; the import's own row number takes one.
 export const MAX_SESSION_COLUMNS = 1599
 
+/** A column given when a session opens: its key, or its key and its type (text unless said). */
+const SessionColumn = z.union([
+  ColumnKey,
+  z.object({ name: ColumnKey, type: z.enum(COLUMN_TYPES).describe('The column\'s type in the table: a value that does not fit refuses its batch (422)') }),
+])
+const columnName = (c: z.infer<typeof SessionColumn>) => (typeof c === 'string' ? c : c.name)
+
 /** The body of `POST /api/sessions`. */
 export const CreateSessionBody = z.object({
   name: z.string().trim().min(1, 'must not be empty').max(200).refine(noNul, NO_NUL).describe('Shown as the import\'s name, like a file name'),
   columns: z
-    .array(ColumnKey)
+    .array(SessionColumn)
     .min(1)
     .max(MAX_SESSION_COLUMNS)
-    .refine((cols) => new Set(cols).size === cols.length, 'must not name a column twice')
+    .refine((cols) => new Set(cols.map(columnName)).size === cols.length, 'must not name a column twice')
     .optional()
-    .describe('The keys records may have, in table order; without it, the keys of the first batch'),
+    .describe('The keys records may have, in table order, each a name or {name, type}; without it, the keys of the first batch (text)'),
 })
+export type CreateSessionRequest = z.infer<typeof CreateSessionBody>
 
 /** One field of a record: stored as text (numbers and booleans as JSON writes them), null as NULL. */
 const FieldValue = z.union([
@@ -91,6 +100,7 @@ export const SessionSchema = z.object({
   name: z.string(),
   status: z.enum(SESSION_STATUSES).describe('OPEN takes batches; FINISHED once the total matched; STOPPED when its import was stopped'),
   columns: z.array(z.string()).describe('The keys records may have; empty until the first batch when none were given'),
+  types: z.array(z.enum(COLUMN_TYPES)).describe('The type of each column, in the order of `columns`'),
   recordsReceived: z.number().int(),
   batchesReceived: z.number().int(),
   createdAt: z.iso.datetime(),

@@ -413,3 +413,41 @@ describe('NDJSON and CSV bodies', () => {
     expect(await rowsInTable(await importOf(session))).toBe(50)
   })
 })
+
+describe('typed session columns', () => {
+  it('declared at opening type the table, and a value that does not fit refuses its batch naming the record and the column', async () => {
+    const created = await call('POST', '/api/sessions', {
+      name: 'typed',
+      columns: [{ name: 'id', type: 'bigint' }, { name: 'amount', type: 'numeric' }, { name: 'on', type: 'date' }, { name: 'ok', type: 'boolean' }, { name: 'at', type: 'timestamptz' }, 'note'],
+    })
+    expect(created.status).toBe(201)
+    const session = created.body as SessionDto
+    expect(session.types).toEqual(['bigint', 'numeric', 'date', 'boolean', 'timestamptz', 'text'])
+    const imp = await importOf(session)
+    const { rows: types } = await db.query(
+      `SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema || '.' || table_name = $1 AND column_name <> '_sluice_row' ORDER BY ordinal_position`,
+      [imp.tableName],
+    )
+    expect(types.map((t) => t.type)).toEqual(['bigint', 'numeric', 'date', 'boolean', 'timestamp with time zone', 'text'])
+
+    const good = await send(session, [{ id: 1, amount: 1.5, on: '2024-01-31', ok: true, at: '2024-01-31T10:00:00Z', note: 'x' }], undefined, 'json')
+    expect(good.body).toMatchObject({ applied: true, records: 1 })
+    const refusals: Array<[Format, unknown[] | string, string, Record<string, unknown>]> = [
+      ['json', [{ id: 2 }, { id: 'x' }], 'records[1] does not fit the column "id" (bigint): invalid input syntax for type bigint: "x"; the batch was not applied', { record: 1, key: 'id' }],
+      ['ndjson', '{"id": 3}\n\n{"amount": "ten"}\n', 'line 3 does not fit the column "amount" (numeric): invalid input syntax for type numeric: "ten"; the batch was not applied', { line: 3, key: 'amount' }],
+      ['csv', 'id,on\n4,2024-02-30\n', 'line 2 does not fit the column "on" (date): date/time field value out of range: "2024-02-30"; the batch was not applied', { line: 2, key: 'on' }],
+    ]
+    for (const [as, body, message, details] of refusals) {
+      const refused =
+        typeof body === 'string'
+          ? await call('POST', `/api/sessions/${session.id}/batches`, body, { 'Content-Type': as === 'csv' ? 'text/csv' : 'application/x-ndjson' })
+          : await send(session, body, undefined, as)
+      expect(refused.status, as).toBe(422)
+      expect(refused.body.error).toEqual({ code: 'UNPROCESSABLE', message, details })
+    }
+    expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 1, batchesReceived: 1 })
+    const { rows } = await db.query(`SELECT id, amount::text, "on"::text, ok, note FROM ${imp.tableName}`)
+    expect(rows).toEqual([{ id: '1', amount: '1.5', on: '2024-01-31', ok: true, note: 'x' }])
+    expect((await call('POST', '/api/sessions', { name: 'bad type', columns: [{ name: 'a', type: 'money' }] })).status).toBe(400)
+  })
+})

@@ -9,7 +9,7 @@ import { isUuid } from '../http/ids'
 import { columnsFromHeaders, createImportTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
 import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
 import { writeBatch, type BatchInput } from './batch-copy'
-import type { BatchResult, SessionDto } from './schemas'
+import type { BatchResult, CreateSessionRequest, SessionDto } from './schemas'
 
 type SessionWithImport = BatchSession & { import: Import }
 
@@ -22,6 +22,7 @@ export function toSessionDto(s: SessionWithImport): SessionDto {
     name: s.name,
     status,
     columns: ((s.import.columns as ImportColumn[] | null) ?? []).map((c) => c.header),
+    types: ((s.import.columns as ImportColumn[] | null) ?? []).map((c) => c.type ?? 'text'),
     recordsReceived: Number(s.import.rowsImported),
     batchesReceived: s.batchesReceived,
     createdAt: s.createdAt.toISOString(),
@@ -42,10 +43,16 @@ export async function getSession(id: string, scope: OwnerScope): Promise<Session
  * Opens a session and its import (RECEIVING). With `columns` the import's table exists at once,
  * so the import can be previewed and exported before any record arrives.
  */
-export async function createSession(body: { name: string; columns?: string[] | undefined }, ownerId: string): Promise<SessionWithImport> {
+export async function createSession(body: CreateSessionRequest, ownerId: string): Promise<SessionWithImport> {
   const importId = randomUUID()
   const tableName = tableNameFor(body.name, importId)
-  const columns = body.columns ? columnsFromHeaders(body.columns) : null
+  const typed = body.columns?.some((c) => typeof c !== 'string')
+  const columns = body.columns
+    ? columnsFromHeaders(
+        body.columns.map((c) => (typeof c === 'string' ? c : c.name)),
+        typed ? body.columns.map((c) => (typeof c === 'string' ? 'text' : c.type)) : undefined,
+      )
+    : null
   return prisma().$transaction(async (tx) => {
     await tx.import.create({
       data: {
