@@ -285,6 +285,9 @@ class BatchTarget {
 
   /** A CSV body's header: the session's columns in the header's order (unknown names refused), or the first batch's. */
   async setColumnsFromHeader(headers: string[]): Promise<void> {
+    if (headers.some((h) => h.includes('\0'))) {
+      throw new SluiceError('UNPROCESSABLE', 'line 1, the header, has a NUL character, which PostgreSQL text cannot hold; the batch was not applied', { details: { line: 1 } })
+    }
     if (new Set(headers).size !== headers.length) {
       const twice = headers.find((h, i) => headers.indexOf(h) !== i)!
       throw new SluiceError('UNPROCESSABLE', `line 1, the header, names ${JSON.stringify(twice)} twice; the batch was not applied`, { details: { line: 1 } })

@@ -360,6 +360,13 @@ describe('NDJSON and CSV bodies', () => {
     }
     expect((await call('GET', `/api/sessions/${session.id}`)).body).toMatchObject({ recordsReceived: 0, batchesReceived: 0 })
     expect(await rowsInTable(await importOf(session))).toBe(0)
+    // A NUL in the header of a first batch would name a column PostgreSQL cannot store (it was a 500).
+    const nul = await post(await open({ name: 'nul header' }), 'a\0b,c\n1,2\n', 'text/csv')
+    expect(nul.body.error).toEqual({
+      code: 'UNPROCESSABLE',
+      message: 'line 1, the header, has a NUL character, which PostgreSQL text cannot hold; the batch was not applied',
+      details: { line: 1 },
+    })
     // The sequence was never taken by a refused batch.
     expect((await post(session, '{"id": 1}\n', 'application/x-ndjson', '?sequence=0')).body).toMatchObject({ applied: true, records: 1 })
     expect((await post(session, '{"id": 1}\n', 'application/x-ndjson', '?sequence=x')).body.error).toEqual({ code: 'BAD_REQUEST', message: 'sequence: must be a whole number, 0 or more' })
