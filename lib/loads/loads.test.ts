@@ -184,22 +184,19 @@ describe('the check', () => {
   })
   it("tells a row's line past rejected lines and quoted line breaks, and only its range of lines past a blank line", async () => {
     const request = { table: { schema: 'public', name: 'guarded' }, mapping: { id: 'id', note: 'note' }, mode: 'append' }
-    const ragged = await importCsv('ragged.csv', 'id,note\n1,fine\n2\nx,fine\n')
-    expect(ragged.rowsRejected).toBe(1)
-    const afterReject = (await call('POST', `/api/imports/${ragged.id}/loads/check`, request)).body as CheckResult
-    expect(afterReject.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[4, null, 'x']]]])
-    const quoted = await importCsv('quoted.csv', 'id,note\n1,"two\nlines"\ny,fine\n')
-    const afterBreak = (await call('POST', `/api/imports/${quoted.id}/loads/check`, request)).body as CheckResult
-    expect(afterBreak.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[4, null, 'y']]]])
+    /** The check of a file of `text`: each problem's kind and its examples' line, range and value. */
+    const examplesOf = async (name: string, text: string, rejected = 0) => {
+      const imp = await importCsv(name, text)
+      expect(imp.rowsRejected).toBe(rejected)
+      const check = (await call('POST', `/api/imports/${imp.id}/loads/check`, request)).body as CheckResult
+      return check.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])
+    }
+    expect(await examplesOf('ragged.csv', 'id,note\n1,fine\n2\nx,fine\n', 1)).toEqual([['type', [[4, null, 'x']]]])
+    expect(await examplesOf('quoted.csv', 'id,note\n1,"two\nlines"\ny,fine\n')).toEqual([['type', [[4, null, 'y']]]])
     // CRLF, a record on lines 2–3, a rejected one (three fields) on lines 4–5: z is on line 6.
-    const mixed = await importCsv('mixed.csv', 'id,note\r\n1,"a\r\nb"\r\n2,"x","ragged\r\nrecord"\r\nz,fine\r\n')
-    expect(mixed.rowsRejected).toBe(1)
-    const afterBoth = (await call('POST', `/api/imports/${mixed.id}/loads/check`, request)).body as CheckResult
-    expect(afterBoth.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[6, null, 'z']]]])
+    expect(await examplesOf('mixed.csv', 'id,note\r\n1,"a\r\nb"\r\n2,"x","ragged\r\nrecord"\r\nz,fine\r\n', 1)).toEqual([['type', [[6, null, 'z']]]])
     // A blank line is in no record: the lines no longer add up, so only the range is told.
-    const blank = await importCsv('blank.csv', 'id,note\n1,"a\nb"\n\nq,fine\n')
-    const afterBlank = (await call('POST', `/api/imports/${blank.id}/loads/check`, request)).body as CheckResult
-    expect(afterBlank.problems.map((p) => [p.kind, p.examples.map((e) => [e.line, e.lines, e.value])])).toEqual([['type', [[null, [2, 5], 'q']]]])
+    expect(await examplesOf('blank.csv', 'id,note\n1,"a\nb"\n\nq,fine\n')).toEqual([['type', [[null, [2, 5], 'q']]]])
   })
 })
 
