@@ -9,6 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { SluiceError } from '../http/errors'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, quoteIdent, type ImportColumn } from '../imports/column-names'
 import { RecordColumns, refuseBadKey, type RecordPlace } from './batch-records'
+import { NdjsonTranscoder } from './ndjson-transcoder'
 
 /** A batch's body as the route read it: a JSON body parsed whole, or an NDJSON or CSV body as it arrives. */
 export type BatchInput = { format: 'json'; text: string; records: unknown[] } | { format: 'ndjson' | 'csv'; body: AsyncIterable<Uint8Array> }
@@ -85,20 +86,7 @@ export async function writeBatch(
           if (r % 1000 === 999) await target.flushIfFull()
         }
       } else {
-        // A run of lines at a time, each written without an await of its own.
-        for await (const { first, lines } of ndjsonLines(input.body, hash)) {
-          for (let i = 0; i < lines.length; i++) {
-            const text = lines[i]!
-            if (BLANK.test(text)) {
-              blankLines.push(first + i)
-              continue
-            }
-            counted()
-            const growing = write(parseLine(text, first + i), { line: first + i })
-            if (growing) await growing
-          }
-          await target.flushIfFull()
-        }
+        await writeNdjsonBody(target, columns, input.body, hash, counted, blankLines)
       }
     }
     await target.end()
@@ -131,43 +119,105 @@ function parseLine(text: string, line: number): unknown {
   }
 }
 
+// Where the records of an NDJSON body go as CSV before they are sent to COPY; sent once this full.
+const OUT_BYTES = 256 * 1024
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf])
+
 /**
- * The lines of an NDJSON body with their numbers, blank ones skipped, decoded as UTF-8 (a byte
- * that is not is refused with its line, never replaced); the body's bytes go into `hash` as
- * they pass. Decoded a run of whole lines at a time: a line break never splits a character.
+ * An NDJSON body, a run of whole lines at a time as it arrives: each record is transcoded to a
+ * CSV line where NdjsonTranscoder can; otherwise its line is read with JSON.parse and
+ * csvLine, which refuse it exactly, skip it when blank, or name a new key (the columns then
+ * grow and the line is read again). The bytes must be UTF-8 (a byte that is not is refused
+ * with its line, never replaced); they go into `hash` as they pass.
  */
-async function* ndjsonLines(body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<{ first: number; lines: string[] }> {
-  const decoder = new TextDecoder('utf-8', { fatal: true })
+async function writeNdjsonBody(
+  target: BatchTarget,
+  columns: RecordColumns,
+  body: AsyncIterable<Uint8Array>,
+  hash: ReturnType<typeof createHash>,
+  counted: () => void,
+  blankLines: number[],
+): Promise<void> {
+  const transcoder = new NdjsonTranscoder(columns)
+  let out = Buffer.allocUnsafe(OUT_BYTES)
+  let o = 0
+  // A piece handed to COPY may still be queued on the socket: each piece gets a buffer of its own.
+  const sendOut = async (room = 0) => {
+    if (o) await target.writeBytes(out.subarray(0, o))
+    out = Buffer.allocUnsafe(Math.max(OUT_BYTES, room))
+    o = 0
+  }
   let line = 1
-  const decode = (bytes: Buffer) => {
-    try {
-      return decoder.decode(bytes)
-    } catch {
-      // Which line: the first that does not decode on its own.
-      let at = line
-      for (let start = 0; start < bytes.length; at++) {
-        const end = bytes.indexOf(0x0a, start)
-        if (!isUtf8(bytes.subarray(start, end === -1 ? bytes.length : end))) break
-        start = end === -1 ? bytes.length : end + 1
+  const writeLines = async (bytes: Buffer, start: number, end: number) => {
+    if (!isUtf8(bytes.subarray(start, end))) throw notUtf8(bytes.subarray(start, end), line)
+    for (let s = start; ; ) {
+      const newline = bytes.indexOf(0x0a, s)
+      const e = newline === -1 || newline >= end ? end : newline
+      const room = transcoder.maxLineBytes(e - s)
+      if (o + room > out.length) await sendOut(room)
+      const written = transcoder.transcode(bytes, s, e, out, o)
+      if (written >= 0) {
+        counted()
+        o = written
+      } else {
+        const text = bytes.toString('utf8', s, e)
+        if (BLANK.test(text)) blankLines.push(line)
+        else {
+          counted()
+          const record = parseLine(text, line)
+          let csv = columns.csvLine(record, { line })
+          while (typeof csv !== 'string') {
+            // A new key of the session's first batch: what came before goes to COPY with the columns it had.
+            await sendOut()
+            columns.add(csv.newKey)
+            await target.setColumns(columnsFromHeaders(columns.keys))
+            csv = columns.csvLine(record, { line })
+          }
+          const bytesOfCsv = Buffer.byteLength(csv)
+          if (o + bytesOfCsv > out.length) await sendOut(bytesOfCsv)
+          o += out.write(csv, o)
+        }
       }
-      throw new SluiceError('UNPROCESSABLE', `line ${at} is not UTF-8 text; the batch was not applied`, { details: { line: at } })
+      line++
+      if (e >= end) return
+      s = e + 1
     }
   }
   let rest: Buffer = Buffer.alloc(0)
+  let first = true
   for await (const chunk of body) {
     hash.update(chunk)
-    const bytes = rest.length ? Buffer.concat([rest, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    let bytes = rest.length ? Buffer.concat([rest, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    if (first) {
+      if (bytes.length < UTF8_BOM.length && UTF8_BOM.subarray(0, bytes.length).equals(bytes)) {
+        rest = Buffer.from(bytes)
+        continue
+      }
+      first = false
+      if (bytes.subarray(0, 3).equals(UTF8_BOM)) bytes = bytes.subarray(3)
+    }
     const last = bytes.lastIndexOf(0x0a)
     if (last === -1) {
       rest = Buffer.from(bytes)
       continue
     }
-    const lines = decode(bytes.subarray(0, last)).split('\n')
+    await writeLines(bytes, 0, last)
     rest = Buffer.from(bytes.subarray(last + 1))
-    yield { first: line, lines }
-    line += lines.length
+    if (o >= OUT_BYTES / 2) await sendOut()
   }
-  if (rest.length) yield { first: line, lines: [decode(rest)] }
+  if (rest.length) await writeLines(rest, 0, rest.length)
+  await sendOut()
+}
+
+/** The refusal of bytes that are not UTF-8, naming the first line (counted from `line`) that is not. */
+function notUtf8(bytes: Buffer, line: number): SluiceError {
+  let at = line
+  for (let start = 0; start < bytes.length; at++) {
+    const end = bytes.indexOf(0x0a, start)
+    if (!isUtf8(bytes.subarray(start, end === -1 ? bytes.length : end))) break
+    start = end === -1 ? bytes.length : end + 1
+  }
+  return new SluiceError('UNPROCESSABLE', `line ${at} is not UTF-8 text; the batch was not applied`, { details: { line: at } })
 }
 
 /**

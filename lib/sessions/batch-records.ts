@@ -85,4 +85,4 @@ export class RecordColumns {
 // Hand-written rather than csv-stringify: with every field quoted, the only escape CSV has is
 // a doubled quote. Measured on batches of 5,000 records, csv-stringify took 25 ms a batch, this
 // 5 ms, while COPY itself takes about 13.
-const quoted = (value: string) => (value.includes('"') ? `"${value.replaceAll('"', '""')}"` : `"${value}"`)
+export const quoted = (value: string) => (value.includes('"') ? `"${value.replaceAll('"', '""')}"` : `"${value}"`)
