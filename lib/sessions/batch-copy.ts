@@ -9,10 +9,35 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { SluiceError } from '../http/errors'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, quoteIdent, type ImportColumn } from '../imports/column-names'
 import { RecordColumns, refuseBadKey, type RecordPlace } from './batch-records'
-import { NdjsonTranscoder } from './ndjson-transcoder'
+import { parseEnvelope, transcodeRecords, type RecordSpan } from './json-envelope'
+import { RecordTranscoder } from './record-transcoder'
 
-/** A batch's body as the route read it: a JSON body parsed whole, or an NDJSON or CSV body as it arrives. */
-export type BatchInput = { format: 'json'; text: string; records: unknown[] } | { format: 'ndjson' | 'csv'; body: AsyncIterable<Uint8Array> }
+/**
+ * A batch's body as the route read it: a JSON body whole (its records parsed, or only found
+ * when the envelope is the plain one), or an NDJSON or CSV body as it arrives.
+ */
+export type BatchInput =
+  | { format: 'json'; bytes: Buffer; records: unknown[] | RecordSpan; prepared?: PreparedCsv | null }
+  | { format: 'ndjson' | 'csv'; body: AsyncIterable<Uint8Array> }
+
+/** A JSON batch's records as CSV, made before its turn for the columns the session had then. */
+export type PreparedCsv = { headers: string[]; records: number; csv: Buffer }
+
+/**
+ * Reads a JSON batch's records into CSV for the session's columns before the batch takes its
+ * turn, so that this CPU work runs while the batch before it is copied; null when the session
+ * has no columns yet or the transcoder declines a record (writeJsonBody then reads them).
+ */
+export function prepareJsonBatch(input: BatchInput, columns: readonly ImportColumn[] | null): PreparedCsv | null {
+  if (input.format !== 'json' || !columns || Array.isArray(input.records)) return null
+  const headers = columns.map((c) => c.header)
+  const written = transcodeRecords(input.bytes, input.records, new RecordColumns(headers, false))
+  return written && { headers, ...written }
+}
+
+/** How many records a JSON batch holds (known before it is written), or null for a streamed body. */
+export const knownRecordCount = (input: BatchInput): number | null =>
+  input.format !== 'json' ? null : Array.isArray(input.records) ? input.records.length : input.records.count
 
 /** What a batch wrote (or, when it was not to be applied, would have): its records and the digest of its body. */
 export type BatchWritten = { records: number; bytes: number; digest: string; columns: ImportColumn[] | null }
@@ -59,34 +84,13 @@ export async function writeBatch(
     if (input.format === 'csv') {
       records = await writeCsvBody(target, input.body, hash, options.maxRecords)
     } else {
-      // A JSON batch is whole: its keys are known before its first record is written. An NDJSON
-      // body's are not: its columns grow as new keys come (the session's first batch only).
-      let columns = imp.columns ? new RecordColumns(imp.columns.map((c) => c.header), false) : new RecordColumns([], true)
-      if (input.format === 'json' && !imp.columns && input.records.length) {
-        columns = new RecordColumns(keysOf(input.records), false)
-        await target.setColumns(columnsFromHeaders(columns.keys))
-      }
-      // Writes a record; only when the columns grow (an NDJSON first batch) is there anything to
-      // await: the COPY restarts with them, then the record is written.
-      const write = (record: unknown, at: RecordPlace): Promise<void> | undefined => {
-        const line = columns.csvLine(record, at)
-        if (typeof line === 'string') {
-          target.append(line)
-          return undefined
-        }
-        columns.add(line.newKey)
-        return target.setColumns(columnsFromHeaders(columns.keys)).then(() => write(record, at))
-      }
+      const sessionColumns = imp.columns ? new RecordColumns(imp.columns.map((c) => c.header), false) : null
       if (input.format === 'json') {
-        hash.update(input.text)
-        for (let r = 0; r < input.records.length; r++) {
-          counted()
-          const growing = write(input.records[r], { record: r })
-          if (growing) await growing
-          if (r % 1000 === 999) await target.flushIfFull()
-        }
+        hash.update(input.bytes)
+        await writeJsonBody(target, sessionColumns, input, counted)
       } else {
-        await writeNdjsonBody(target, columns, input.body, hash, counted, blankLines)
+        // The session's first batch, opened without columns: its columns grow as new keys come.
+        await writeNdjsonBody(target, sessionColumns ?? new RecordColumns([], true), input.body, hash, counted, blankLines)
       }
     }
     await target.end()
@@ -95,6 +99,36 @@ export async function writeBatch(
     throw describeCopyError(error, target.columns ?? [], placeOfCopyLine)
   }
   return { records, bytes: target.bytes, digest: hash.digest('hex'), columns: target.columns }
+}
+
+/**
+ * A JSON body: whole, so its keys are known before its first record is written. The plain
+ * envelope's records are each read once by the transcoder; when it declines one (or the
+ * session's columns are not known yet) the records are parsed and read one by one, which
+ * refuses or takes them exactly.
+ */
+async function writeJsonBody(target: BatchTarget, sessionColumns: RecordColumns | null, input: BatchInput & { format: 'json' }, counted: () => void): Promise<void> {
+  // Made before the turn for the same columns (the session's first batch may have set them since), or now.
+  const prepared = input.prepared && sessionColumns && input.prepared.headers.join('\0') === sessionColumns.keys.join('\0') ? input.prepared : null
+  const fast = prepared ?? (sessionColumns && !Array.isArray(input.records) ? transcodeRecords(input.bytes, input.records, sessionColumns) : null)
+  if (fast) {
+    for (let r = 0; r < fast.records; r++) counted()
+    for (let at = 0; at < fast.csv.length; at += OUT_BYTES) await target.writeBytes(fast.csv.subarray(at, at + OUT_BYTES))
+    return
+  }
+  const records = Array.isArray(input.records) ? input.records : parseEnvelope(input.bytes).records
+  let columns = sessionColumns
+  if (!columns) {
+    if (!records.length) return
+    columns = new RecordColumns(keysOf(records), false)
+    await target.setColumns(columnsFromHeaders(columns.keys))
+  }
+  for (let r = 0; r < records.length; r++) {
+    counted()
+    // Not growable: a line, or a refusal.
+    target.append(columns.csvLine(records[r], { record: r }) as string)
+    if (r % 1000 === 999) await target.flushIfFull()
+  }
 }
 
 /** Every key of a JSON batch's records, in the order they first appear: the session's first batch names its columns. */
@@ -125,7 +159,7 @@ const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf])
 
 /**
  * An NDJSON body, a run of whole lines at a time as it arrives: each record is transcoded to a
- * CSV line where NdjsonTranscoder can; otherwise its line is read with JSON.parse and
+ * CSV line where RecordTranscoder can; otherwise its line is read with JSON.parse and
  * csvLine, which refuse it exactly, skip it when blank, or name a new key (the columns then
  * grow and the line is read again). The bytes must be UTF-8 (a byte that is not is refused
  * with its line, never replaced); they go into `hash` as they pass.
@@ -138,7 +172,7 @@ async function writeNdjsonBody(
   counted: () => void,
   blankLines: number[],
 ): Promise<void> {
-  const transcoder = new NdjsonTranscoder(columns)
+  const transcoder = new RecordTranscoder(columns)
   let out = Buffer.allocUnsafe(OUT_BYTES)
   let o = 0
   // A piece handed to COPY may still be queued on the socket: each piece gets a buffer of its own.

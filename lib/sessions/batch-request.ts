@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer'
 import { config } from '../config'
 import { SluiceError, streamBody, type BodyLimit } from '../http/errors'
 import type { BatchInput } from './batch-copy'
-import { BatchEnvelope, BatchQuery } from './schemas'
+import { parseEnvelope, scanEnvelope } from './json-envelope'
+import { BatchQuery } from './schemas'
 
 const batchLimit = (): BodyLimit => ({ bytes: config().maxBatchBytes, setting: 'MAX_BATCH_BYTES', advice: 'send the records in smaller batches' })
 
@@ -16,25 +18,20 @@ export async function readBatch(req: Request): Promise<BatchInput & { sequence?:
     throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', 'Send a batch as application/json ({"records": […]}), application/x-ndjson (a record per line) or text/csv (a header line, then records)')
   }
   if (format === 'json') {
-    const text = await readJsonText(req)
-    const { records, sequence } = BatchEnvelope.parse(parsed(text))
-    return { format, text, records, sequence }
+    const bytes = await readJsonBytes(req)
+    // The plain envelope leaves its records unparsed, for the batch to read each once; anything else is parsed whole.
+    const { records, sequence } = scanEnvelope(bytes) ?? parseEnvelope(bytes)
+    return { format, bytes, records, sequence }
   }
   const { sequence } = BatchQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
   return { format, body: streamBody(req, batchLimit()), sequence }
 }
 
-// The JSON body's text: its digest tells a retry (the same bytes again) from another batch.
-async function readJsonText(req: Request): Promise<string> {
+// The JSON body's bytes, as UTF-8 (a byte that is not is replaced, as a text decoder does):
+// their digest tells a retry (the same bytes again) from another batch.
+async function readJsonBytes(req: Request): Promise<Buffer> {
   const chunks: Uint8Array[] = []
   for await (const chunk of streamBody(req, batchLimit())) chunks.push(chunk)
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new SluiceError('BAD_REQUEST', 'The body is not valid JSON')
-  }
+  const bytes = Buffer.concat(chunks)
+  return isUtf8(bytes) ? bytes : Buffer.from(bytes.toString('utf8'))
 }

@@ -8,7 +8,7 @@ import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { columnsFromHeaders, createImportTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
 import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
-import { writeBatch, type BatchInput } from './batch-copy'
+import { knownRecordCount, prepareJsonBatch, writeBatch, type BatchInput } from './batch-copy'
 import type { BatchResult, CreateSessionRequest, SessionDto } from './schemas'
 
 type SessionWithImport = BatchSession & { import: Import }
@@ -99,13 +99,13 @@ async function inTurn<T>(work: () => Promise<T>): Promise<T> {
 export async function appendBatch(id: string, batch: BatchInput & { sequence?: number | undefined }, scope: OwnerScope): Promise<BatchResult> {
   const session = await getSession(id, scope)
   const { maxBatchRecords } = config()
-  if (batch.format === 'json' && batch.records.length > maxBatchRecords) {
-    throw new SluiceError(
-      'TOO_LARGE',
-      `A batch may hold at most ${maxBatchRecords} records (MAX_BATCH_RECORDS); this one holds ${batch.records.length}: send them in smaller batches`,
-      { details: { maxRecords: maxBatchRecords, records: batch.records.length } },
-    )
+  const known = knownRecordCount(batch)
+  if (known !== null && known > maxBatchRecords) {
+    throw new SluiceError('TOO_LARGE', `A batch may hold at most ${maxBatchRecords} records (MAX_BATCH_RECORDS); this one holds ${known}: send them in smaller batches`, {
+      details: { maxRecords: maxBatchRecords, records: known },
+    })
   }
+  if (batch.format === 'json') batch = { ...batch, prepared: prepareJsonBatch(batch, session.import.columns as ImportColumn[] | null) }
   const { applied, records } = await inTurn(() =>
     inTransaction(async (client) => {
       const imp = await lockOpenImport(client, session, 'send a batch')

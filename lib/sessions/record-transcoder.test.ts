@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { RecordColumns } from './batch-records'
-import { NdjsonTranscoder } from './ndjson-transcoder'
+import { RecordTranscoder } from './record-transcoder'
 
 // The NDJSON fast path against the route it shortens (JSON.parse, then RecordColumns.csvLine):
 // on random lines, every line it writes is the line csvLine writes, it never writes a line
@@ -11,7 +11,7 @@ import { NdjsonTranscoder } from './ndjson-transcoder'
 const COLUMNS = ['id', 'Full name', 'note', '', 'a"b', 'é', '__proto__']
 
 /** The transcoder's CSV line for `text`, or null when it declines. */
-function transcoded(transcoder: NdjsonTranscoder, text: string): string | null {
+function transcoded(transcoder: RecordTranscoder, text: string): string | null {
   const bytes = Buffer.from(text)
   const out = Buffer.alloc(transcoder.maxLineBytes(bytes.length))
   const end = transcoder.transcode(bytes, 0, bytes.length, out, 0)
@@ -50,7 +50,7 @@ const anyLine = fc.oneof({ weight: 6, arbitrary: recordText }, { weight: 3, arbi
 describe('the NDJSON transcoder', () => {
   it('writes exactly the line csvLine writes, and nothing for a line csvLine or JSON.parse refuses', () => {
     const columns = new RecordColumns(COLUMNS, false)
-    const transcoder = new NdjsonTranscoder(columns)
+    const transcoder = new RecordTranscoder(columns)
     fc.assert(
       fc.property(anyLine, (line) => {
         const fast = transcoded(transcoder, line)
@@ -63,7 +63,7 @@ describe('the NDJSON transcoder', () => {
   it('takes every record JSON.stringify writes of known keys and scalar values without a NUL', () => {
     const known = COLUMNS.filter((k) => k !== '__proto__')
     const columns = new RecordColumns(known, false)
-    const transcoder = new NdjsonTranscoder(columns)
+    const transcoder = new RecordTranscoder(columns)
     const plain = fc.oneof(
       fc.string({ unit: fc.constantFrom('a', '"', ',', '\n', '\\', 'é', ' ', '\t', '😀') }),
       fc.double({ noNaN: true, noDefaultInfinity: true }),
@@ -81,7 +81,7 @@ describe('the NDJSON transcoder', () => {
   })
 
   it('copies plain strings as they are and writes the rest as csvLine does', () => {
-    const transcoder = new NdjsonTranscoder(new RecordColumns(['a', 'b', 'c', 'd'], false))
+    const transcoder = new RecordTranscoder(new RecordColumns(['a', 'b', 'c', 'd'], false))
     expect(transcoded(transcoder, '{"a":"x,y","b":1.50,"d":true}')).toBe('"x,y","1.5",,"true"\n')
     expect(transcoded(transcoder, ' { "d" : "two\\nlines \\"q\\"" , "a" : null , "c":1e3 }\r')).toBe(',,"1000","two\nlines ""q"""\n')
     expect(transcoded(transcoder, '{}')).toBe(',,,\n')

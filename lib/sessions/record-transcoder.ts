@@ -1,7 +1,7 @@
 import { quoted, type RecordColumns } from './batch-records'
 
 /**
- * An NDJSON record's bytes as the CSV line COPY reads, copied byte for byte where JSON and CSV
+ * A JSON record's bytes (an NDJSON line, an element of a JSON batch's records) as the CSV line COPY reads, copied byte for byte where JSON and CSV
  * agree: a JSON string without a backslash is a quoted CSV field already (it cannot hold a bare
  * `"`), so its bytes go to COPY as they are.
  *
@@ -10,10 +10,10 @@ import { quoted, type RecordColumns } from './batch-records'
  * 5 here (the CSV line built from that object 1.7 µs more); this reads each byte once. What it
  * is not sure of (a nested value, an escape in a key, an unknown key, malformed JSON, a blank
  * line) it declines, and the caller reads that line with JSON.parse and RecordColumns.csvLine,
- * which give the exact line or the exact refusal. ndjson-transcoder.test.ts holds it to
+ * which give the exact line or the exact refusal. record-transcoder.test.ts holds it to
  * csvLine's answers on random lines (fast-check).
  */
-export class NdjsonTranscoder {
+export class RecordTranscoder {
   private keyBytes: Uint8Array[] = []
   // Per column, the value of the record being read: its kind, and where it is in the input.
   private kind = new Uint8Array(0)
@@ -29,11 +29,16 @@ export class NdjsonTranscoder {
     return length + 8 * this.columns.keys.length + 2
   }
 
+  /** Where the last record transcoded ended in its input (past its closing brace). */
+  recordEnd = 0
+
   /**
    * Writes the CSV line (with its line break) of the record in `bytes[start, end)` into `out`
-   * at `o`, which has room for maxLineBytes; returns the new end, or -1 when it declines.
+   * at `o`, which has room for maxLineBytes; returns the new end, or -1 when it declines. With
+   * `wholeLine` false the record may be followed by more (another record of an array): it
+   * ends at its closing brace, recordEnd says where.
    */
-  transcode(bytes: Buffer, start: number, end: number, out: Buffer, o: number): number {
+  transcode(bytes: Buffer, start: number, end: number, out: Buffer, o: number, wholeLine = true): number {
     const n = this.columns.keys.length
     if (this.keyBytes.length !== n) this.learnColumns()
     if (n === 0) return -1
@@ -105,7 +110,8 @@ export class NdjsonTranscoder {
         break
       }
     }
-    if (skipSpace(bytes, p, end) !== end) return -1
+    if (wholeLine && skipSpace(bytes, p, end) !== end) return -1
+    this.recordEnd = p
 
     for (let i = 0; i < n; i++) {
       if (i > 0) out[o++] = COMMA
@@ -180,7 +186,7 @@ STRING_STOP[QUOTE] = 1
 STRING_STOP[BACKSLASH] = 1
 
 // JSON's whitespace: space, tab, line feed, carriage return.
-function skipSpace(bytes: Uint8Array, p: number, end: number): number {
+export function skipSpace(bytes: Uint8Array, p: number, end: number): number {
   while (p < end) {
     const b = bytes[p]!
     if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a) break
@@ -194,7 +200,7 @@ function skipSpace(bytes: Uint8Array, p: number, end: number): number {
  * when it has no escape (its bytes are its text), negative when it has (decode it), and -1
  * when it does not end on the line or holds a control character (JSON has those escaped).
  */
-function stringEnd(bytes: Uint8Array, p: number, end: number): number {
+export function stringEnd(bytes: Uint8Array, p: number, end: number): number {
   let escaped = false
   let r = p + 1
   for (;;) {
@@ -223,7 +229,7 @@ function sameBytes(key: Uint8Array, bytes: Uint8Array, start: number, end: numbe
 const isDigit = (b: number | undefined) => b !== undefined && b >= 0x30 && b <= 0x39
 
 /** Where a JSON number starting at p ends, or -1 when none does: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
-function numberEnd(bytes: Uint8Array, p: number, end: number): number {
+export function numberEnd(bytes: Uint8Array, p: number, end: number): number {
   if (bytes[p] === 0x2d /* - */) p++
   if (p >= end) return -1
   if (bytes[p] === 0x30) p++
