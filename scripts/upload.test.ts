@@ -49,6 +49,7 @@ afterEach(() => {
   proxy.requests = []
   proxy.patchBytes = 0
   proxy.stallPatchesAt = Infinity
+  proxy.mostOpen = 0
   proxy.loseAnswer = () => false
 })
 
@@ -189,7 +190,8 @@ describe('npm run upload -- --batch', () => {
     // it: sent again with its sequence, it is not applied twice.
     let batchAnswers = 0
     proxy.loseAnswer = (r) => r.path.endsWith('/batches') && ++batchAnswers === 5
-    const run = await runNpm('upload', ['--batch', '--rows', '5000', '--seed', '3', '--url', proxy.url], await cacheEnv())
+    // One JSON batch at a time, so that the order of the answers is known.
+    const run = await runNpm('upload', ['--batch', '--rows', '5000', '--seed', '3', '--format', 'json', '--in-flight', '1', '--url', proxy.url], await cacheEnv())
     expect(withoutNpmWarnings(run.stderr)).toBe('')
     expect(run.code).toBe(0)
 
@@ -210,6 +212,50 @@ describe('npm run upload -- --batch', () => {
     // Every record once, in order, as generateRecords made it.
     const { rows } = await db.query(`SELECT ${COLUMNS.join(', ')} FROM ${imp.tableName} ORDER BY _sluice_row`)
     const records = generateRecords(3)
+    expect(rows).toEqual(Array.from({ length: 5000 }, () => records.next().value))
+  }, 120_000)
+
+  it.each(['ndjson', 'csv'])('sends %s (NDJSON by default) several batches at a time, each record once, and says how many records a second', async (format) => {
+    // A lost answer again: its batch goes again with its sequence while the others go on.
+    let batchAnswers = 0
+    proxy.loseAnswer = (r) => r.path.endsWith('/batches?sequence=4') && ++batchAnswers === 1
+    const flags = format === 'ndjson' ? [] : ['--format', format]
+    const run = await runNpm('upload', ['--batch', '--rows', '6000', '--seed', '4', '--batch-size', '500', ...flags, '--url', proxy.url], await cacheEnv())
+    expect(withoutNpmWarnings(run.stderr)).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain(`sending 6,000 records as ${format.toUpperCase()} in batches of 500, 3 at a time`)
+    expect(run.stdout).toMatch(/^Sent 6,000 records in \d+\.\d s: [\d,]+ records\/s$/m)
+
+    const batches = proxy.requests.filter((r) => r.path.includes('/batches'))
+    // 12 batches of 500 (within both of the server's limits), the one whose answer was lost twice.
+    expect(batches.map((r) => r.status).sort()).toEqual([...Array<number>(12).fill(200), 502])
+    expect(batches.filter((r) => r.path.endsWith('?sequence=4')).map((r) => r.status === 200 && (JSON.parse(r.body) as { applied: boolean }).applied)).toEqual([false, false])
+    // Several at once (the proxy sees a request close a moment after its client has its answer, so not exactly 3).
+    expect(proxy.mostOpen).toBeGreaterThanOrEqual(2)
+    const sessionId = /^Opened session ([0-9a-f-]+) /m.exec(run.stdout)![1]!
+    const session = await api<SessionDto>(`/api/sessions/${sessionId}`)
+    expect(session).toMatchObject({ status: 'FINISHED', recordsReceived: 6000, batchesReceived: 12 })
+    const imp = await api<ImportDto>(`/api/imports/${session.importId}`)
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 6000, rowsRejected: 0 })
+    // Every record once, as generateRecords made it (batches in flight together apply in any order).
+    const { rows } = await db.query(`SELECT ${COLUMNS.join(', ')} FROM ${imp.tableName} ORDER BY id::bigint`)
+    const records = generateRecords(4)
+    expect(rows).toEqual(Array.from({ length: 6000 }, () => records.next().value))
+  }, 120_000)
+
+  it('meets the server’s limits with NDJSON batches in flight: a 413 half-way through a body applies nothing and comes as an answer, not a reset connection; its records go again in smaller batches', async () => {
+    const run = await runNpm('upload', ['--batch', '--rows', '5000', '--seed', '5', '--url', proxy.url], await cacheEnv())
+    expect(withoutNpmWarnings(run.stderr)).toBe('')
+    expect(run.code).toBe(0)
+    const statuses = proxy.requests.filter((r) => r.path.includes('/batches')).map((r) => r.status)
+    // The first batch (5,000 records) is refused for its bytes, and batches then grow no larger than the limits.
+    expect(statuses[0]).toBe(413)
+    expect(statuses.filter((s) => s !== 413 && s !== 200)).toEqual([])
+    const session = await api<SessionDto>(`/api/sessions/${/^Opened session ([0-9a-f-]+) /m.exec(run.stdout)![1]!}`)
+    expect(session).toMatchObject({ status: 'FINISHED', recordsReceived: 5000, batchesReceived: statuses.filter((s) => s === 200).length })
+    const imp = await api<ImportDto>(`/api/imports/${session.importId}`)
+    const { rows } = await db.query(`SELECT ${COLUMNS.join(', ')} FROM ${imp.tableName} ORDER BY id::bigint`)
+    const records = generateRecords(5)
     expect(rows).toEqual(Array.from({ length: 5000 }, () => records.next().value))
   }, 120_000)
 })

@@ -1,8 +1,9 @@
 // npm run upload -- FILE [--url URL]
 //   Uploads a CSV over tus with a progress bar, then follows its import to the end. Run the
 //   same command again after an interruption and it resumes where the server stopped.
-// npm run upload -- --batch --rows N [--url URL] [--batch-size 5000] [--name NAME] [--seed S]
-//   Sends N generated records through the batch API, then finishes the session.
+// npm run upload -- --batch --rows N [--url URL] [--batch-size 5000] [--format ndjson|json|csv] [--in-flight 3] [--name NAME] [--seed S]
+//   Sends N generated records through the batch API, several batches at a time, then finishes
+//   the session and says how many records a second it sent.
 // Either way with the API key in SLUICE_API_KEY, or the one `npm run login` stored.
 // Exit code: 0 when the import is PROCESSED, 1 when anything else happened, 2 for bad flags,
 // 130 after Ctrl-C.
@@ -12,15 +13,18 @@ import { parseArgs } from 'node:util'
 import { formatCount } from '../lib/format'
 import { ApiError, checkServer, createApi, InterruptedError, type Api } from './upload/api'
 import { apiKeyFor } from './upload/credentials'
-import { sendGeneratedRecords, type BatchOptions } from './upload/batches'
+import { BATCH_FORMATS, sendGeneratedRecords, type BatchFormat, type BatchOptions } from './upload/batches'
 import { followImport } from './upload/follow-import'
 import { uploadFile } from './upload/tus-upload'
 
 const USAGE = `usage: npm run upload -- FILE [--url URL]
-       npm run upload -- --batch --rows N [--url URL] [--batch-size 5000] [--name NAME] [--seed S]`
+       npm run upload -- --batch --rows N [--url URL] [--batch-size 5000] [--format ndjson|json|csv] [--in-flight 3] [--name NAME] [--seed S]`
 
 const DEFAULT_URL = 'http://localhost:3000'
 const DEFAULT_BATCH_SIZE = 5000
+// Batches of one session are applied one at a time; a few in flight keep the next one ready
+// (read, and for JSON converted) while the one before it is copied.
+const DEFAULT_IN_FLIGHT = 3
 
 class UsageError extends Error {}
 
@@ -34,6 +38,8 @@ function readCommand(): Command {
       batch: { type: 'boolean', default: false },
       rows: { type: 'string' },
       'batch-size': { type: 'string' },
+      format: { type: 'string' },
+      'in-flight': { type: 'string' },
       name: { type: 'string' },
       seed: { type: 'string' },
     },
@@ -45,7 +51,7 @@ function readCommand(): Command {
     throw new UsageError(`--url must be an address such as ${DEFAULT_URL}, not "${values.url}"`)
   }
   if (!values.batch) {
-    const extra = (['rows', 'batch-size', 'name', 'seed'] as const).filter((flag) => values[flag] !== undefined)
+    const extra = (['rows', 'batch-size', 'format', 'in-flight', 'name', 'seed'] as const).filter((flag) => values[flag] !== undefined)
     if (extra.length) throw new UsageError(`--${extra[0]} goes with --batch`)
     if (positionals.length !== 1) throw new UsageError(positionals.length ? 'give one file at a time' : 'give the CSV file to upload')
     return { url, mode: 'file', file: positionals[0]! }
@@ -56,7 +62,11 @@ function readCommand(): Command {
   const batchSize = values['batch-size'] === undefined ? DEFAULT_BATCH_SIZE : wholeNumber('--batch-size', values['batch-size'])
   if (batchSize < 1) throw new UsageError('--batch-size must be at least 1')
   const seed = values.seed === undefined ? undefined : wholeNumber('--seed', values.seed)
-  return { url, mode: 'batch', rows, batchSize, seed, name: values.name ?? `generated-${rows}` }
+  const format = (values.format ?? 'ndjson') as BatchFormat
+  if (!BATCH_FORMATS.includes(format)) throw new UsageError(`--format is one of ${BATCH_FORMATS.join(', ')}, not "${values.format}"`)
+  const inFlight = values['in-flight'] === undefined ? DEFAULT_IN_FLIGHT : wholeNumber('--in-flight', values['in-flight'])
+  if (inFlight < 1) throw new UsageError('--in-flight must be at least 1')
+  return { url, mode: 'batch', rows, batchSize, seed, format, inFlight, name: values.name ?? `generated-${rows}` }
 }
 
 function wholeNumber(flag: string, text: string): number {
@@ -86,7 +96,8 @@ async function uploadAndImport(api: Api, file: string, signal: AbortSignal) {
 
 async function sendBatches(api: Api, options: BatchOptions, signal: AbortSignal) {
   await checkServer(api)
-  const { session, imp } = await sendGeneratedRecords(api, options, signal)
+  const { session, imp, seconds } = await sendGeneratedRecords(api, options, signal)
+  console.log(`Sent ${formatCount(session.recordsReceived)} records in ${seconds.toFixed(1)} s: ${formatCount(Math.round(session.recordsReceived / Math.max(seconds, 0.001)))} records/s`)
   console.log(
     `Finished session ${session.id}: ${formatCount(session.recordsReceived)} records in ${formatCount(session.batchesReceived)} batches, ` +
       `import ${imp.id} ${imp.status} with ${formatCount(imp.rowsImported)} rows in ${imp.tableName}`,

@@ -15,6 +15,9 @@ export type FaultyProxy = {
   patchBytes: number
   /** PATCH bytes pass until `patchBytes` reaches this; the rest waits until the client goes away. */
   stallPatchesAt: number
+  /** Requests open now, and the most that were open at once. */
+  open: number
+  mostOpen: number
   /** Requests for which this returns true are carried out, but the client gets a 502 instead of the answer. */
   loseAnswer: (request: ProxiedRequest) => boolean
   close: () => Promise<void>
@@ -25,6 +28,8 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
   const server = http.createServer((req, res) => {
     const request: ProxiedRequest = { method: req.method!, path: req.url!, status: 0, body: '' }
     proxy.requests.push(request)
+    proxy.mostOpen = Math.max(proxy.mostOpen, ++proxy.open)
+    res.on('close', () => proxy.open--)
     // Answers uncompressed, so that the proxy can read them.
     const headers = { ...req.headers, 'accept-encoding': 'identity' }
     const out = http.request({ host: app.hostname, port: app.port, method: req.method, path: req.url, headers })
@@ -73,6 +78,8 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     requests: [],
     patchBytes: 0,
     stallPatchesAt: Infinity,
+    open: 0,
+    mostOpen: 0,
     loseAnswer: () => false,
     close: () =>
       new Promise((resolve) => {

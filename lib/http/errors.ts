@@ -125,17 +125,43 @@ export async function* streamBody(req: Request, limit: BodyLimit): AsyncGenerato
   let length = 0
   const reader = req.body?.getReader()
   if (!reader) return
+  let overLimit = false
   try {
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
       length += read.value.byteLength
-      if (length > limit.bytes) throw tooLargeFor(limit)
+      if (length > limit.bytes) {
+        overLimit = true
+        throw tooLargeFor(limit)
+      }
       yield read.value
     }
   } finally {
-    await reader.cancel().catch(() => {})
+    // Past the limit the connection is given up. Within it, a reader that stopped early (a
+    // batch refused half-way) leaves the rest for drainBody.
+    if (overLimit) await reader.cancel().catch(() => {})
+    else reader.releaseLock()
   }
   if (declared !== null && length !== Number(declared)) {
     throw new SluiceError('BAD_REQUEST', `The body ended after ${length} of the ${declared} bytes it declared: nothing was applied`)
+  }
+}
+
+/**
+ * Reads and drops what is left of a body that a handler stopped reading early, at most
+ * `limit.bytes` more: a client still sending its body would otherwise get a reset connection
+ * instead of the answer (found with a batch refused for its record count half-way through).
+ * A body declared too large was never started: the server drops it as it answers.
+ */
+export async function drainBody(req: Request, limit: BodyLimit): Promise<void> {
+  if (!req.body || req.body.locked || Number(req.headers.get('content-length') ?? 0) > limit.bytes) return
+  const reader = req.body.getReader()
+  let length = 0
+  try {
+    for (let read = await reader.read(); !read.done && length <= limit.bytes; read = await reader.read()) length += read.value.byteLength
+  } catch {
+    // The client went away: nothing is left to drain.
+  } finally {
+    await reader.cancel().catch(() => {})
   }
 }
 

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { config } from '../config'
-import { SluiceError, streamBody, type BodyLimit } from '../http/errors'
+import { drainBody, SluiceError, streamBody, type BodyLimit } from '../http/errors'
 import type { BatchInput } from './batch-copy'
 import { parseEnvelope, scanEnvelope } from './json-envelope'
 import { BatchQuery } from './schemas'
@@ -35,3 +35,6 @@ async function readJsonBytes(req: Request): Promise<Buffer> {
   const bytes = Buffer.concat(chunks)
   return isUtf8(bytes) ? bytes : Buffer.from(bytes.toString('utf8'))
 }
+
+/** What is left of a streamed batch's body once it is answered (refused half-way, or before it was read), read and dropped. */
+export const drainBatch = (req: Request): Promise<void> => drainBody(req, batchLimit())

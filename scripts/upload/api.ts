@@ -30,39 +30,47 @@ export class InterruptedError extends Error {
 // A batch of 16 MiB takes a second or two here; a minute of silence is a hung connection.
 const REQUEST_TIMEOUT_MS = 60_000
 
+/** A request body as it goes on the wire, with its Content-Type. */
+export type RawBody = { type: string; text: string }
+
 export type Api = {
   base: string
   key: string
+  /** A JSON request (`body` is sent as JSON), or one whose body is given as it goes (NDJSON, CSV). */
   call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T>
+  send<T>(route: string, body: RawBody): Promise<T>
 }
 
 /** `key` goes in the Authorization header of every request. */
 export function createApi(base: string, signal: AbortSignal, key: string): Api {
+  const request = async <T>(method: 'GET' | 'POST', route: string, body?: RawBody): Promise<T> => {
+    let res: Response
+    try {
+      res = await fetch(`${base}${route}`, {
+        method,
+        headers: { Authorization: `Bearer ${key}`, ...(body && { 'Content-Type': body.type }) },
+        body: body?.text,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+      })
+    } catch (error) {
+      if (signal.aborted) throw new InterruptedError('Interrupted')
+      throw new UnreachableError(`Cannot reach Sluice at ${base} (${describeNetworkError(error)})`)
+    }
+    const text = await res.text()
+    const json = parseJson(text)
+    if (!res.ok) {
+      const error = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error
+      if (res.status === 401) throw new ApiError(401, 'UNAUTHORIZED', KEY_REFUSED)
+      throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.trim() || res.statusText), error?.details)
+    }
+    return json as T
+  }
   return {
     base,
     key,
-    async call<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
-      let res: Response
-      try {
-        res = await fetch(`${base}${route}`, {
-          method,
-          headers: { Authorization: `Bearer ${key}`, ...(body !== undefined && { 'Content-Type': 'application/json' }) },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
-        })
-      } catch (error) {
-        if (signal.aborted) throw new InterruptedError('Interrupted')
-        throw new UnreachableError(`Cannot reach Sluice at ${base} (${describeNetworkError(error)})`)
-      }
-      const text = await res.text()
-      const json = parseJson(text)
-      if (!res.ok) {
-        const error = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error
-        if (res.status === 401) throw new ApiError(401, 'UNAUTHORIZED', KEY_REFUSED)
-        throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.trim() || res.statusText), error?.details)
-      }
-      return json as T
-    },
+    call: <T>(method: 'GET' | 'POST', route: string, body?: unknown) =>
+      request<T>(method, route, body === undefined ? undefined : { type: 'application/json', text: JSON.stringify(body) }),
+    send: <T>(route: string, body: RawBody) => request<T>('POST', route, body),
   }
 }
 

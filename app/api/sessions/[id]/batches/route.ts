@@ -1,5 +1,5 @@
 import { handleSignedIn, ownedBy } from '@/lib/auth/principal'
-import { readBatch } from '@/lib/sessions/batch-request'
+import { drainBatch, readBatch } from '@/lib/sessions/batch-request'
 import { SessionParams } from '@/lib/sessions/schemas'
 import { appendBatch } from '@/lib/sessions/sessions'
 
@@ -7,5 +7,10 @@ import { appendBatch } from '@/lib/sessions/sessions'
 export const POST = (req: Request, ctx: RouteContext<'/api/sessions/[id]/batches'>) =>
   handleSignedIn(req, async (who) => {
     const { id } = SessionParams.parse(await ctx.params)
-    return Response.json(await appendBatch(id, await readBatch(req), ownedBy(who)))
+    try {
+      return Response.json(await appendBatch(id, await readBatch(req), ownedBy(who)))
+    } finally {
+      // So that a client still sending reads the answer, not a reset connection.
+      await drainBatch(req)
+    }
   })
