@@ -1,17 +1,17 @@
 import { quoted, type RecordColumns } from './batch-records'
 
 /**
- * A JSON record's bytes (an NDJSON line, an element of a JSON batch's records) as the CSV line COPY reads, copied byte for byte where JSON and CSV
- * agree: a JSON string without a backslash is a quoted CSV field already (it cannot hold a bare
- * `"`), so its bytes go to COPY as they are.
+ * A JSON record's bytes (an NDJSON line, an element of a JSON batch's records) as the CSV line
+ * COPY reads, copied byte for byte where JSON and CSV agree: a JSON string without a backslash
+ * is a quoted CSV field already (it cannot hold a bare `"`), so its bytes go to COPY as they are.
  *
  * Hand-written because the general route costs what the batch API cannot afford: JSON.parse
  * builds an object for every record only for it to be thrown away, and took 2.2 µs of a line's
  * 5 here (the CSV line built from that object 1.7 µs more); this reads each byte once. What it
  * is not sure of (a nested value, an escape in a key, an unknown key, malformed JSON, a blank
  * line) it declines, and the caller reads that line with JSON.parse and RecordColumns.csvLine,
- * which give the exact line or the exact refusal. record-transcoder.test.ts holds it to
- * csvLine's answers on random lines (fast-check).
+ * which give the exact line or the exact refusal. record-transcoder.test.ts (and
+ * json-envelope.test.ts for JSON bodies) hold it to csvLine's answers on random input (fast-check).
  */
 export class RecordTranscoder {
   private keyBytes: Uint8Array[] = []
