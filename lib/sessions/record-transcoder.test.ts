@@ -29,7 +29,7 @@ function reference(columns: RecordColumns, text: string): string | null {
 }
 
 const key = fc.oneof(fc.constantFrom(...COLUMNS, 'unknown', 'constructor'), fc.string({ maxLength: 3 }))
-const text = fc.string({ unit: fc.constantFrom('a', '"', ',', '\n', '\\', '\0', 'é', ' ', '\t', '\u2028', '😀', '\u001f') })
+const text = fc.string({ unit: fc.constantFrom('a', '"', ',', '\n', '\r', '\b', '\f', '\\', '\0', 'é', ' ', '\t', '\u2028', '😀', '\u001f') })
 const scalar = fc.oneof(text, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(null))
 const value = fc.oneof({ weight: 6, arbitrary: scalar }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) })
 const space = fc.constantFrom('', '', ' ', '\t', '\r', '  ')
@@ -85,6 +85,8 @@ describe('the NDJSON transcoder', () => {
     expect(transcoded(transcoder, '{"a":"x,y","b":1.50,"d":true}')).toBe('"x,y","1.5",,"true"\n')
     expect(transcoded(transcoder, ' { "d" : "two\\nlines \\"q\\"" , "a" : null , "c":1e3 }\r')).toBe(',,"1000","two\nlines ""q"""\n')
     expect(transcoded(transcoder, '{}')).toBe(',,,\n')
+    // Every escape JSON has, decoded; the \u ones (a surrogate pair too) by JSON.parse.
+    expect(transcoded(transcoder, String.raw`{"b":"\/\b\f\r\t\n\\\"","c":"\u00e9\ud83d\ude00\""}`)).toBe(',"/\b\f\r\t\n\\""","é😀""",\n')
     // Declined, so that JSON.parse and csvLine say why: a nested value, an unknown key, a NUL, not JSON.
     for (const line of ['{"a":{"x":1}}', '{"e":1}', '{"a":"\\u0000"}', '{"a":1,}', '{"a":01}', '[1]', '', '   ', '{"a":"x"} x']) {
       expect(transcoded(transcoder, line)).toBeNull()

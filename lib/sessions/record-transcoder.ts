@@ -20,6 +20,9 @@ export class RecordTranscoder {
   private from = new Int32Array(0)
   private to = new Int32Array(0)
   private special: string[] = []
+  // The record's strings with escapes, as CSV fields, one after the other.
+  private scratch = Buffer.allocUnsafe(64 * 1024)
+  private scratchEnd = 0
 
   constructor(private readonly columns: RecordColumns) {}
 
@@ -46,6 +49,7 @@ export class RecordTranscoder {
     const from = this.from
     const to = this.to
     kind.fill(ABSENT)
+    this.scratchEnd = 0
 
     let p = skipSpace(bytes, start, end)
     if (p >= end || bytes[p] !== OPEN_BRACE) return -1
@@ -72,10 +76,18 @@ export class RecordTranscoder {
           const r = stringEnd(bytes, p, end)
           if (r === -1) return -1
           if (r < 0) {
-            const value = decodeString(bytes, p, -r)
-            if (value === null || value.includes('\0')) return -1
-            kind[column] = SPECIAL
-            this.special[column] = quoted(value)
+            const field = this.unescaped(bytes, p, -r)
+            if (field >= 0) {
+              kind[column] = UNESCAPED
+              from[column] = field
+              to[column] = this.scratchEnd
+            } else {
+              // A \u escape: decoded by JSON.parse (surrogate pairs, and \u0000 refused).
+              const value = decodeString(bytes, p, -r)
+              if (value === null || value.includes('\0')) return -1
+              kind[column] = SPECIAL
+              this.special[column] = quoted(value)
+            }
           } else {
             kind[column] = AS_IS
             from[column] = p
@@ -121,6 +133,8 @@ export class RecordTranscoder {
         const e = to[i]!
         if (e - f > 32) o += bytes.copy(out, o, f, e)
         else for (let j = f; j < e; j++) out[o++] = bytes[j]!
+      } else if (k === UNESCAPED) {
+        o += this.scratch.copy(out, o, from[i]!, to[i]!)
       } else if (k === SPECIAL) {
         o += out.write(this.special[i]!, o)
       } else if (k === IS_TRUE) {
@@ -143,6 +157,38 @@ export class RecordTranscoder {
     return this.columnNamed(bytes.toString('utf8', start, end))
   }
 
+  /**
+   * The CSV field of the JSON string in bytes[start, end) (its quotes included) with its
+   * escapes decoded, written at the end of `scratch`; where it starts there, or -1 for a \u
+   * escape (or one JSON does not have), which the caller leaves to JSON.parse.
+   */
+  private unescaped(bytes: Buffer, start: number, end: number): number {
+    // Decoded, a string takes no more bytes than its escaped form: `\"` becomes `""`.
+    if (this.scratchEnd + end - start > this.scratch.length) {
+      const larger = Buffer.allocUnsafe(Math.max(2 * this.scratch.length, this.scratchEnd + end - start))
+      this.scratch.copy(larger, 0, 0, this.scratchEnd)
+      this.scratch = larger
+    }
+    const out = this.scratch
+    const field = this.scratchEnd
+    let o = field
+    out[o++] = QUOTE
+    for (let i = start + 1; i < end - 1; i++) {
+      const b = bytes[i]!
+      if (b !== BACKSLASH) {
+        out[o++] = b
+        continue
+      }
+      const escape = UNESCAPE[bytes[++i]!]!
+      if (escape === 0) return -1
+      out[o++] = escape
+      if (escape === QUOTE) out[o++] = QUOTE // CSV doubles a quote
+    }
+    out[o++] = QUOTE
+    this.scratchEnd = o
+    return field
+  }
+
   private columnNamed(key: string | null): number {
     return key === null || key === '__proto__' ? -1 : (this.columns.indexOf(key) ?? -1)
   }
@@ -162,6 +208,7 @@ const AS_IS = 1
 const SPECIAL = 2
 const IS_TRUE = 3
 const IS_FALSE = 4
+const UNESCAPED = 5
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
@@ -184,6 +231,12 @@ const STRING_STOP = new Uint8Array(256)
 for (let b = 0; b < 0x20; b++) STRING_STOP[b] = 1
 STRING_STOP[QUOTE] = 1
 STRING_STOP[BACKSLASH] = 1
+
+// The byte each of JSON's escapes but \u stands for (0: none, or \u).
+const UNESCAPE = new Uint8Array(256)
+for (const [escape, byte] of [['"', 0x22], ['\\', 0x5c], ['/', 0x2f], ['b', 0x08], ['f', 0x0c], ['n', 0x0a], ['r', 0x0d], ['t', 0x09]] as const) {
+  UNESCAPE[escape.charCodeAt(0)] = byte
+}
 
 // JSON's whitespace: space, tab, line feed, carriage return.
 export function skipSpace(bytes: Uint8Array, p: number, end: number): number {
