@@ -17,22 +17,24 @@ import { RecordTranscoder } from './record-transcoder'
  * when the envelope is the plain one), or an NDJSON or CSV body as it arrives.
  */
 export type BatchInput =
-  | { format: 'json'; bytes: Buffer; records: unknown[] | RecordSpan; prepared?: PreparedCsv | null }
+  | { format: 'json'; bytes: Buffer; records: unknown[] | RecordSpan; prepared?: PreparedCsv }
   | { format: 'ndjson' | 'csv'; body: AsyncIterable<Uint8Array> }
 
-/** A JSON batch's records as CSV, made before its turn for the columns the session had then. */
-export type PreparedCsv = { headers: string[]; records: number; csv: Buffer }
+/**
+ * A JSON batch's records as CSV, made before its turn for the columns the session had then;
+ * `written` null when the transcoder declined a record (the batch is then parsed).
+ */
+export type PreparedCsv = { headers: string[]; written: { records: number; csv: Buffer } | null }
 
 /**
  * Reads a JSON batch's records into CSV for the session's columns before the batch takes its
- * turn, so that this CPU work runs while the batch before it is copied; null when the session
- * has no columns yet or the transcoder declines a record (writeJsonBody then reads them).
+ * turn, so that this CPU work runs while the batch before it is copied; undefined when there
+ * is nothing to read yet (the session has no columns, or the body was parsed whole).
  */
-export function prepareJsonBatch(input: BatchInput, columns: readonly ImportColumn[] | null): PreparedCsv | null {
-  if (input.format !== 'json' || !columns || Array.isArray(input.records)) return null
+export function prepareJsonBatch(input: BatchInput, columns: readonly ImportColumn[] | null): PreparedCsv | undefined {
+  if (input.format !== 'json' || !columns || Array.isArray(input.records)) return undefined
   const headers = columns.map((c) => c.header)
-  const written = transcodeRecords(input.bytes, input.records, new RecordColumns(headers, false))
-  return written && { headers, ...written }
+  return { headers, written: transcodeRecords(input.bytes, input.records, new RecordColumns(headers, false)) }
 }
 
 /** How many records a JSON batch holds (known before it is written), or null for a streamed body. */
@@ -45,9 +47,10 @@ export type BatchWritten = { records: number; bytes: number; digest: string; col
 // A blank NDJSON line (spaces, a CR), tested without making a trimmed copy of every line.
 const BLANK = /^\s*$/
 
-// COPY data goes to PostgreSQL in pieces of about this size: big enough that a write costs
-// little per record, small enough that memory stays flat while a body streams.
-const PIECE_CHARS = 256 * 1024
+// COPY data goes to PostgreSQL in pieces of about this size (bytes, or characters of CSV text):
+// big enough that a write costs little per record, small enough that memory stays flat while a
+// body streams.
+const PIECE_BYTES = 256 * 1024
 
 /**
  * Writes one batch into the import's table with COPY as its body arrives, inside the caller's
@@ -109,11 +112,11 @@ export async function writeBatch(
  */
 async function writeJsonBody(target: BatchTarget, sessionColumns: RecordColumns | null, input: BatchInput & { format: 'json' }, counted: () => void): Promise<void> {
   // Made before the turn for the same columns (the session's first batch may have set them since), or now.
-  const prepared = input.prepared && sessionColumns && input.prepared.headers.join('\0') === sessionColumns.keys.join('\0') ? input.prepared : null
-  const fast = prepared ?? (sessionColumns && !Array.isArray(input.records) ? transcodeRecords(input.bytes, input.records, sessionColumns) : null)
+  const prepared = input.prepared && sessionColumns && input.prepared.headers.join('\0') === sessionColumns.keys.join('\0') ? input.prepared : undefined
+  const fast = prepared ? prepared.written : sessionColumns && !Array.isArray(input.records) ? transcodeRecords(input.bytes, input.records, sessionColumns) : null
   if (fast) {
     for (let r = 0; r < fast.records; r++) counted()
-    for (let at = 0; at < fast.csv.length; at += OUT_BYTES) await target.writeBytes(fast.csv.subarray(at, at + OUT_BYTES))
+    for (let at = 0; at < fast.csv.length; at += PIECE_BYTES) await target.writeBytes(fast.csv.subarray(at, at + PIECE_BYTES))
     return
   }
   const records = Array.isArray(input.records) ? input.records : parseEnvelope(input.bytes).records
@@ -153,8 +156,6 @@ function parseLine(text: string, line: number): unknown {
   }
 }
 
-// Where the records of an NDJSON body go as CSV before they are sent to COPY; sent once this full.
-const OUT_BYTES = 256 * 1024
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf])
 
 /**
@@ -173,12 +174,12 @@ async function writeNdjsonBody(
   blankLines: number[],
 ): Promise<void> {
   const transcoder = new RecordTranscoder(columns)
-  let out = Buffer.allocUnsafe(OUT_BYTES)
+  let out = Buffer.allocUnsafe(PIECE_BYTES)
   let o = 0
   // A piece handed to COPY may still be queued on the socket: each piece gets a buffer of its own.
   const sendOut = async (room = 0) => {
     if (o) await target.writeBytes(out.subarray(0, o))
-    out = Buffer.allocUnsafe(Math.max(OUT_BYTES, room))
+    out = Buffer.allocUnsafe(Math.max(PIECE_BYTES, room))
     o = 0
   }
   let line = 1
@@ -237,7 +238,7 @@ async function writeNdjsonBody(
     }
     await writeLines(bytes, 0, last)
     rest = Buffer.from(bytes.subarray(last + 1))
-    if (o >= OUT_BYTES / 2) await sendOut()
+    if (o >= PIECE_BYTES / 2) await sendOut()
   }
   if (rest.length) await writeLines(rest, 0, rest.length)
   await sendOut()
@@ -398,7 +399,7 @@ class BatchTarget {
   }
 
   async flushIfFull(): Promise<void> {
-    if (this.pending.length >= PIECE_CHARS) await this.flush()
+    if (this.pending.length >= PIECE_BYTES) await this.flush()
   }
 
   async writeBytes(bytes: Uint8Array): Promise<void> {

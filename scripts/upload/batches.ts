@@ -65,7 +65,7 @@ export async function sendGeneratedRecords(api: Api, options: BatchOptions, sign
         return
       }
       records.putBack(batch.records)
-      limits = { records: Math.min(limits.records, smaller.records), bytes: Math.min(limits.bytes, smaller.bytes) }
+      limits = smaller
       limitsText = `batches of at most ${formatCount(limits.records)} records` + (limits.bytes < DEFAULT_MAX_BATCH_BYTES ? ` and ${formatBytes(limits.bytes)}` : '') + ' (the server’s limit)'
       bar.update(sent, limitsText)
     }
