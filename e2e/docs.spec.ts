@@ -14,6 +14,8 @@ function recordRequests(page: Page): string[] {
 }
 
 test('the API reference lists every endpoint, and nothing it loads comes from another host', async ({ page, request }) => {
+  // About 20 s here alone (Scalar renders every operation); a CI run under load passed 30.
+  test.setTimeout(90_000)
   const urls = recordRequests(page)
   await page.goto(SERVER_URL.href)
   await page.waitForLoadState('networkidle')
