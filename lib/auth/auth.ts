@@ -56,10 +56,10 @@ function createAuth() {
       // set, and Sluice must never run without them (its own tests included).
       disableOriginCheck: false,
       disableCSRFCheck: false,
-      // Its check of the schema introspects every column of every table in the database (each
-      // import's too), and waits on any table another transaction is dropping or altering: a
-      // sign-in right after a start failed with a 500 while a recovering import dropped its
-      // batch tables. Sluice's migrations make these tables, and its tests sign in through them.
+      // Its check of the schema reads every column of every table in the database (each
+      // import's too) before the first request after a start is answered: a sign-in failed with
+      // a 500 when a recovering import dropped a batch table during that read. Sluice's
+      // migrations make the auth tables, and its tests sign in through them.
       database: { validateSchema: false },
     },
     hooks: {

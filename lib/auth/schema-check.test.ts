@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { appFetch, authHeaders, sleep, startTestApp, type TestApp } from '../../test/app-process'
 
-// Defect: better-auth checked its schema on the first sign-in after a start by introspecting every
-// column of every table in the database, one name lookup per column. A table dropped between the
-// query's snapshot and its lookup (an import's batch table, as a recovering import drops them at
-// start) failed that check, and sign-in answered 500 (once, in CI). The window is narrow, so this
-// test recreates the scenario rather than the exact interleaving; the fix turns the check off.
+// Defect: better-auth checked its schema on the first sign-in after a start by reading the whole
+// catalog (every column of every table, each import's too). A batch table dropped meanwhile by a
+// recovering import failed that read, and sign-in answered 500 (once, in CI). That race is too
+// narrow to repeat here; what it rode on is not: sign-in waited on a read of the catalog. Holding
+// pg_description (which that read needs, and nothing else of Sluice does) shows whether it still does.
 
 let t: TestApp
 
@@ -17,31 +17,19 @@ afterAll(async () => {
   await t?.stop()
 })
 
-it('sign-in right after a start answers while tables are being dropped', async () => {
-  const TABLES = 1500
-  const columns = Array.from({ length: 20 }, (_, i) => `c${i} text`).join(', ')
-  for (let from = 0; from < TABLES; from += 100) {
-    const creates = Array.from({ length: 100 }, (_, i) => `CREATE TABLE imported_batches.dropped_${from + i} (${columns});`)
-    await t.db.query(creates.join('\n'))
-  }
+it('sign-in right after a start does not wait on a read of the whole catalog', async () => {
   t.app.child.kill('SIGTERM')
   await t.app.exited
-  // One at a time, as a recovering import drops its batch tables, for as long as the start takes.
-  let dropped = 0
-  let starting = true
-  const dropping = (async () => {
-    while (starting && dropped < TABLES) {
-      await t.db.query(`DROP TABLE imported_batches.dropped_${TABLES - 1 - dropped++}`)
-      await sleep(10)
-    }
-  })()
+  const holder = await t.db.connect()
   try {
-    await t.restart()
+    await holder.query('BEGIN')
+    await holder.query('LOCK TABLE pg_catalog.pg_description IN ACCESS EXCLUSIVE MODE')
+    const first = await Promise.race([t.restart().then(() => 'signed in'), sleep(30_000).then(() => 'still waiting')])
+    expect(first).toBe('signed in')
   } finally {
-    starting = false
-    await dropping
+    await holder.query('COMMIT')
+    holder.release()
   }
-  expect(dropped).toBeGreaterThan(0)
   expect(t.app.output()).not.toContain('Could not validate the database schema')
   expect((await appFetch(`${t.app.url}/api/me`, { headers: authHeaders(t.app.url) })).status).toBe(200)
-}, 300_000)
+}, 120_000)
