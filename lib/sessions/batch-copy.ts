@@ -9,7 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { SluiceError } from '../http/errors'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, quoteIdent, type ImportColumn } from '../imports/column-names'
 import { RecordColumns, refuseBadKey, type RecordPlace } from './batch-records'
-import { parseEnvelope, transcodeRecords, type RecordSpan } from './json-envelope'
+import { parseEnvelope, scanEnvelope, transcodeRecords, type RecordSpan, type Transcoded } from './json-envelope'
 import { RecordTranscoder } from './record-transcoder'
 
 /**
@@ -24,17 +24,23 @@ export type BatchInput =
  * A JSON batch's records as CSV, made before its turn for the columns the session had then;
  * `written` null when the transcoder declined a record (the batch is then parsed).
  */
-export type PreparedCsv = { headers: string[]; written: { records: number; csv: Buffer } | null }
+export type PreparedCsv = { headers: string[]; written: Transcoded | null }
 
 /**
- * Reads a JSON batch's records into CSV for the session's columns before the batch takes its
- * turn, so that this CPU work runs while the batch before it is copied; undefined when there
- * is nothing to read yet (the session has no columns, or the body was parsed whole).
+ * A JSON batch body read before the batch takes its turn, so that this CPU work runs while the
+ * batch before it is copied: the plain envelope is scanned and, when the session has columns,
+ * its records transcoded to CSV in the same pass; any other body is parsed whole (zod says what
+ * is wrong with it).
  */
-export function prepareJsonBatch(input: BatchInput, columns: readonly ImportColumn[] | null): PreparedCsv | undefined {
-  if (input.format !== 'json' || !columns || Array.isArray(input.records)) return undefined
-  const headers = columns.map((c) => c.header)
-  return { headers, written: transcodeRecords(input.bytes, input.records, new RecordColumns(headers, false)) }
+export function readJsonBatch(bytes: Buffer, columns: readonly ImportColumn[] | null): BatchInput & { format: 'json'; sequence?: number | undefined } {
+  const headers = columns?.map((c) => c.header)
+  const scanned = scanEnvelope(bytes, headers && new RecordColumns(headers, false))
+  if (!scanned) {
+    const { records, sequence } = parseEnvelope(bytes)
+    return { format: 'json', bytes, records, sequence }
+  }
+  const prepared = headers && { headers, written: scanned.written ?? null }
+  return { format: 'json', bytes, records: scanned.records, sequence: scanned.sequence, ...(prepared ? { prepared } : {}) }
 }
 
 /** How many records a JSON batch holds (known before it is written), or null for a streamed body. */

@@ -2,27 +2,24 @@ import { isUtf8 } from 'node:buffer'
 import { config } from '../config'
 import { drainBody, SluiceError, streamBody, type BodyLimit } from '../http/errors'
 import type { BatchInput } from './batch-copy'
-import { parseEnvelope, scanEnvelope } from './json-envelope'
 import { BatchQuery } from './schemas'
 
 const batchLimit = (): BodyLimit => ({ bytes: config().maxBatchBytes, setting: 'MAX_BATCH_BYTES', advice: 'send the records in smaller batches' })
 
 /**
- * A batch request by its Content-Type: a JSON body (`{records, sequence}`) read whole, or an
- * NDJSON or CSV body of records only, with its sequence in the query, read as it arrives.
+ * A batch request by its Content-Type: a JSON body (`{records, sequence}`) read whole (its
+ * envelope is read once the session's columns are known: readJsonBatch), or an NDJSON or CSV
+ * body of records only, with its sequence in the query, read as it arrives.
  */
-export async function readBatch(req: Request): Promise<BatchInput & { sequence?: number | undefined }> {
+export type BatchRequest = { format: 'json'; bytes: Buffer } | (BatchInput & { format: 'ndjson' | 'csv'; sequence?: number | undefined })
+
+export async function readBatch(req: Request): Promise<BatchRequest> {
   const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
   const format = type === 'application/x-ndjson' || type === 'application/jsonl' ? 'ndjson' : type === 'text/csv' ? 'csv' : /^application\/([\w.-]+\+)?json$/.test(type) ? 'json' : null
   if (format === null) {
     throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', 'Send a batch as application/json ({"records": […]}), application/x-ndjson (a record per line) or text/csv (a header line, then records)')
   }
-  if (format === 'json') {
-    const bytes = await readJsonBytes(req)
-    // The plain envelope leaves its records unparsed, for the batch to read each once; anything else is parsed whole.
-    const { records, sequence } = scanEnvelope(bytes) ?? parseEnvelope(bytes)
-    return { format, bytes, records, sequence }
-  }
+  if (format === 'json') return { format, bytes: await readJsonBytes(req) }
   const { sequence } = BatchQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
   return { format, body: streamBody(req, batchLimit()), sequence }
 }

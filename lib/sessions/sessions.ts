@@ -8,7 +8,8 @@ import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { columnsFromHeaders, createImportTableSql, tableNameFor, type ImportColumn } from '../imports/column-names'
 import { ADD_PREPARE_ROW_ORDER_JOB } from '../imports/job-queue'
-import { knownRecordCount, prepareJsonBatch, writeBatch, type BatchInput } from './batch-copy'
+import { knownRecordCount, readJsonBatch, writeBatch } from './batch-copy'
+import type { BatchRequest } from './batch-request'
 import type { BatchResult, CreateSessionRequest, SessionDto } from './schemas'
 
 type SessionWithImport = BatchSession & { import: Import }
@@ -96,8 +97,9 @@ async function inTurn<T>(work: () => Promise<T>): Promise<T> {
  * at a time (in the order they arrive) and a stop waits for the batch in flight. A batch sent
  * again with an applied sequence is read (its digest must match) and not applied.
  */
-export async function appendBatch(id: string, batch: BatchInput & { sequence?: number | undefined }, scope: OwnerScope): Promise<BatchResult> {
+export async function appendBatch(id: string, request: BatchRequest, scope: OwnerScope): Promise<BatchResult> {
   const session = await getSession(id, scope)
+  const batch = request.format === 'json' ? readJsonBatch(request.bytes, session.import.columns as ImportColumn[] | null) : request
   const { maxBatchRecords } = config()
   const known = knownRecordCount(batch)
   if (known !== null && known > maxBatchRecords) {
@@ -105,7 +107,6 @@ export async function appendBatch(id: string, batch: BatchInput & { sequence?: n
       details: { maxRecords: maxBatchRecords, records: known },
     })
   }
-  if (batch.format === 'json') batch = { ...batch, prepared: prepareJsonBatch(batch, session.import.columns as ImportColumn[] | null) }
   const { applied, records } = await inTurn(() =>
     inTransaction(async (client) => {
       const imp = await lockOpenImport(client, session, 'send a batch')
