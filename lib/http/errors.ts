@@ -92,16 +92,18 @@ const MAX_COMMAND_BODY_BYTES = 1024 * 1024
 export type BodyLimit = { bytes: number; setting?: string; advice?: string }
 const COMMAND_BODY: BodyLimit = { bytes: MAX_COMMAND_BODY_BYTES }
 
+/** application/json, or a JSON type with a suffix (application/merge-patch+json), parameters allowed. */
+export const isJsonType = (type: string | null) => /^application\/([\w.-]+\+)?json\b/i.test(type ?? '')
+
 /**
  * A request's JSON body: 415 when it is not sent as JSON, 400 when it does not parse, 413 when
  * it is longer than `limit.bytes` (read no further than that, whatever Content-Length says).
  */
 export async function readJson(req: Request, limit: BodyLimit = COMMAND_BODY): Promise<unknown> {
-  const type = req.headers.get('content-type') ?? ''
-  if (!/^application\/([\w.-]+\+)?json\b/i.test(type)) {
+  if (!isJsonType(req.headers.get('content-type'))) {
     throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON, with the header Content-Type: application/json')
   }
-  const text = await readTextUpTo(req, limit)
+  const text = (await readBodyUpTo(req, limit)).toString('utf8')
   try {
     return JSON.parse(text)
   } catch {
@@ -165,22 +167,9 @@ export async function drainBody(req: Request, limit: BodyLimit): Promise<void> {
   }
 }
 
-async function readTextUpTo(req: Request, limit: BodyLimit): Promise<string> {
-  const tooLarge = () => tooLargeFor(limit)
-  const declared = req.headers.get('content-length')
-  if (Number(declared ?? 0) > limit.bytes) throw tooLarge()
-  // A declared length within the limit holds: the HTTP parser never delivers more bytes.
-  if (declared !== null) return req.text()
+/** A request's body whole, through streamBody: 413 past `limit.bytes`, 400 when it was cut off short of its Content-Length. */
+export async function readBodyUpTo(req: Request, limit: BodyLimit): Promise<Buffer> {
   const chunks: Uint8Array[] = []
-  let length = 0
-  const reader = req.body?.getReader()
-  for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
-    length += read.value.byteLength
-    if (length > limit.bytes) {
-      await reader!.cancel()
-      throw tooLarge()
-    }
-    chunks.push(read.value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+  for await (const chunk of streamBody(req, limit)) chunks.push(chunk)
+  return Buffer.concat(chunks)
 }

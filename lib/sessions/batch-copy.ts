@@ -8,6 +8,7 @@ import { parse as parseCsv } from 'csv-parse/sync'
 import { from as copyFrom } from 'pg-copy-streams'
 import { SluiceError } from '../http/errors'
 import { columnListSql, columnsFromHeaders, createImportTableSql, importTableSql, isRowTooBig, quoteIdent, type ImportColumn } from '../imports/column-names'
+import { findFirstRecordEnd } from '../imports/record-boundaries'
 import { RecordColumns, refuseBadKey, type RecordPlace } from './batch-records'
 import { parseEnvelope, scanEnvelope, transcodeRecords, type RecordSpan, type Transcoded } from './json-envelope'
 import { RecordTranscoder } from './record-transcoder'
@@ -275,8 +276,8 @@ async function writeCsvBody(target: BatchTarget, body: AsyncIterable<Uint8Array>
       continue
     }
     head = Buffer.concat([head, chunk])
-    const end = headerEnd(head)
-    if (end === -1) {
+    const { end } = findFirstRecordEnd(head, 1, false)
+    if (end === 0) {
       if (head.length > 1024 * 1024) throw new SluiceError('UNPROCESSABLE', 'line 1, the header, is longer than 1 MiB; the batch was not applied', { details: { line: 1 } })
       continue
     }
@@ -293,17 +294,6 @@ async function writeCsvBody(target: BatchTarget, body: AsyncIterable<Uint8Array>
     })
   }
   return records
-}
-
-/** Where the header line ends (past its line break), minding quotes; -1 while it has not ended. */
-function headerEnd(bytes: Buffer): number {
-  let inQuotes = false
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]
-    if (b === 0x22) inQuotes = !inQuotes
-    else if (b === 0x0a && !inQuotes) return i + 1
-  }
-  return -1
 }
 
 function parseHeader(bytes: Buffer): string[] {

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { config } from '../config'
-import { drainBody, SluiceError, streamBody, type BodyLimit } from '../http/errors'
+import { drainBody, isJsonType, readBodyUpTo, SluiceError, streamBody, type BodyLimit } from '../http/errors'
 import type { BatchInput } from './batch-copy'
 import { BatchQuery } from './schemas'
 
@@ -15,7 +15,7 @@ export type BatchRequest = { format: 'json'; bytes: Buffer } | (BatchInput & { f
 
 export async function readBatch(req: Request): Promise<BatchRequest> {
   const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-  const format = type === 'application/x-ndjson' || type === 'application/jsonl' ? 'ndjson' : type === 'text/csv' ? 'csv' : /^application\/([\w.-]+\+)?json$/.test(type) ? 'json' : null
+  const format = type === 'application/x-ndjson' || type === 'application/jsonl' ? 'ndjson' : type === 'text/csv' ? 'csv' : isJsonType(type) ? 'json' : null
   if (format === null) {
     throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', 'Send a batch as application/json ({"records": […]}), application/x-ndjson (a record per line) or text/csv (a header line, then records)')
   }
@@ -27,9 +27,7 @@ export async function readBatch(req: Request): Promise<BatchRequest> {
 // The JSON body's bytes, as UTF-8 (a byte that is not is replaced, as a text decoder does):
 // their digest tells a retry (the same bytes again) from another batch.
 async function readJsonBytes(req: Request): Promise<Buffer> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of streamBody(req, batchLimit())) chunks.push(chunk)
-  const bytes = Buffer.concat(chunks)
+  const bytes = await readBodyUpTo(req, batchLimit())
   return isUtf8(bytes) ? bytes : Buffer.from(bytes.toString('utf8'))
 }
 
