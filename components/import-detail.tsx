@@ -4,6 +4,7 @@ import { useRouter } from 'next/navigation'
 import { useEffect, useRef, useState } from 'react'
 import { formatBytes, formatCount, formatDateTime } from '@/lib/format'
 import { COLUMN_TYPE_LABELS } from '@/lib/csv/column-types'
+import { describeFormat } from '@/lib/csv/conventions'
 import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
 import type { Dialect } from '@/lib/csv/sniff'
 import { ExportPanel } from './export-panel'
@@ -136,6 +137,16 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                     <td className={td} data-testid="import-column-type">
                       {COLUMN_TYPE_LABELS[c.type]}{' '}
                       <code className="font-mono text-xs text-slate-500 dark:text-slate-400">{c.type}</code>
+                      {c.format && (
+                        <span className="block text-xs text-slate-600 dark:text-slate-400" data-testid="import-column-format">
+                          {describeFormat(c.format)}
+                        </span>
+                      )}
+                      {c.dateReadings && (
+                        <span className="block text-xs text-amber-800 dark:text-amber-300" data-testid="import-column-readings">
+                          Dates kept as text: no day in the file&apos;s start is above 12, so they read either day first (03.04 is 3 April) or month first (4 March)
+                        </span>
+                      )}
                     </td>
                   </tr>
                 ))}
@@ -319,6 +330,7 @@ function DialectFacts({ dialect }: { dialect: Dialect }) {
       </Fact>
       <Fact label="Line endings">{NEWLINE_LABELS[dialect.newline]}</Fact>
       <Fact label="Header">{dialect.header ? 'first line' : 'none: columns named by position'}</Fact>
+      {dialect.dateOrder && <Fact label="Dates">{dialect.dateOrder === 'DMY' ? 'day before month' : 'month before day'}</Fact>}
     </dl>
   )
 }

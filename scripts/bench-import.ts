@@ -1,4 +1,4 @@
-// npm run bench:import -- [--rows 2000000 | --size 1GiB] [--runs 3] [--batch-bytes 16MiB] [--keep]
+// npm run bench:import -- [--rows 2000000 | --size 1GiB] [--runs 3] [--batch-bytes 16MiB] [--iso-only] [--keep]
 //
 // How close does Sluice's import come to the least PostgreSQL can do with the same file? One
 // run starts the real app as a user does (scripts/start.ts), fresh for each run, uploads the
@@ -10,7 +10,10 @@
 // `COPY … FROM STDIN (FORMAT csv, HEADER)` into a table of the column types the import
 // detected (so both sides parse the same dates, timestamps and numbers).
 // It prints both times, their ratio (raw/import: 1 would be as fast as raw COPY) and the
-// app's memory and CPU during the import. Compare ratios, not times: the times move with the
+// app's memory and CPU during the import. Unless --iso-only, each run also imports the same
+// rows written as a European spreadsheet writes them (semicolons, decimal commas with dots for
+// thousands, D.M.Y dates), on disk, against the same raw COPY of the ISO file: the difference
+// between the two ratios is what reading those conventions costs. Compare ratios, not times: the times move with the
 // machine and whatever else runs on it. Speed is reported, never asserted: the exit code is
 // non-zero only when something went wrong (an import that fails, a wrong row count).
 import fsp from 'node:fs/promises'
@@ -39,7 +42,7 @@ import {
 } from './bench/harness'
 import { measureRawCopy, settle, startAppWithDatabase, tableSql, uploadInCreation, uploadWithTus, waitForImport, type App, type ImportDto, type RawRun } from './bench/imports'
 
-const USAGE = 'usage: npm run bench:import -- [--rows N | --size <bytes, e.g. 1GiB>] [--runs 3] [--batch-bytes <bytes, e.g. 16MiB>] [--keep]'
+const USAGE = 'usage: npm run bench:import -- [--rows N | --size <bytes, e.g. 1GiB>] [--runs 3] [--batch-bytes <bytes, e.g. 16MiB>] [--iso-only] [--keep]'
 
 const DEFAULT_ROWS = 2_000_000
 const DEFAULT_RUNS = 3
@@ -52,7 +55,7 @@ const TARGET_RATIO = 1.3
 const TARGET_END_TO_END_RATIO = 1.0
 const TARGET_RSS_GROWTH_MB = 64
 
-type Options = { source: Source; runs: number; batchBytes: number | undefined; keep: boolean }
+type Options = { source: Source; runs: number; batchBytes: number | undefined; isoOnly: boolean; keep: boolean }
 type ImportRun = {
   /** The import as the server recorded it, from its start to PROCESSED. */
   seconds: number
@@ -72,7 +75,7 @@ type ImportRun = {
   /** The types the import gave the file's columns: the raw COPY loads a table of the same. */
   types: string[]
 }
-type RunResult = { importFirst: boolean; imp: ImportRun; onDisk: ImportRun; raw: RawRun }
+type RunResult = { importFirst: boolean; imp: ImportRun; onDisk: ImportRun; raw: RawRun; european: ImportRun | undefined }
 /** How the file reaches the import: as it is uploaded (creation, then a PATCH), or already whole on disk (creation-with-upload). */
 type Arrival = 'following' | 'on disk'
 
@@ -81,6 +84,8 @@ type Arrival = 'following' | 'on disk'
 async function main() {
   const options = parseOptions()
   const fixture = await ensureCsv(options.source)
+  // The same rows (the generator's count of the ISO file) in European form; none for a file whose rows were not counted.
+  const europeanFixture = options.isoOnly || fixture.rows === undefined ? undefined : await ensureCsv({ rows: fixture.rows }, 'european')
 
   const runDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-bench-import-'))
   if (options.keep) console.log(`Keeping ${runDir} (app log, database, uploads) at the end`)
@@ -123,15 +128,22 @@ async function main() {
         let imp: ImportRun | undefined
         let onDisk: ImportRun | undefined
         let raw: RawRun | undefined
+        let european: ImportRun | undefined
         for (const side of importFirst ? ['import', 'raw'] : ['raw', 'import']) {
           if (side === 'import') {
             onDisk = await measureImport(app, db, fixture.file, 'on disk')
             imp = await measureImport(app, db, fixture.file, 'following')
+            if (europeanFixture) european = await measureImport(app, db, europeanFixture.file, 'on disk')
           } else raw = await measureRawCopy(db, fixture.file, types)
         }
         verifyRows(fixture, imp!, raw!)
         verifyRows(fixture, onDisk!, raw!)
-        results.push({ importFirst, imp: imp!, onDisk: onDisk!, raw: raw! })
+        if (european) {
+          verifyRows(fixture, european, raw!)
+          // The same rows must get the same types, or the conventions were not read.
+          if (european.types.join() !== onDisk!.types.join()) throw new Error(`the European file's columns are ${european.types.join(', ')}, the ISO file's ${onDisk!.types.join(', ')}`)
+        }
+        results.push({ importFirst, imp: imp!, onDisk: onDisk!, raw: raw!, european })
         printRow(
           String(run),
           importFirst ? 'import' : 'raw',
@@ -145,6 +157,7 @@ async function main() {
           `${onDisk!.serverCpuSeconds.toFixed(1)}+${onDisk!.postgresCpuSeconds.toFixed(1)}/${raw!.postgresCpuSeconds.toFixed(1)}`,
           `${toMB(imp!.idleRssBytes)}→${toMB(Math.max(imp!.peakRssBytes, imp!.uploadPeakRssBytes))}` + (imp!.hwmBytes === undefined ? '' : ` (${toMB(imp!.hwmBytes)})`),
         )
+        if (european) console.log(`      European file: import ${european.seconds.toFixed(2)} s, raw/import ${(raw!.seconds / european.seconds).toFixed(2)}`)
       } finally {
         await db.end().catch(() => {})
         await app.stop()
@@ -165,6 +178,7 @@ function parseOptions(): Options {
     size: { type: 'string' },
     runs: { type: 'string' },
     'batch-bytes': { type: 'string' },
+    'iso-only': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   })
   if (values.rows !== undefined && values.size !== undefined) throw new UsageError('give --rows or --size, not both')
@@ -174,7 +188,7 @@ function parseOptions(): Options {
   if (values.rows !== undefined) source = { rows: countFlag('--rows', values.rows, DEFAULT_ROWS) }
   // The app checks the range (IMPORT_BATCH_BYTES in lib/config.ts) and refuses to start outside it.
   const batchBytes = values['batch-bytes'] === undefined ? undefined : parseSizeFlag('--batch-bytes', values['batch-bytes'])
-  return { source, runs, batchBytes, keep: values.keep === true }
+  return { source, runs, batchBytes, isoOnly: values['iso-only'] === true, keep: values.keep === true }
 }
 
 function parseSizeFlag(flag: string, text: string): number {
@@ -322,6 +336,13 @@ median raw/(first byte → PROCESSED): ${endToEndRatio.toFixed(2)}  (target ≥ 
 CPU (medians):    import: app ${cpu.toFixed(1)} s + its first PostgreSQL connection ${importPgCpu.toFixed(1)} s; raw COPY: backend ${rawPgCpu.toFixed(1)} s
 server peak RSS:  ${toMB(importPeak)} MB during the import, ${toMB(uploadPeak)} MB during the upload, VmHWM ${hwm ? `${toMB(hwm)} MB` : 'unavailable'}; at most ${toMB(growth)} MB above idle  (target ≤ ${TARGET_RSS_GROWTH_MB} MB${fixture.size >= 2 ** 30 ? `: ${verdict(growth / MB <= TARGET_RSS_GROWTH_MB)}` : ', set for a 1 GiB file'})
 page cache:       up to ${toMB(dirty)} MB of the upload still unwritten when the import began (its writeback overlaps the import)`)
+  const europeans = results.flatMap((r) => (r.european ? [r.raw.seconds / r.european.seconds] : []))
+  if (europeans.length) {
+    const european = median(europeans)
+    console.log(
+      `conventions:      the same rows with decimal commas (1.234,56) and D.M.Y dates: median raw/import ${european.toFixed(2)} against ${ratio.toFixed(2)} in ISO form (${((1 - european / ratio) * 100).toFixed(0)}% slower; target ≤ 10%: ${verdict(european >= ratio * 0.9)})`,
+    )
+  }
 }
 
 function printRow(...cells: string[]) {

@@ -123,19 +123,37 @@ export function* generateRecords(seed = DEFAULT_SEED): Generator<GeneratedRecord
   }
 }
 
+/**
+ * How the records are written: ISO (comma-separated, 1234.56, 2024-01-31), or as a European
+ * spreadsheet writes them (semicolon-separated, 1.234,56, 31.01.2024; timestamps stay ISO).
+ */
+export type Written = 'iso' | 'european'
+
 /** A value as CSV writes it: quoted only when it must be (as PostgreSQL's COPY writes it too). */
-const quote = (s: string | null) => (s === null ? '' : /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s)
+const quote = (s: string | null, delimiter: string) =>
+  s === null ? '' : s.includes('"') || s.includes(delimiter) || /[\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
+
+const GERMAN = new Intl.NumberFormat('de-DE', { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+
+/** A record's values as a European file writes them. */
+function european(record: GeneratedRecord): GeneratedRecord {
+  const [year, month, day] = record.created_on!.split('-')
+  return { ...record, created_on: `${day}.${month}.${year}`, amount: GERMAN.format(Number(record.amount)) }
+}
 
 /** One record as a CSV line, with its line end. */
-export function csvLine(record: GeneratedRecord): string {
-  let line = quote(record[COLUMNS[0]])
-  for (let i = 1; i < COLUMNS.length; i++) line += ',' + quote(record[COLUMNS[i]!])
+export function csvLine(record: GeneratedRecord, written: Written = 'iso'): string {
+  const delimiter = written === 'iso' ? ',' : ';'
+  const values = written === 'iso' ? record : european(record)
+  let line = quote(values[COLUMNS[0]], delimiter)
+  for (let i = 1; i < COLUMNS.length; i++) line += delimiter + quote(values[COLUMNS[i]!], delimiter)
   return line + '\n'
 }
 
 export type GenerateOptions = {
   out: string
   seed?: number
+  written?: Written
   /** Called now and then while writing (every 64 KiB or so) with what is written so far. */
   onProgress?: (written: { rows: number; bytes: number }) => void
 } & ({ rows: number } | { bytes: number })
@@ -148,10 +166,10 @@ export async function generateCsv(options: GenerateOptions): Promise<{ rows: num
   let bytes = 0
   function* chunks() {
     const records = generateRecords(options.seed)
-    let chunk = HEADER + '\n'
+    let chunk = (options.written === 'european' ? COLUMNS.join(';') : HEADER) + '\n'
     bytes = Buffer.byteLength(chunk)
     while (rows < limitRows && bytes < limitBytes) {
-      const line = csvLine(records.next().value)
+      const line = csvLine(records.next().value, options.written)
       chunk += line
       bytes += Buffer.byteLength(line)
       rows++

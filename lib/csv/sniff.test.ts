@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { inferColumnTypes } from './column-types'
 import { NotCsvError } from './encoding'
+import { describeFormat } from './conventions'
 import { sniffCsv } from './sniff'
 
 const sniff = (text: string | Buffer, complete = true) => sniffCsv(Buffer.isBuffer(text) ? text : Buffer.from(text), complete)
@@ -91,5 +92,14 @@ describe('inferColumnTypes', () => {
     expect(inferColumnTypes(rows, 8)).toEqual(['boolean', 'bigint', 'numeric', 'date', 'timestamptz', 'text', 'text', 'text'])
     expect(inferColumnTypes([['2023-02-29'], ['-0']], 1)).toEqual(['text'])
     expect(inferColumnTypes([['2024-01-01'], ['2024-01-01T00:00']], 1)).toEqual(['timestamptz'])
+  })
+})
+
+describe('conventions', () => {
+  it('says how a column is written, as the import page shows it', () => {
+    const { columns, dialect } = sniff('a;b;c;d\n"+1 234,5";31.01.2024 14:30;N/A;x\n+2;1.2.2024 00:00;3;y\n')
+    expect(dialect.dateOrder).toBe('DMY')
+    expect(columns.map((c) => (c.format ? describeFormat(c.format) : c.type))).toEqual(['written +1 234 567,89', 'written D.M.YYYY HH:MM', 'N/A for missing', 'text'])
+    expect(describeFormat({ date: { order: 'MDY', separator: '/', yearDigits: 2, padded: true, time: 'HH:MM:SS' } })).toBe('written MM/DD/YY HH:MM:SS')
   })
 })

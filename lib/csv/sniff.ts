@@ -1,5 +1,6 @@
 import { parse, type CsvError } from 'csv-parse/sync'
-import { fitsType, inferColumnTypes, type ColumnType } from './column-types'
+import type { ColumnType } from './column-types'
+import { dateOrderOf, fitsColumn, sniffColumns, type DateOrder, type SniffedColumn } from './conventions'
 import { decodeText, detectEncoding, NotCsvError, type Encoding } from './encoding'
 
 /** How a CSV file is written: what the detail page shows and what COPY is told. */
@@ -14,6 +15,8 @@ export type Dialect = {
   newline: '\n' | '\r\n' | '\r'
   /** Whether the first record names the columns. */
   header: boolean
+  /** The order of the file's dates that are not ISO (31.01.2024 is DMY), for PostgreSQL's DateStyle; absent when it has none. */
+  dateOrder?: DateOrder
 }
 
 export type Sniffed = {
@@ -21,6 +24,8 @@ export type Sniffed = {
   /** Column names as the file has them (for a file without a header, empty). */
   headers: string[]
   types: ColumnType[]
+  /** Each column's type with the conventions its values are written in (conventions.ts). */
+  columns: SniffedColumn[]
 }
 
 const DELIMITERS = [',', ';', '\t', '|'] as const
@@ -101,14 +106,17 @@ export function sniffCsv(file: Buffer, wholeFile: boolean): Sniffed {
     throw new NotCsvError(`The first line has ${first.length} fields but the lines after it have ${fields}: it does not look like CSV`)
   }
   const agreeing = rest.filter((r) => r.length === fields)
-  const types = inferColumnTypes(agreeing, fields)
+  const afterFirst = sniffColumns(agreeing, fields, delimiter)
   // A header names its columns: in a column of numbers, dates or booleans, it is the value that does not fit.
-  const typed = types.map((t, i) => ({ t, v: first[i] ?? '' })).filter(({ t }) => t !== 'text')
-  const header = typed.length === 0 || typed.some(({ t, v }) => v !== '' && !fitsType(v, t))
+  const typed = afterFirst.map((c, i) => ({ c, v: first[i] ?? '' })).filter(({ c }) => c.type !== 'text')
+  const header = typed.length === 0 || typed.some(({ c, v }) => v !== '' && !fitsColumn(v, c.type, c.format))
+  const columns = header ? afterFirst : sniffColumns(records.filter((r) => r.length === fields), fields, delimiter)
+  const dateOrder = dateOrderOf(columns)
   return {
-    dialect: { encoding, bom, delimiter, quote, escape, newline, header },
+    dialect: { encoding, bom, delimiter, quote, escape, newline, header, ...(dateOrder ? { dateOrder } : {}) },
     headers: header ? Array.from({ length: fields }, (_, i) => first[i] ?? '') : [],
-    types: header ? types : inferColumnTypes(records.filter((r) => r.length === fields), fields),
+    types: columns.map((c) => c.type),
+    columns,
   }
 }
 

@@ -3,7 +3,7 @@ import pg from 'pg'
 import type { Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
 import { COLUMN_TYPE_LABELS } from '../csv/column-types'
-import { columnsOf, importTableSql, quoteIdent, type ImportColumn } from '../imports/column-names'
+import { columnsOf, importTableSql, quoteIdent, type TypedColumn } from '../imports/column-names'
 import { fileOrderSql } from '../imports/import-table'
 import { STORED_ORDER_SETTINGS } from '../imports/row-order'
 import { isDateOnly, type ExportFilter } from './schemas'
@@ -58,13 +58,13 @@ export function buildExportQuery(imp: Import, filter: ExportFilter): ExportQuery
  * A column's value as the export writes it: a boolean as true/false (COPY would write t/f),
  * every other type as COPY writes it; only text can hold a formula.
  */
-function valueSql(column: Required<ImportColumn>, protectFormulas: boolean): string {
+function valueSql(column: TypedColumn, protectFormulas: boolean): string {
   const v = quoteIdent(column.name)
   if (column.type === 'boolean') return `${v}::text`
   return protectFormulas && column.type === 'text' ? protectedValueSql(v) : v
 }
 
-function findColumn(columns: Array<Required<ImportColumn>>, name: string): Required<ImportColumn> {
+function findColumn(columns: Array<TypedColumn>, name: string): TypedColumn {
   const column = columns.find((c) => c.name === name)
   if (!column) {
     const known = columns.map((c) => c.name).join(', ')
@@ -78,7 +78,7 @@ function findColumn(columns: Array<Required<ImportColumn>>, name: string): Requi
  * written in the file is compared (2024-01-31T23:30-05:00 is on the 31st); when either end
  * is a timestamp, instants are compared. Values that are not dates give NULL: outside every range.
  */
-function rangeCondition(column: Required<ImportColumn>, filter: ExportFilter): string {
+function rangeCondition(column: TypedColumn, filter: ExportFilter): string {
   const byDate = [filter.from, filter.to].every((end) => end === undefined || isDateOnly(end))
   const value = valueAsDateSql(column, byDate)
   const literal = (end: string, type: string) => `${pg.escapeLiteral(end)}::${type}`
@@ -101,7 +101,7 @@ function rangeCondition(column: Required<ImportColumn>, filter: ExportFilter): s
  * already (a timestamp's date is taken in UTC); a text column's values are read when they
  * look like ISO dates, and any other column has no dates.
  */
-function valueAsDateSql(column: Required<ImportColumn>, byDate: boolean): string {
+function valueAsDateSql(column: TypedColumn, byDate: boolean): string {
   const v = quoteIdent(column.name)
   if (column.type === 'date') return byDate ? v : `${v}::timestamptz`
   if (column.type === 'timestamptz') return byDate ? `(${v} AT TIME ZONE 'UTC')::date` : v

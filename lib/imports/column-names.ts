@@ -1,13 +1,20 @@
 import type { ColumnType } from '../csv/column-types'
+import type { ColumnFormat, DateOrder } from '../csv/conventions'
 
 /**
  * A column of an imported table: its safe name, the header it came from, and its type
- * (absent for imports made before columns had types, and for batch sessions: text).
+ * (absent for imports made before columns had types, and for batch sessions: text). `format`
+ * says how the file writes its values when that is not ISO (a decimal comma, day-month-year
+ * dates, a missing-value marker); `dateReadings` that a text column holds dates the sample
+ * could read in either order.
  */
-export type ImportColumn = { name: string; header: string; type?: ColumnType }
+export type ImportColumn = { name: string; header: string; type?: ColumnType; format?: ColumnFormat; dateReadings?: DateOrder[] }
+
+/** A column with its type known (text for imports from before types). */
+export type TypedColumn = ImportColumn & { type: ColumnType }
 
 /** An import's stored columns, each with its type (text for imports from before types). */
-export function columnsOf(stored: unknown): Array<Required<ImportColumn>> {
+export function columnsOf(stored: unknown): TypedColumn[] {
   return ((stored as ImportColumn[] | null) ?? []).map((c) => ({ ...c, type: c.type ?? 'text' }))
 }
 
@@ -105,7 +112,7 @@ export const minimumRowBytes = (columns: readonly ImportColumn[]) =>
  */
 export function columnsThatFit(columns: ImportColumn[]): ImportColumn[] {
   if (minimumRowBytes(columns) <= MAX_ROW_BYTES) return columns
-  return columns.map((c) => (c.type === undefined ? c : { ...c, type: 'text' }))
+  return columns.map(({ format: _format, ...c }) => (c.type === undefined ? c : { ...c, type: 'text' }))
 }
 
 /** Whether a PostgreSQL error is "row is too big" (program_limit_exceeded on a row wider than a page). */

@@ -19,6 +19,7 @@ import { findFirstRecordEnd, findRecordsEnd, recordSyntax } from './record-bound
 import { STORED_ORDER_SETTINGS } from './row-order'
 import { encodingRejects, hasBadCharacters, mergeExcluded } from './encoding-rejects'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
+import { rewritesFor, rewriteValues } from './value-rewriter'
 import { locateSkippedRecords, parseSkippedRow, skippedReason, type SkippedRow } from './type-rejects'
 
 // COPY data goes to the socket in pieces of this size, so that backpressure keeps memory flat.
@@ -352,13 +353,17 @@ async function loadBatch(client: pg.Client, imp: ClaimedImport, batch: Batch, la
 /** The dialect and typed columns of a file from its first bytes; a file that is not CSV fails here, before any table exists. */
 function sniff(sample: Buffer, complete: boolean): { dialect: Dialect; columns: ImportColumn[] } {
   try {
-    const { dialect, headers, types } = sniffCsv(sample, complete)
+    const { dialect, headers, types, columns: sniffed } = sniffCsv(sample, complete)
     if (types.length > MAX_COLUMNS) {
       throw new ImportFailure(`The file has ${types.length.toLocaleString('en-US')} columns; a table holds at most ${MAX_COLUMNS.toLocaleString('en-US')}`)
     }
     // A file without a header: its columns are named by position, in the table and in exports.
     const names = dialect.header ? headers : types.map((_, i) => `column_${i + 1}`)
-    return { dialect, columns: columnsThatFit(columnsFromHeaders(names, types)) }
+    const columns = columnsFromHeaders(names, types).map((c, i) => {
+      const { format, dateReadings } = sniffed[i]!
+      return { ...c, ...(format ? { format } : {}), ...(dateReadings ? { dateReadings } : {}) }
+    })
+    return { dialect, columns: columnsThatFit(columns) }
   } catch (error) {
     throw error instanceof NotCsvError ? new ImportFailure(error.message) : error
   }
@@ -383,6 +388,8 @@ async function commitBatch(
   const { columns, dialect } = layout
   await client.query('BEGIN')
   try {
+    // Dates as the file writes them (31.01.2024): PostgreSQL reads the day-month order it is told.
+    if (dialect.dateOrder) await client.query(`SET LOCAL DateStyle = 'ISO, ${dialect.dateOrder === 'DMY' ? 'DMY' : 'MDY'}'`)
     if (first) for (const sql of createPartitionedTableSql(imp, columns)) await client.query(sql)
     await client.query(createBatchTableSql(imp, batch.start, columns))
     let copied = 0
@@ -465,7 +472,8 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
     if (row) skipped.push(row)
   }
   let copied = 0
-  const pieces = [...piecesToCopy(chunk, records)]
+  const rewrites = rewritesFor(columns, dialect.encoding === 'windows-1252' ? 'windows-1252' : 'utf-8')
+  const pieces = [...piecesToCopy(chunk, records)].map((p) => (rewrites ? rewriteValues(p, syntax, rewrites) : p))
   if (pieces.length) {
     client.on('notice', onNotice)
     try {

@@ -1,13 +1,43 @@
 import { z } from 'zod'
 import { COLUMN_TYPES } from '../csv/column-types'
+import { THOUSANDS_SEPARATORS } from '../csv/conventions'
 import { ENCODINGS } from '../csv/encoding'
 
 const STATUSES = ['QUEUED', 'RECEIVING', 'PROCESSING', 'PAUSED', 'PROCESSED', 'STOPPED', 'KILLED', 'FAILED'] as const
+
+const DATE_ORDERS = ['DMY', 'MDY'] as const
+
+const ColumnFormatSchema = z
+  .object({
+    number: z
+      .object({
+        decimal: z.enum(['.', ',']),
+        thousands: z.enum(['', ...THOUSANDS_SEPARATORS]).describe('Groups thousands; empty when the values do not group them'),
+        plus: z.boolean().describe('Every positive value is written with a leading +'),
+      })
+      .optional(),
+    date: z
+      .object({
+        order: z.enum(DATE_ORDERS),
+        separator: z.enum(['/', '.', '-']),
+        yearDigits: z.union([z.literal(2), z.literal(4)]),
+        padded: z.boolean().describe('Day and month always have two digits'),
+        time: z.enum(['', 'HH:MM', 'HH:MM:SS']),
+      })
+      .optional(),
+    missing: z.string().optional().describe('The value that marks a missing one (NULL, N/A, -, …): read as NULL'),
+  })
+  .describe("How the file writes the column's values, when that is not ISO")
 
 export const ImportColumnSchema = z.object({
   name: z.string().describe('Column name in the table (safe, unique)'),
   header: z.string().describe('The header as it was in the file'),
   type: z.enum(COLUMN_TYPES).describe('PostgreSQL type of the column, inferred from the start of the file'),
+  format: ColumnFormatSchema.optional(),
+  dateReadings: z
+    .array(z.enum(DATE_ORDERS))
+    .optional()
+    .describe('For a text column of dates whose day-month order the start of the file cannot tell (every day is 12 or less): the orders it could be read in'),
 })
 
 export const DialectSchema = z
@@ -19,6 +49,7 @@ export const DialectSchema = z
     escape: z.enum(['"', "'", '\\']).describe('Escapes a quote inside quotes: the quote itself or a backslash'),
     newline: z.enum(['\n', '\r\n', '\r']),
     header: z.boolean().describe('Whether the first line names the columns'),
+    dateOrder: z.enum(DATE_ORDERS).optional().describe('The order of dates that are not ISO (31.01.2024 is DMY); absent when the file has none'),
   })
   .describe('How the file is written, detected on its first bytes')
 

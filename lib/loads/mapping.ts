@@ -1,5 +1,5 @@
 import { distance } from 'fastest-levenshtein'
-import type { ImportColumn } from '../imports/column-names'
+import type { ImportColumn, TypedColumn } from '../imports/column-names'
 import type { MappingSuggestion } from './schemas'
 import type { TargetColumn } from './targets'
 
@@ -19,7 +19,7 @@ const similarity = (a: string, b: string) => (a.length + b.length === 0 ? 1 : 1 
  */
 export function suggestMapping(
   targetColumns: readonly TargetColumn[],
-  sources: readonly Required<ImportColumn>[],
+  sources: readonly TypedColumn[],
   remembered: Record<string, string | null> | null,
 ): Pick<MappingSuggestion, 'mapping' | 'skipped'> {
   const writable = targetColumns.filter((c) => !c.generated)

@@ -1,13 +1,13 @@
 import pg from 'pg'
 import type { Import } from '../db/generated/client'
 import { SluiceError, UNPROCESSABLE_ISSUE } from '../http/errors'
-import { columnsOf, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from '../imports/column-names'
+import { columnsOf, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type TypedColumn } from '../imports/column-names'
 import { BATCH_COLUMN } from '../imports/import-table'
 import type { LoadRequest } from './schemas'
 import { tableLabel, tableSql, type Target, type TargetColumn, type TargetKey } from './targets'
 
 /** One column of the target and the import's column that fills it. */
-export type MappedColumn = { target: TargetColumn; source: Required<ImportColumn> }
+export type MappedColumn = { target: TargetColumn; source: TypedColumn }
 
 /**
  * A load request checked against the import and the target as the catalog has them, with the

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { CSV_FORMAT_VERSION, generateCsv } from '../../lib/csv/generate'
+import { CSV_FORMAT_VERSION, generateCsv, type Written } from '../../lib/csv/generate'
 import { formatBytes } from '../../lib/format'
 import { readFileOrEmpty } from './harness'
 
@@ -21,9 +21,9 @@ export type Fixture = { file: string; size: number; rows: number | undefined }
  * count, and the generator's format version, so a file of an older format is never reused;
  * bench:upload shares it too). Its row count is kept beside it in `<file>.rows`.
  */
-export async function ensureCsv(source: Source): Promise<Fixture> {
+export async function ensureCsv(source: Source, written: Written = 'iso'): Promise<Fixture> {
   const dir = path.join(os.tmpdir(), 'sluice-bench')
-  const name = 'rows' in source ? `rows-${source.rows}` : `${source.bytes}`
+  const name = ('rows' in source ? `rows-${source.rows}` : `${source.bytes}`) + (written === 'iso' ? '' : `-${written}`)
   const file = path.join(dir, `bench-v${CSV_FORMAT_VERSION}-${name}.csv`)
   const countFile = `${file}.rows`
   const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? -1
@@ -37,9 +37,9 @@ export async function ensureCsv(source: Source): Promise<Fixture> {
   console.log(`Generating ${'rows' in source ? `${source.rows.toLocaleString('en')} rows` : formatBytes(source.bytes)} of CSV in ${file}…`)
   // Written under another name first, so an interrupted run never leaves a short file to reuse.
   const partial = `${file}.partial`
-  const written = await generateCsv({ out: partial, ...source })
+  const generated = await generateCsv({ out: partial, written, ...source })
   await fsp.rename(partial, file)
-  await fsp.writeFile(countFile, `${written.rows}\n`)
-  return { file, size: written.bytes, rows: written.rows }
+  await fsp.writeFile(countFile, `${generated.rows}\n`)
+  return { file, size: generated.bytes, rows: generated.rows }
 }
 

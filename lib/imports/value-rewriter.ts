@@ -1,0 +1,143 @@
+import type { ColumnFormat } from '../csv/conventions'
+import type { Encoding } from '../csv/encoding'
+import type { RecordSyntax } from './record-boundaries'
+
+/**
+ * What COPY cannot read of a column's values by itself: a number's thousands separator and
+ * decimal comma (PostgreSQL's numeric input knows neither), and the column's missing-value
+ * marker. Dates need nothing here: the batch's DateStyle reads them.
+ */
+export type ValueRewrite = { thousands: Buffer | null; decimalComma: boolean; missing: Buffer | null }
+
+/** Per column (by position) the rewrite its values need, or null when no column needs one. */
+export function rewritesFor(columns: readonly { format?: ColumnFormat | undefined }[], encoding: Encoding): Array<ValueRewrite | null> | null {
+  // The bytes COPY gets are UTF-8, or Windows-1252 (UTF-16 is made UTF-8 first): a separator is written in the same.
+  const bytes = (text: string) => Buffer.from(text, encoding === 'windows-1252' ? 'latin1' : 'utf8')
+  const plan = columns.map(({ format }) => {
+    const number = format?.number
+    const needs = (number && (number.thousands !== '' || number.decimal === ',')) || format?.missing !== undefined
+    if (!needs) return null
+    return {
+      thousands: number?.thousands ? bytes(number.thousands) : null,
+      decimalComma: number?.decimal === ',',
+      missing: format?.missing === undefined ? null : bytes(format.missing),
+    }
+  })
+  return plan.some((r) => r !== null) ? plan : null
+}
+
+const CR = 0x0d
+const LF = 0x0a
+
+/**
+ * Whole records with the values of the planned columns rewritten as COPY reads them: a marker
+ * becomes an empty value (NULL), `1.234,56` becomes `1234.56`. A value that does not keep its
+ * convention (a group of two digits, a letter) is left as it was, so that COPY refuses it and
+ * the record becomes a reject with its line. Records keep their lines, so COPY's line numbers
+ * still name the file's records.
+ *
+ * Hand-written: a CSV library would decode and re-encode every value of every record; this
+ * copies the bytes between planned values as they are, and reads the quotes as COPY does
+ * (every quote character toggles "inside quotes"), as record-scanner.ts does.
+ */
+export function rewriteValues(records: Buffer, syntax: RecordSyntax, plan: ReadonlyArray<ValueRewrite | null>): Buffer {
+  const { delimiter, quote, escape, newline } = syntax
+  const out = Buffer.allocUnsafe(records.length) // a rewritten value is never longer than it was
+  const last = plan.reduce((at, r, i) => (r ? i : at), -1)
+  let o = 0
+  let copied = 0 // records[copied, …) is not in `out` yet
+  let i = 0
+  const n = records.length
+  while (i < n) {
+    // One record: its fields up to the last planned one, then a jump to its end.
+    let field = 0
+    for (;;) {
+      const start = i
+      let inQuotes = false
+      while (i < n) {
+        const b = records[i]!
+        if (inQuotes && b === escape && escape !== quote && (records[i + 1] === quote || records[i + 1] === escape)) i += 2
+        else if (b === quote) {
+          inQuotes = !inQuotes
+          i++
+        } else if (!inQuotes && (b === delimiter || b === newline)) break
+        else i++
+      }
+      const rewrite = plan[field]
+      if (rewrite) {
+        let end = i
+        if (records[end - 1] === CR && (records[end] === LF || end === n)) end-- // a CRLF record's last value
+        const written = rewriteValue(records, start, end, rewrite, quote, out, o + start - copied)
+        if (written >= 0) {
+          records.copy(out, o, copied, start)
+          o = written
+          copied = end
+        }
+      }
+      if (i >= n || records[i] === newline) break
+      i++ // the delimiter
+      field++
+      if (field > last) {
+        // Past the last planned column: on to the line break, unless a quote opens before it.
+        const lineEnd = records.indexOf(newline, i)
+        const nextQuote = records.indexOf(quote, i)
+        if (lineEnd !== -1 && (nextQuote === -1 || nextQuote > lineEnd)) {
+          i = lineEnd
+          break
+        }
+      }
+    }
+    i++ // the line break
+  }
+  records.copy(out, o, copied, n)
+  o += n - copied
+  return out.subarray(0, o)
+}
+
+/**
+ * Writes the value in records[start, end) as COPY should read it at `o`; returns the new end,
+ * or -1 when it stays as it was (not the column's convention, or nothing to change).
+ */
+function rewriteValue(records: Buffer, start: number, end: number, r: ValueRewrite, quote: number, out: Buffer, o: number): number {
+  let s = start
+  let e = end
+  if (e - s >= 2 && records[s] === quote && records[e - 1] === quote) {
+    s++
+    e--
+  }
+  if (r.missing && e - s === r.missing.length && records.compare(r.missing, 0, r.missing.length, s, e) === 0) return o
+  if (!r.thousands && !r.decimalComma) return -1
+  const from = o
+  let p = s
+  if (records[p] === 0x2b /* + */ || records[p] === 0x2d /* - */) out[o++] = records[p++]!
+  let digits = 0 // in the group being read
+  let groups = 0 // thousands separators read
+  const sep = r.thousands
+  for (; p < e; p++) {
+    const b = records[p]!
+    if (b >= 0x30 && b <= 0x39) {
+      out[o++] = b
+      digits++
+    } else if (sep && records[p] === sep[0] && records.compare(sep, 0, sep.length, p, Math.min(p + sep.length, e)) === 0) {
+      // 1.234.567: one to three digits first, then groups of three.
+      if (digits === 0 || digits > 3 || (groups > 0 && digits !== 3)) return -1
+      groups++
+      digits = 0
+      p += sep.length - 1
+    } else break
+  }
+  if (digits === 0 || (groups > 0 && digits !== 3)) return -1
+  if (p < e) {
+    if (records[p] !== (r.decimalComma ? 0x2c : 0x2e)) return -1
+    out[o++] = 0x2e
+    p++
+    const fraction = p
+    for (; p < e; p++) {
+      const b = records[p]!
+      if (b < 0x30 || b > 0x39) return -1
+      out[o++] = b
+    }
+    if (p === fraction) return -1
+  }
+  return o === from ? -1 : o
+}
