@@ -473,7 +473,7 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
   }
   let copied = 0
   const rewrites = rewritesFor(columns, dialect.encoding === 'windows-1252' ? 'windows-1252' : 'utf-8')
-  const pieces = [...piecesToCopy(chunk, records)].map((p) => (rewrites ? rewriteValues(p, syntax, rewrites) : p))
+  const pieces = [...piecesToCopy(chunk, records, rewrites ? (range) => rewriteValues(range, syntax, rewrites) : undefined)]
   if (pieces.length) {
     client.on('notice', onNotice)
     try {
@@ -532,8 +532,8 @@ function copySql(table: string, columns: readonly ImportColumn[], dialect: Diale
   return `COPY ${table} (${columnListSql(columns)}) FROM STDIN (${options.join(', ')})`
 }
 
-/** The batch's whole records minus its excluded ones (rejects, blank lines), in pieces of at most 1 MiB. */
-function* piecesToCopy(chunk: Buffer, records: { end: number; excluded: ExcludedRecord[] }): Generator<Buffer> {
+/** The batch's whole records minus its excluded ones (rejects, blank lines), rewritten when `rewrite` is given, in pieces of at most 1 MiB. */
+function* piecesToCopy(chunk: Buffer, records: { end: number; excluded: ExcludedRecord[] }, rewrite?: (wholeRecords: Buffer) => Buffer): Generator<Buffer> {
   let from = 0
   const ranges: Array<[number, number]> = []
   for (const e of records.excluded) {
@@ -542,7 +542,9 @@ function* piecesToCopy(chunk: Buffer, records: { end: number; excluded: Excluded
   }
   if (records.end > from) ranges.push([from, records.end])
   for (const [start, end] of ranges) {
-    for (let p = start; p < end; p += COPY_PIECE_BYTES) yield chunk.subarray(p, Math.min(end, p + COPY_PIECE_BYTES))
+    // Rewritten whole: a piece may end inside a record.
+    const bytes = rewrite ? rewrite(chunk.subarray(start, end)) : chunk.subarray(start, end)
+    for (let p = 0; p < bytes.length; p += COPY_PIECE_BYTES) yield bytes.subarray(p, Math.min(bytes.length, p + COPY_PIECE_BYTES))
   }
 }
 
