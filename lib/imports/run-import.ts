@@ -19,7 +19,7 @@ import { findFirstRecordEnd, findRecordsEnd, recordSyntax } from './record-bound
 import { STORED_ORDER_SETTINGS } from './row-order'
 import { encodingRejects, hasBadCharacters, mergeExcluded } from './encoding-rejects'
 import { scanRecords, type ExcludedRecord } from './record-scanner'
-import { rewritesFor, rewriteValues } from './value-rewriter'
+import { rewritesFor, rewrittenPieces } from './value-rewriter'
 import { locateSkippedRecords, parseSkippedRow, skippedReason, type SkippedRow } from './type-rejects'
 
 // COPY data goes to the socket in pieces of this size, so that backpressure keeps memory flat.
@@ -473,12 +473,13 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
   }
   let copied = 0
   const rewrites = rewritesFor(columns, dialect.encoding === 'windows-1252' ? 'windows-1252' : 'utf-8')
-  const pieces = [...piecesToCopy(chunk, records, rewrites ? (range) => rewriteValues(range, syntax, rewrites) : undefined)]
-  if (pieces.length) {
+  const ranges = rangesToCopy(chunk, records)
+  if (ranges.length) {
     client.on('notice', onNotice)
     try {
       const copy = client.query(copyFrom(copySql(batchTable(imp.id, batch.start), columns, dialect)))
-      await pipeline(Readable.from(pieces), copy)
+      const rewrite = rewrites ? (range: Buffer) => rewrittenPieces(range, syntax, rewrites, COPY_PIECE_BYTES) : undefined
+      await pipeline(Readable.from(piecesToCopy(chunk, ranges, rewrite)), copy)
       copied = copy.rowCount
     } catch (error) {
       if (fast && RESHAPE_ON.has((error as { code?: string }).code ?? '')) throw new Reshape()
@@ -532,8 +533,8 @@ function copySql(table: string, columns: readonly ImportColumn[], dialect: Diale
   return `COPY ${table} (${columnListSql(columns)}) FROM STDIN (${options.join(', ')})`
 }
 
-/** The batch's whole records minus its excluded ones (rejects, blank lines), rewritten when `rewrite` is given, in pieces of at most 1 MiB. */
-function* piecesToCopy(chunk: Buffer, records: { end: number; excluded: ExcludedRecord[] }, rewrite?: (wholeRecords: Buffer) => Buffer): Generator<Buffer> {
+/** The batch's whole records minus its excluded ones (rejects, blank lines), as ranges of the chunk. */
+function rangesToCopy(chunk: Buffer, records: { end: number; excluded: ExcludedRecord[] }): Array<[number, number]> {
   let from = 0
   const ranges: Array<[number, number]> = []
   for (const e of records.excluded) {
@@ -541,10 +542,18 @@ function* piecesToCopy(chunk: Buffer, records: { end: number; excluded: Excluded
     from = e.end
   }
   if (records.end > from) ranges.push([from, records.end])
+  return ranges
+}
+
+/**
+ * The ranges in pieces of at most 1 MiB, made as COPY takes them; rewritten by `rewrite`,
+ * which cuts them where records end (a piece cut anywhere else would count a record's fields
+ * from the middle).
+ */
+function* piecesToCopy(chunk: Buffer, ranges: Array<[number, number]>, rewrite?: (wholeRecords: Buffer) => Iterable<Buffer>): Generator<Buffer> {
   for (const [start, end] of ranges) {
-    // Rewritten whole: a piece may end inside a record.
-    const bytes = rewrite ? rewrite(chunk.subarray(start, end)) : chunk.subarray(start, end)
-    for (let p = 0; p < bytes.length; p += COPY_PIECE_BYTES) yield bytes.subarray(p, Math.min(bytes.length, p + COPY_PIECE_BYTES))
+    if (rewrite) yield* rewrite(chunk.subarray(start, end))
+    else for (let p = start; p < end; p += COPY_PIECE_BYTES) yield chunk.subarray(p, Math.min(end, p + COPY_PIECE_BYTES))
   }
 }
 

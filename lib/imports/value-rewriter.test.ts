@@ -3,7 +3,7 @@ import { parse } from 'csv-parse/sync'
 import { stringify } from 'csv-stringify/sync'
 import { describe, expect, it } from 'vitest'
 import { recordSyntax } from './record-boundaries'
-import { rewritesFor, rewriteValues } from './value-rewriter'
+import { rewritesFor, rewrittenPieces, rewriteValues } from './value-rewriter'
 
 const SEMICOLON = recordSyntax({ delimiter: ';', quote: '"', escape: '"', newline: '\n' })
 const EUROPEAN = rewritesFor([{}, { format: { number: { decimal: ',', thousands: '.', plus: false }, missing: 'N/A' } }, {}], 'utf-8')!
@@ -41,10 +41,15 @@ describe('rewriteValues', () => {
       })
     const text = fc.string({ unit: fc.constantFrom('a', ';', '"', '\n', ',', '.', '1') })
     fc.assert(
-      fc.property(fc.array(fc.tuple(text, fc.oneof(number, fc.constant({ written: 'N/A', read: '' })), text), { minLength: 1, maxLength: 8 }), fc.boolean(), (rows, quoteAll) => {
+      fc.property(fc.array(fc.tuple(text, fc.oneof(number, fc.constant({ written: 'N/A', read: '' })), text), { minLength: 1, maxLength: 8 }), fc.boolean(), fc.integer({ min: 1, max: 40 }), (rows, quoteAll, pieceBytes) => {
         const csv = stringify(rows.map(([a, n, b]) => [a, n.written, b]), { delimiter: ';', quoted: quoteAll })
-        const back = parse(rewrite(csv), { delimiter: ';', relax_column_count: true }) as string[][]
+        const whole = rewrite(csv)
+        const back = parse(whole, { delimiter: ';', relax_column_count: true }) as string[][]
         expect(back).toEqual(rows.map(([a, n, b]) => [a, n.read, b]))
+        // In pieces, as COPY gets them: the same bytes, each piece whole records.
+        const pieces = [...rewrittenPieces(Buffer.from(csv), SEMICOLON, EUROPEAN, pieceBytes)].map((p) => p.toString())
+        expect(pieces.join('')).toBe(whole)
+        expect(pieces.flatMap((p) => parse(p, { delimiter: ';', relax_column_count: true }) as string[][])).toEqual(back)
       }),
       { numRuns: 3000 },
     )

@@ -41,20 +41,64 @@ const LF = 0x0a
  * (every quote character toggles "inside quotes"), as record-scanner.ts does.
  */
 export function rewriteValues(records: Buffer, syntax: RecordSyntax, plan: ReadonlyArray<ValueRewrite | null>): Buffer {
+  return rewriteRecords(records, 0, syntax, plan, Infinity).bytes
+}
+
+/**
+ * The records rewritten in pieces of about `pieceBytes` that end where a record ends, one at a
+ * time as COPY takes them: the next piece is rewritten while PostgreSQL parses the last.
+ */
+export function* rewrittenPieces(records: Buffer, syntax: RecordSyntax, plan: ReadonlyArray<ValueRewrite | null>, pieceBytes: number): Generator<Buffer> {
+  for (let from = 0; from < records.length; ) {
+    const { bytes, end } = rewriteRecords(records, from, syntax, plan, pieceBytes)
+    if (bytes.length) yield bytes
+    from = end
+  }
+}
+
+/** The records from `from` on, rewritten, up to the first record that ends `maxBytes` or more past `from`; where that is. */
+function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, plan: ReadonlyArray<ValueRewrite | null>, maxBytes: number): { bytes: Buffer; end: number } {
   const { delimiter, quote, escape, newline } = syntax
-  const out = Buffer.allocUnsafe(records.length) // a rewritten value is never longer than it was
-  const last = plan.reduce((at, r, i) => (r ? i : at), -1)
-  let o = 0
-  let copied = 0 // records[copied, …) is not in `out` yet
-  let i = 0
   const n = records.length
-  while (i < n) {
-    // One record: its fields up to the last planned one, then a jump to its end.
+  // A rewritten value is never longer than it was; the last record may run past maxBytes.
+  let out = Buffer.allocUnsafe(Math.min(n - from, maxBytes + 64 * 1024))
+  const room = (bytes: number) => {
+    if (bytes <= out.length) return
+    const larger = Buffer.allocUnsafe(Math.max(bytes, 2 * out.length))
+    out.copy(larger)
+    out = larger
+  }
+  const last = plan.reduce((at, r, i) => (r ? i : at), -1)
+  // The bytes a field's scan stops at: anything else is skipped in a tight loop.
+  const stops = new Uint8Array(256)
+  for (const b of [delimiter, quote, escape, newline]) stops[b] = 1
+  let o = 0
+  let copied = from // records[copied, …) is not in `out` yet
+  let i = from
+  // The next quote at or after i (n when none): found once per quote, not once per record.
+  let nextQuote = -1
+  /** The value of column `field` in records[start, end), rewritten into `out` when its plan says so. */
+  const rewriteField = (field: number, start: number, end: number) => {
+    const rewrite = plan[field]
+    if (!rewrite) return
+    if (records[end - 1] === CR && (records[end] === LF || end === n)) end-- // a CRLF record's last value
+    room(o + end - copied)
+    const written = rewriteValue(records, start, end, rewrite, quote, out, o + start - copied)
+    if (written >= 0) {
+      records.copy(out, o, copied, start)
+      o = written
+      copied = end
+    }
+  }
+  while (i < n && i - from < maxBytes) {
+    // One record, read as COPY reads it: its fields up to the last planned one, then a jump to its end.
     let field = 0
     for (;;) {
       const start = i
       let inQuotes = false
-      while (i < n) {
+      for (;;) {
+        while (i < n && stops[records[i]!] === 0) i++
+        if (i >= n) break
         const b = records[i]!
         if (inQuotes && b === escape && escape !== quote && (records[i + 1] === quote || records[i + 1] === escape)) i += 2
         else if (b === quote) {
@@ -63,35 +107,29 @@ export function rewriteValues(records: Buffer, syntax: RecordSyntax, plan: Reado
         } else if (!inQuotes && (b === delimiter || b === newline)) break
         else i++
       }
-      const rewrite = plan[field]
-      if (rewrite) {
-        let end = i
-        if (records[end - 1] === CR && (records[end] === LF || end === n)) end-- // a CRLF record's last value
-        const written = rewriteValue(records, start, end, rewrite, quote, out, o + start - copied)
-        if (written >= 0) {
-          records.copy(out, o, copied, start)
-          o = written
-          copied = end
-        }
-      }
+      rewriteField(field, start, i)
       if (i >= n || records[i] === newline) break
       i++ // the delimiter
       field++
       if (field > last) {
         // Past the last planned column: on to the line break, unless a quote opens before it.
-        const lineEnd = records.indexOf(newline, i)
-        const nextQuote = records.indexOf(quote, i)
-        if (lineEnd !== -1 && (nextQuote === -1 || nextQuote > lineEnd)) {
-          i = lineEnd
+        if (nextQuote < i) {
+          nextQuote = records.indexOf(quote, i)
+          if (nextQuote === -1) nextQuote = n
+        }
+        const end = records.indexOf(newline, i)
+        if (end !== -1 && nextQuote > end) {
+          i = end
           break
         }
       }
     }
-    i++ // the line break
+    if (i < n) i++ // the line break
   }
-  records.copy(out, o, copied, n)
-  o += n - copied
-  return out.subarray(0, o)
+  room(o + i - copied)
+  records.copy(out, o, copied, i)
+  o += i - copied
+  return { bytes: out.subarray(0, o), end: i }
 }
 
 /**
