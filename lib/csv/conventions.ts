@@ -230,3 +230,12 @@ export function describeFormat(format: ColumnFormat): string {
   if (format.missing !== undefined) parts.push(`${format.missing} for missing`)
   return parts.join(' · ')
 }
+
+/** The pattern PostgreSQL's to_char writes a date of this format with: DD.MM.YYYY, FMMM/FMDD/YY HH24:MI. */
+export function datePatternSql(date: DateFormat): string {
+  const day = date.padded ? 'DD' : 'FMDD'
+  const month = date.padded ? 'MM' : 'FMMM'
+  const [first, second] = date.order === 'DMY' ? [day, month] : [month, day]
+  const time = date.time === 'HH:MM' ? ' HH24:MI' : date.time === 'HH:MM:SS' ? ' HH24:MI:SS' : ''
+  return `${first}${date.separator}${second}${date.separator}${date.yearDigits === 4 ? 'YYYY' : 'YY'}${time}`
+}

@@ -95,3 +95,18 @@ export function bytesForCopy(raw: Buffer, encoding: Encoding, final: boolean): {
   // is always whole characters: its UTF-16 length is two bytes per code unit.
   return { chunk, fileBytes: (n) => chunk.subarray(0, n).toString('utf8').length * 2 }
 }
+
+// Windows-1252's byte for each character it holds (0x81, 0x8d, 0x8f, 0x90 and 0x9d hold none).
+const WINDOWS_1252 = new Map<string, number>()
+for (let b = 0; b < 256; b++) {
+  const ch = new TextDecoder('windows-1252').decode(Uint8Array.of(b))
+  if (!WINDOWS_1252.has(ch)) WINDOWS_1252.set(ch, b)
+}
+
+/** Text as bytes of an encoding (a header written back as the file had it); a character Windows-1252 lacks becomes '?'. */
+export function encodeText(text: string, encoding: Encoding): Buffer {
+  if (encoding === 'utf-8') return Buffer.from(text, 'utf8')
+  if (encoding === 'utf-16le') return Buffer.from(text, 'utf16le')
+  if (encoding === 'utf-16be') return Buffer.from(text, 'utf16le').swap16()
+  return Buffer.from(Array.from(text, (ch) => WINDOWS_1252.get(ch) ?? 0x3f))
+}

@@ -1,7 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream'
 
 const LF = 0x0a
-const QUOTE = 0x22
 
 /**
  * Passes CSV through and counts its records as they go by: a line feed ends a record unless
@@ -14,6 +13,10 @@ export class CsvRecordCounter extends Transform {
   bytes = 0
   private inQuotes = false
 
+  constructor(private readonly quote = '"') {
+    super()
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.count(chunk)
     done(null, chunk)
@@ -21,6 +24,7 @@ export class CsvRecordCounter extends Transform {
 
   count(chunk: Buffer): void {
     this.bytes += chunk.length
+    const QUOTE = this.quote.charCodeAt(0)
     let quote = chunk.indexOf(QUOTE)
     let lf = chunk.indexOf(LF)
     while (lf !== -1) {

@@ -27,7 +27,8 @@ export async function downloadExport(exp: Export, req: Request): Promise<Respons
 
   const etag = `"${exp.id}-${stat.size}"`
   const headers = new Headers({
-    'Content-Type': 'text/csv; charset=utf-8',
+    // As written, the file is in its import's encoding, which the export does not keep: no charset is claimed.
+    'Content-Type': exp.format === 'as-written' ? 'text/csv' : 'text/csv; charset=utf-8',
     'Content-Disposition': contentDisposition(exp.fileName),
     'Accept-Ranges': 'bytes',
     ETag: etag,

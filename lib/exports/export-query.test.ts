@@ -13,23 +13,23 @@ const imp = {
 
 describe('buildExportQuery', () => {
   it('writes the header as PostgreSQL writes CSV values: quoted for a comma, a quote or any line break', () => {
-    const { header } = buildExportQuery(imp, { protectFormulas: false })
+    const { header } = buildExportQuery(imp, { protectFormulas: false, format: 'standard' })
     expect(header.toString()).toBe('id,"a\rb, ""c""\nd",=1+1\n')
   })
 
   it('protects the header too when asked', () => {
-    expect(buildExportQuery(imp, { protectFormulas: true }).header.toString()).toBe(`id,"a\rb, ""c""\nd",'=1+1\n`)
+    expect(buildExportQuery(imp, { protectFormulas: true, format: 'standard' }).header.toString()).toBe(`id,"a\rb, ""c""\nd",'=1+1\n`)
   })
 
   it('reads in file order and filters only when a column is given', () => {
-    const all = buildExportQuery(imp, { protectFormulas: false })
-    expect(all.select).toBe('SELECT "id", "note", "formula" FROM "imported"."sales_3f9a1c2e" ORDER BY "_sluice_row"')
-    const ranged = buildExportQuery(imp, { column: 'note', from: "2024-01-01", protectFormulas: false })
-    expect(ranged.select).toContain(`>= '2024-01-01'::date`)
+    const all = buildExportQuery(imp, { protectFormulas: false, format: 'standard' })
+    expect(all.copy).toBe('COPY (SELECT "id", "note", "formula" FROM "imported"."sales_3f9a1c2e" ORDER BY "_sluice_row") TO STDOUT (FORMAT csv)')
+    const ranged = buildExportQuery(imp, { column: 'note', from: "2024-01-01", protectFormulas: false, format: 'standard' })
+    expect(ranged.copy).toContain(`>= '2024-01-01'::date`)
   })
 
   it('refuses a column the import does not have', () => {
-    expect(() => buildExportQuery(imp, { column: 'nope', protectFormulas: false })).toThrow('This import has no column "nope"; its columns are id, note, formula')
+    expect(() => buildExportQuery(imp, { column: 'nope', protectFormulas: false, format: 'standard' })).toThrow('This import has no column "nope"; its columns are id, note, formula')
   })
 })
 
@@ -48,9 +48,9 @@ describe('protectValue', () => {
 
 describe('the order of the rows', () => {
   it('reads a table checked to be stored in file order as stored, any other through ORDER BY', () => {
-    const stored = buildExportQuery({ ...imp, storedInFileOrder: true } as Import, { protectFormulas: false })
-    expect(stored.select).toBe('SELECT "id", "note", "formula" FROM "imported"."sales_3f9a1c2e"')
-    const unchecked = buildExportQuery({ ...imp, storedInFileOrder: false } as Import, { protectFormulas: false })
-    expect(unchecked.select).toMatch(/ ORDER BY "_sluice_row"$/)
+    const stored = buildExportQuery({ ...imp, storedInFileOrder: true } as Import, { protectFormulas: false, format: 'standard' })
+    expect(stored.copy).toBe('COPY (SELECT "id", "note", "formula" FROM "imported"."sales_3f9a1c2e") TO STDOUT (FORMAT csv)')
+    const unchecked = buildExportQuery({ ...imp, storedInFileOrder: false } as Import, { protectFormulas: false, format: 'standard' })
+    expect(unchecked.copy).toMatch(/ ORDER BY "_sluice_row"\) TO STDOUT \(FORMAT csv\)$/)
   })
 })

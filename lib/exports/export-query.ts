@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify/sync'
 import pg from 'pg'
 import type { Import } from '../db/generated/client'
 import { SluiceError } from '../http/errors'
@@ -6,6 +5,8 @@ import { COLUMN_TYPE_LABELS } from '../csv/column-types'
 import { columnsOf, importTableSql, quoteIdent, type TypedColumn } from '../imports/column-names'
 import { fileOrderSql } from '../imports/import-table'
 import { STORED_ORDER_SETTINGS } from '../imports/row-order'
+import type { Dialect } from '../csv/sniff'
+import { exportWriting, type ExportWriting } from './export-format'
 import { isDateOnly, type ExportFilter } from './schemas'
 
 /**
@@ -26,12 +27,14 @@ const FORMULA_STARTS = ['=', '+', '-', '@', '\t', '\r']
 const ISO_DATE_START = '^\\s*\\d{4}-\\d{2}-\\d{2}'
 
 export type ExportQuery = {
-  /** The header line, as CSV, from the file's own headers. */
+  /** What comes before the rows: the header line from the file's own headers (and a byte-order mark, if the format has one). */
   header: Buffer
-  /** `SELECT …` of the matching rows in file order, for COPY (…) TO STDOUT. */
-  select: string
+  /** `COPY (SELECT …) TO STDOUT (…)` of the matching rows in file order. */
+  copy: string
   /** `SELECT count(*) …` of the same rows. */
   count: string
+  /** The format's own: what COPY's output goes through, its quote (for counting records), its Content-Type. */
+  writing: ExportWriting
 }
 
 /**
@@ -43,25 +46,25 @@ export function buildExportQuery(imp: Import, filter: ExportFilter): ExportQuery
   const columns = columnsOf(imp.columns)
   const table = importTableSql(imp.tableName)
   const where = filter.column === undefined ? '' : ` WHERE ${rangeCondition(findColumn(columns, filter.column), filter)}`
-  const values = columns.map((c) => valueSql(c, filter.protectFormulas))
+  const writing = exportWriting(filter.format, imp.dialect as Dialect | null)
+  const values = columns.map((c) => valueSql(c, writing, filter.protectFormulas))
   const headers = columns.map((c) => (filter.protectFormulas ? protectValue(c.header) : c.header))
+  const select = `SELECT ${values.join(', ')} FROM ${table}${where}${imp.storedInFileOrder ? '' : ` ORDER BY ${fileOrderSql(imp)}`}`
   return {
-    // Quoted where PostgreSQL's CSV output quotes: a comma, a quote or a line break (csv-stringify
-    // looks for its own record delimiter only, so a lone carriage return is named here).
-    header: Buffer.from(stringify([headers], { record_delimiter: '\n', quoted_match: /\r/ })),
-    select: `SELECT ${values.join(', ')} FROM ${table}${where}${imp.storedInFileOrder ? '' : ` ORDER BY ${fileOrderSql(imp)}`}`,
+    header: writing.preamble(headers),
+    copy: `COPY (${select}) TO STDOUT (${writing.copyOptions})`,
     count: `SELECT count(*)::bigint AS n FROM ${table}${where}`,
+    writing,
   }
 }
 
 /**
- * A column's value as the export writes it: a boolean as true/false (COPY would write t/f),
- * every other type as COPY writes it; only text can hold a formula.
+ * A column's value as the export writes it: as its format writes it (a boolean as true/false,
+ * where COPY would write t/f); only text can hold a formula.
  */
-function valueSql(column: TypedColumn, protectFormulas: boolean): string {
+function valueSql(column: TypedColumn, writing: ExportWriting, protectFormulas: boolean): string {
   const v = quoteIdent(column.name)
-  if (column.type === 'boolean') return `${v}::text`
-  return protectFormulas && column.type === 'text' ? protectedValueSql(v) : v
+  return protectFormulas && column.type === 'text' ? protectedValueSql(v) : writing.value(column, v)
 }
 
 function findColumn(columns: Array<TypedColumn>, name: string): TypedColumn {

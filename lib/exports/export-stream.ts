@@ -1,3 +1,4 @@
+import { pipeline, type Readable } from 'node:stream'
 import { to as copyTo } from 'pg-copy-streams'
 import { config } from '../config'
 import { SluiceError } from '../http/errors'
@@ -22,7 +23,7 @@ export async function openExportStream(
   filter: ExportFilter,
   scope: OwnerScope,
   signal?: AbortSignal,
-): Promise<{ fileName: string; body: ReadableStream<Uint8Array> }> {
+): Promise<{ fileName: string; body: ReadableStream<Uint8Array>; contentType: string }> {
   const imp = await getImport(importId, scope)
   assertExportable(imp)
   const query = buildExportQuery(imp, filter)
@@ -61,8 +62,11 @@ export async function openExportStream(
   let chunks: AsyncIterator<Buffer>
   let first: IteratorResult<Buffer>
   try {
-    const copy = client.query(copyTo(`COPY (${query.select}) TO STDOUT (FORMAT csv)`))
-    chunks = copy[Symbol.asyncIterator]()
+    const copy = client.query(copyTo(query.copy))
+    // The format's transforms (line endings, UTF-16) between COPY and the response.
+    const transforms = query.writing.transforms()
+    const out = transforms.length ? (pipeline([copy, ...transforms], () => {}) as unknown as Readable) : copy
+    chunks = out[Symbol.asyncIterator]()
     first = await chunks.next()
   } catch (error) {
     await close(false)
@@ -108,7 +112,7 @@ export async function openExportStream(
     },
     cancel: () => close(true),
   })
-  return { fileName: exportFileName(imp, filter), body }
+  return { fileName: exportFileName(imp, filter), body, contentType: query.writing.contentType }
 }
 
 // Streams open in this process (each holds one connection until it closes).

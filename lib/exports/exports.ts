@@ -7,6 +7,7 @@ import { cutInput, SluiceError } from '../http/errors'
 import { isUuid } from '../http/ids'
 import { getImport } from '../imports/imports'
 import { buildExportQuery } from './export-query'
+import type { ExportFormat } from './export-format'
 import { ADD_RUN_EXPORT_JOB, cancelExportCopy, deleteExportFiles } from './export-jobs'
 import type { ExportDto, ExportFilter } from './schemas'
 
@@ -23,7 +24,8 @@ export const isPartialExport = (imp: Import) => imp.status !== 'PROCESSED'
 export function exportFileName(imp: Import, filter: ExportFilter): string {
   const stem = imp.fileName.replace(/\.csv$/i, '') || 'export'
   const range = filter.column === undefined ? '' : `_${filter.column}_${filter.from ?? 'start'}_to_${filter.to ?? 'end'}`
-  return `${stem}${range.replace(/[:]/g, '-')}${isPartialExport(imp) ? '_partial' : ''}.csv`
+  const format = filter.format === 'excel' ? '_excel' : ''
+  return `${stem}${range.replace(/[:]/g, '-')}${format}${isPartialExport(imp) ? '_partial' : ''}.csv`
 }
 
 /** Finished and not yet past its lifetime: its file can be downloaded. */
@@ -41,6 +43,7 @@ export function toExportDto(exp: Export): ExportDto {
     from: exp.rangeFrom,
     to: exp.rangeTo,
     protectFormulas: exp.protectFormulas,
+    format: exp.format as ExportFormat,
     partial: exp.partial,
     fileName: exp.fileName,
     rowsTotal: exp.rowsTotal === null ? null : Number(exp.rowsTotal),
@@ -120,6 +123,7 @@ export async function createExport(importId: string, filter: ExportFilter, who: 
         rangeFrom: filter.from ?? null,
         rangeTo: filter.to ?? null,
         protectFormulas: filter.protectFormulas,
+        format: filter.format,
         partial: isPartialExport(imp),
         fileName: exportFileName(imp, filter),
       },

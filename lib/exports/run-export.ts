@@ -11,6 +11,7 @@ import { pool, prisma } from '../db/pool'
 import { getImport } from '../imports/imports'
 import { CsvRecordCounter } from './csv-record-counter'
 import { buildExportQuery, EXPORT_SESSION_OPTIONS } from './export-query'
+import type { ExportFormat } from './export-format'
 import { ADD_RUN_EXPORT_JOB, cancelExportCopy, deleteExportFiles, exportConnectionName, exportFilePath, partialExportFilePath } from './export-jobs'
 import { assertExportable, expiryFrom } from './exports'
 
@@ -65,6 +66,7 @@ async function writeExport(client: pg.Client, exp: Export): Promise<void> {
     from: exp.rangeFrom ?? undefined,
     to: exp.rangeTo ?? undefined,
     protectFormulas: exp.protectFormulas,
+    format: exp.format as ExportFormat,
   })
   const mine = { id: exp.id, run: exp.run, status: 'PROCESSING' as const }
   const partial = partialExportFilePath(exp.id)
@@ -76,8 +78,8 @@ async function writeExport(client: pg.Client, exp: Export): Promise<void> {
     const counted = await prisma().export.updateMany({ where: mine, data: { rowsTotal: BigInt(total) } })
     if (!counted.count) throw new NoLongerOurs()
 
-    const counter = new CsvRecordCounter()
-    const copy = client.query(copyTo(`COPY (${query.select}) TO STDOUT (FORMAT csv)`))
+    const counter = new CsvRecordCounter(query.writing.quote)
+    const copy = client.query(copyTo(query.copy))
     const out = fs.createWriteStream(partial)
     out.write(query.header)
     let stopped = false
@@ -92,7 +94,7 @@ async function writeExport(client: pg.Client, exp: Export): Promise<void> {
         .catch((e) => console.error(`export ${exp.id}: progress not saved:`, e))
     }, PROGRESS_INTERVAL_MS)
     try {
-      await pipeline(copy, counter, out)
+      await pipeline([copy, counter, ...query.writing.transforms(), out])
     } catch (error) {
       if (stopped) throw new NoLongerOurs()
       throw error

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { EXPORT_FORMATS, type ExportFormat } from './export-format'
 
 const STATUSES = ['QUEUED', 'PROCESSING', 'PROCESSED', 'STOPPED', 'FAILED', 'EXPIRED'] as const
 
@@ -38,6 +39,13 @@ function checkRange<S extends z.ZodType<FilterFields, Record<string, unknown>>>(
     })
 }
 
+const Format = z
+  .enum(EXPORT_FORMATS)
+  .default('standard')
+  .describe(
+    "`standard`: UTF-8, comma, LF, ISO dates and numbers (default). `as-written`: the file's own delimiter, quotes, line endings, encoding, byte-order mark, number and date conventions and missing markers. `excel`: standard values as UTF-8 with a byte-order mark and CRLF",
+  )
+
 /** The query of `GET /api/imports/:id/export.csv`. */
 export const ExportQuery = checkRange(
   z.object({
@@ -46,6 +54,7 @@ export const ExportQuery = checkRange(
       .stringbool()
       .default(false)
       .describe('`true` to prefix values that a spreadsheet would run as a formula with a single quote (default `false`)'),
+    format: Format,
   }),
 )
 
@@ -55,11 +64,12 @@ export const CreateExportBody = checkRange(
     importId: z.string().describe('The import whose rows are exported'),
     ...filterFields,
     protectFormulas: z.boolean().default(false).describe('Prefix values that a spreadsheet would run as a formula with a single quote'),
+    format: Format,
   }),
 )
 
-/** What an export writes: which rows, and whether formulas are defused. */
-export type ExportFilter = { column?: string | undefined; from?: string | undefined; to?: string | undefined; protectFormulas: boolean }
+/** What an export writes: which rows, whether formulas are defused, and in which format. */
+export type ExportFilter = { column?: string | undefined; from?: string | undefined; to?: string | undefined; protectFormulas: boolean; format: ExportFormat }
 
 /** An export job as the API answers it. */
 export const ExportSchema = z.object({
@@ -70,6 +80,7 @@ export const ExportSchema = z.object({
   from: z.string().nullable(),
   to: z.string().nullable(),
   protectFormulas: z.boolean(),
+  format: z.enum(EXPORT_FORMATS),
   partial: z
     .boolean()
     .describe('true when the import was not yet PROCESSED: the file holds only the rows imported so far (rowsTotal of them), and its name ends in _partial'),

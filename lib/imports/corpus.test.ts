@@ -310,6 +310,69 @@ describe('conventions: numbers, dates and missing values as people write them', 
   })
 })
 
+describe('exports in each format', () => {
+  const asBytes = async (imp: ImportDto, format: string) => {
+    const res = await appFetch(`${app.url}/api/imports/${imp.id}/export.csv?format=${format}`)
+    expect(res.status).toBe(200)
+    return { bytes: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') }
+  }
+  const files: Array<[string, Buffer]> = [
+    ['a European file: Windows-1252, semicolons, CRLF, 1.234,56, D.M.Y, a dash for missing', Buffer.from('id;betrag;datum;notiz\r\n1;1.234,56;31.01.2024;Müller\r\n2;-;01.02.2024;"a; b"\r\n3;12,50;15.12.1999;\r\n', 'latin1')],
+    ['a US file: UTF-8 with a BOM, 1,234.50, M/D/Y with times, NULL for missing', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('id,amount,day,at\n1,"1,234.50",01/31/2024,01/31/2024 14:30\n2,-7.25,12/01/1999,12/01/1999 00:05\n3,NULL,02/29/2024,NULL\n')])],
+    ["a Swiss file: UTF-16 with a BOM, tabs, apostrophes for thousands", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("n\tbetrag\n1\t1'234.5\n2\t12\n", 'utf16le')])],
+    ['spaces for thousands and a decimal comma', Buffer.from('n;x\n1;1 234 567,89\n2;5,5\n')],
+    ['a leading plus', Buffer.from('n,x\n1,+5\n2,-3\n3,+12\n')],
+    ['two-digit years', Buffer.from('d\n31.01.24\n01.02.99\n')],
+    ['days and months without a leading zero', Buffer.from('n;d\n1;1.2.2024\n2;31.12.2024\n')],
+    ['ISO values, quoted text and a file without a header', Buffer.from('1,2024-01-05,"x, y",12.50\n2,2024-01-06,"say ""hi""",-3\n3,2024-01-07,z,0.5\n')],
+  ]
+  it.each(files)('gives %s back byte for byte, as written', async (_, file) => {
+    const imp = await importBytes(file)
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsRejected: 0 })
+    // Every column but the text ones is typed: the conventions were read, not kept as text.
+    expect(imp.columns.filter((c) => c.type === 'text').map((c) => c.name)).toEqual(imp.columns.filter((c) => ['notiz', 'column_3'].includes(c.name)).map((c) => c.name))
+    expect((await asBytes(imp, 'as-written')).bytes).toEqual(file)
+  })
+
+  it('writes a European file as a careful converter would (standard), and for Excel with a BOM and CRLF', async () => {
+    const imp = await importBytes(files[0]![1])
+    const standard = await asBytes(imp, 'standard')
+    expect(standard.type).toBe('text/csv; charset=utf-8')
+    expect(standard.bytes.toString()).toBe('id,betrag,datum,notiz\n1,1234.56,2024-01-31,Müller\n2,,2024-02-01,a; b\n3,12.50,1999-12-15,\n')
+    const excel = await asBytes(imp, 'excel')
+    expect(excel.bytes).toEqual(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('id,betrag,datum,notiz\r\n1,1234.56,2024-01-31,Müller\r\n2,,2024-02-01,a; b\r\n3,12.50,1999-12-15,\r\n')]))
+    expect((await asBytes(imp, 'as-written')).type).toBe('text/csv; charset=windows-1252')
+  })
+
+  it('keeps a line break inside a quoted value as it is, for Excel and as written', async () => {
+    const file = Buffer.from('id;note\r\n1;"two\nlines"\r\n2;"x\r\ny"\r\n')
+    const imp = await importBytes(file)
+    expect((await asBytes(imp, 'as-written')).bytes).toEqual(file)
+    expect((await asBytes(imp, 'excel')).bytes.toString()).toBe('\ufeffid,note\r\n1,"two\nlines"\r\n2,"x\r\ny"\r\n')
+  })
+
+  it('writes an export job in the format asked for, and refuses a format it does not know', async () => {
+    const imp = await importBytes(files[0]![1])
+    const created = await appFetch(`${app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: imp.id, format: 'as-written' }) })
+    expect(created.status).toBe(201)
+    const job = (await created.json()) as { id: string; format: string }
+    expect(job.format).toBe('as-written')
+    for (let i = 0; ; i++) {
+      const got = (await (await appFetch(`${app.url}/api/exports/${job.id}`)).json()) as { status: string; downloadUrl: string | null }
+      if (got.status === 'PROCESSED') {
+        expect(Buffer.from(await (await appFetch(`${app.url}${got.downloadUrl}`)).arrayBuffer())).toEqual(files[0]![1])
+        break
+      }
+      expect(got.status).not.toBe('FAILED')
+      if (i > 500) throw new Error('the export job did not finish')
+      await sleep(20)
+    }
+    const bad = await appFetch(`${app.url}/api/imports/${imp.id}/export.csv?format=xlsx`)
+    expect(bad.status).toBe(400)
+    expect((await bad.json()).error.message).toContain('format')
+  })
+})
+
 describe('limits', () => {
   it('rejects a record with a field over MAX_FIELD_BYTES and keeps the others', async () => {
     const imp = await importBytes(`id,text\n1,short\n2,${'x'.repeat(1500)}\n3,short\n`)

@@ -10,10 +10,10 @@ export const GET = (req: Request, ctx: RouteContext<'/api/imports/[id]/export.cs
   handleSignedIn(req, async (who) => {
     const { id } = ImportParams.parse(await ctx.params)
     const filter = ExportQuery.parse(Object.fromEntries(new URL(req.url).searchParams))
-    const { fileName, body } = await openExportStream(id, filter, ownedBy(who), req.signal)
+    const { fileName, body, contentType } = await openExportStream(id, filter, ownedBy(who), req.signal)
     return new Response(body, {
       headers: {
-        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Type': contentType,
         'Content-Disposition': contentDisposition(fileName),
         // no-transform keeps Next.js from gzipping it: compressing costs more CPU than the COPY itself.
         'Cache-Control': 'no-store, no-transform',
