@@ -5,6 +5,8 @@ import { findDateColumns } from '@/lib/date-columns'
 import type { ImportDto, RowsPage } from '@/lib/imports/schemas'
 import { primaryButton } from './styles'
 import type { ExportRequest } from './use-exports'
+import { describeFormat } from '@/lib/csv/conventions'
+import type { ExportFormat } from '@/lib/exports/export-format'
 
 // Rows looked at to tell date columns from others: enough to meet the odd non-date value,
 // few enough to come back at once.
@@ -38,7 +40,22 @@ function useDateColumns(imp: ImportDto): DateColumns {
   return found
 }
 
-/** What to export: all rows or a date range on one date column, and formula protection (on unless unticked). */
+const FORMAT_CHOICES: Array<{ format: ExportFormat; label: string; hint: string }> = [
+  { format: 'standard', label: 'Standard CSV', hint: 'UTF-8, commas, dates as 2024-01-31 and numbers as 1234.56: what databases and scripts read.' },
+  { format: 'as-written', label: 'As the file was written', hint: '' },
+  { format: 'excel', label: 'For Excel', hint: 'UTF-8 with a byte-order mark and Windows line endings, so that Excel shows accents and symbols as they are.' },
+]
+
+const DELIMITER_NAMES: Record<string, string> = { ',': 'commas', ';': 'semicolons', '\t': 'tabs', '|': 'pipes' }
+
+/** The file's own way of writing, in a line: "Windows-1252, semicolons, 1.234,56, 31.01.2024". */
+function describeWritten(imp: ImportDto): string {
+  if (!imp.dialect) return 'Not for a batch session: its records came without a file.'
+  const conventions = imp.columns.flatMap((c) => (c.format ? [describeFormat(c.format).replace(/^written /, '')] : []))
+  return `Its encoding (${imp.dialect.encoding}${imp.dialect.bom ? ' with a byte-order mark' : ''}), ${DELIMITER_NAMES[imp.dialect.delimiter]}, line endings${conventions.length ? `, ${[...new Set(conventions)].join(', ')}` : ''}: the file again.`
+}
+
+/** What to export: all rows or a date range on one date column, its format, and formula protection (on unless unticked). */
 export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: ImportDto; busy: boolean; onSubmit: (request: ExportRequest) => void }) {
   const dates = useDateColumns(imp)
   const dateColumns = dates && 'columns' in dates ? dates.columns : []
@@ -47,7 +64,8 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
   const [from, setFrom] = useState('')
   const [to, setTo] = useState('')
   const [protect, setProtect] = useState(true)
-  const ids = { scope: useId(), why: useId(), column: useId(), from: useId(), to: useId(), protectHint: useId() }
+  const [format, setFormat] = useState<ExportFormat>('standard')
+  const ids = { scope: useId(), why: useId(), column: useId(), from: useId(), to: useId(), protectHint: useId(), format: useId() }
 
   // The chosen column while it is still a date column; otherwise the first one.
   const chosen = dateColumns.find((c) => c.name === column) ?? dateColumns[0] ?? null
@@ -70,8 +88,8 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
         e.preventDefault()
         onSubmit(
           ranged
-            ? { column: chosen.name, ...(from && { from }), ...(to && { to }), protectFormulas: protect }
-            : { protectFormulas: protect },
+            ? { column: chosen.name, ...(from && { from }), ...(to && { to }), protectFormulas: protect, format }
+            : { protectFormulas: protect, format },
         )
       }}
     >
@@ -127,6 +145,27 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
             <p className={`${hint} basis-full`}>Both days are included. Leave one empty for no limit on that side.</p>
           </div>
         )}
+      </fieldset>
+
+      <fieldset className="flex flex-col gap-1.5" data-testid="export-format">
+        <legend className="mb-1 font-medium">Format</legend>
+        {FORMAT_CHOICES.map((choice) => (
+          <label key={choice.format} className={`flex items-start gap-2 ${choice.format === 'as-written' && !imp.dialect ? 'text-slate-400 dark:text-slate-500' : ''}`}>
+            <input
+              type="radio"
+              className="mt-1"
+              name={ids.format}
+              value={choice.format}
+              checked={format === choice.format}
+              disabled={choice.format === 'as-written' && !imp.dialect}
+              onChange={() => setFormat(choice.format)}
+            />
+            <span>
+              {choice.label}
+              <span className={`block ${hint}`}>{choice.format === 'as-written' ? describeWritten(imp) : choice.hint}</span>
+            </span>
+          </label>
+        ))}
       </fieldset>
 
       <div className="flex flex-col gap-1">

@@ -178,7 +178,8 @@ function scopeOf(exp: ExportDto, columns: ImportDto['columns']): string {
   const soFar = exp.rowsTotal === null ? 'the rows imported so far' : `the ${formatRows(exp.rowsTotal)} imported so far`
   const range = `${header} ${exp.from ?? 'any date'} to ${exp.to ?? 'any date'}`
   const rows = exp.column === null ? (exp.partial ? soFar : 'all rows') : exp.partial ? `${range}, of ${soFar}` : range
-  return `${rows}${exp.protectFormulas ? ', formulas protected' : ''}`
+  const format = exp.format === 'as-written' ? ', as the file was written' : exp.format === 'excel' ? ', for Excel' : ''
+  return `${rows}${format}${exp.protectFormulas ? ', formulas protected' : ''}`
 }
 
 /** The finished file: its name and size, as a plain link, so the browser can resume it. */

@@ -136,7 +136,7 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                     <td className={td}>{c.header}</td>
                     <td className={td} data-testid="import-column-type">
                       {COLUMN_TYPE_LABELS[c.type]}{' '}
-                      <code className="font-mono text-xs text-slate-500 dark:text-slate-400">{c.type}</code>
+                      <code className="font-mono text-xs text-slate-500 dark:text-slate-400">{c.type}</code>{' '}
                       {c.format && (
                         <span className="block text-xs text-slate-600 dark:text-slate-400" data-testid="import-column-format">
                           {describeFormat(c.format)}

@@ -1,11 +1,12 @@
 'use client'
 
+import type { ExportFormat } from '@/lib/exports/export-format'
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { ExportDto } from '@/lib/exports/schemas'
 import { createRateMeter } from '@/lib/rate-meter'
 
 /** What a person asks to export: all rows, or a range on one column; formulas defused or not. */
-export type ExportRequest = { column?: string; from?: string; to?: string; protectFormulas: boolean }
+export type ExportRequest = { column?: string; from?: string; to?: string; protectFormulas: boolean; format?: ExportFormat }
 
 // The worker saves its progress about twice a second (lib/exports/run-export.ts): polling
 // faster would mostly read the same numbers.

@@ -1,4 +1,5 @@
-import { expect, openHome, test } from './fixtures'
+import fs from 'node:fs'
+import { expect, openHome, sql, test } from './fixtures'
 import { SERVER_URL } from './run-dir'
 
 // A file as a European spreadsheet saves it: Windows-1252, semicolons, CRLF. About 150 KB, so
@@ -51,3 +52,55 @@ test('a semicolon-separated Windows-1252 file shows its dialect, column types an
     'line,reason,record\n4501,"Datum: ""2024-13-01"" is not a date",4500;2024-13-01;7;Zürich\n4601,"expected 4 fields, found 2",4600;2024-01-02\n',
   )
 })
+
+// As a German spreadsheet saves sales: Windows-1252, semicolons, CRLF, 1.234,56 and 31.01.2024.
+function germanSales(): { file: Buffer; cents: number } {
+  const lines = ['Nr;Datum;Betrag;Kunde']
+  let cents = 0
+  for (let n = 1; n <= 3000; n++) {
+    const amount = n * 1234 + (n % 100) // cents
+    cents += amount
+    const euros = new Intl.NumberFormat('de-DE', { minimumFractionDigits: 2 }).format(amount / 100)
+    lines.push(`${n};${String((n % 28) + 1).padStart(2, '0')}.${String((n % 12) + 1).padStart(2, '0')}.2024;${euros};Müller ${n}`)
+  }
+  return { file: Buffer.from(lines.join('\r\n') + '\r\n', 'latin1'), cents }
+}
+
+test('a German file with decimal commas and day.month.year dates gets numeric and date columns, sums right, and exports for Excel', async ({ page }) => {
+  const { file, cents } = germanSales()
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles({ name: 'umsatz.csv', mimeType: 'text/csv', buffer: file })
+  const card = page.getByRole('article', { name: 'umsatz.csv' }).getByTestId('import-card')
+  await expect(card).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  await expect(card.getByTestId('import-rows')).toHaveText('3,000')
+  const id = (await card.getAttribute('data-import-id'))!
+
+  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  await expect(detail.getByTestId('import-dialect').locator('dd').last()).toHaveText('day before month')
+  const types = detail.getByTestId('import-column').getByTestId('import-column-type')
+  await expect(types).toHaveText(['whole number bigint', 'date date written DD.MM.YYYY', 'decimal number numeric written 1.234.567,89', 'text text'])
+  await expect(detail.getByTestId('import-preview').locator('tbody tr').first().locator('td')).toHaveText(['1', '2024-02-02', '12.35', 'Müller 1'])
+
+  const sums = await sql<{ total: string; last: string }>(
+    `SELECT sum(betrag)::text AS total, max(datum)::text AS last FROM imported.${JSON.stringify((await importTable(id)) ?? '')}`,
+  )
+  expect(sums).toEqual([{ total: (cents / 100).toFixed(2), last: '2024-12-28' }])
+
+  const panel = detail.getByTestId('export-panel')
+  await panel.getByTestId('export-format').getByLabel('For Excel').check()
+  await panel.getByTestId('export-button').click()
+  const run = panel.getByTestId('export-progress')
+  await expect(run).toHaveAttribute('data-status', 'PROCESSED', { timeout: 15_000 })
+  await expect(run).toContainText('3,000 rows exported · all rows, for Excel')
+  const [saved] = await Promise.all([page.waitForEvent('download'), run.getByTestId('export-download').click()])
+  expect(saved.suggestedFilename()).toBe('umsatz_excel.csv')
+  const bytes = fs.readFileSync((await saved.path())!)
+  expect(bytes.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]))
+  expect(bytes.subarray(3).toString().split('\r\n').slice(0, 2)).toEqual(['Nr,Datum,Betrag,Kunde', '1,2024-02-02,12.35,Müller 1'])
+})
+
+async function importTable(id: string): Promise<string | undefined> {
+  const [row] = await sql<{ table_name: string }>('SELECT table_name FROM imports WHERE id = $1', [id])
+  return row?.table_name
+}
