@@ -3,9 +3,9 @@
  *
  * A value fits a type only when PostgreSQL reads it as that type AND writes it back the same
  * way, so that an export gives back what the file said: "007" stays text (a zip code, not 7),
- * "1e5" stays text (numeric would write 100000), "-0" stays text. Dates and timestamps are ISO
- * 8601 only: PostgreSQL reads other orders (03/04/2024) by a session setting, and guessing
- * which one a file meant is how a spreadsheet turns 3 April into 4 March.
+ * "1e5" stays text (numeric would write 100000), "-0" stays text. These are the ISO forms;
+ * conventions.ts reads the others (1.234,56, 31.01.2024), and orders dates only when the sample
+ * settles the order: guessing is how a spreadsheet turns 3 April into 4 March.
  */
 export const COLUMN_TYPES = ['boolean', 'bigint', 'numeric', 'date', 'timestamptz', 'text'] as const
 export type ColumnType = (typeof COLUMN_TYPES)[number]

@@ -31,7 +31,7 @@ const MAX_COLUMNS = 1598
 // Imports from before the sniffer (their columns were read, so they never start at offset 0 again): UTF-8, comma, double quote, a header.
 const FIRST_DIALECT: Dialect = { encoding: 'utf-8', bom: 3, delimiter: ',', quote: '"', escape: '"', newline: '\n', header: true }
 // How the import's connection reads what COPY gets: timestamps without an offset are UTC, and
-// ISO dates are the only ones the sniffer types, so the date order never matters.
+// dates ISO first; a file of day-month or month-day dates sets its order per batch (commitBatch).
 export const IMPORT_SESSION_SETTINGS = `-c TimeZone=UTC -c DateStyle=ISO,YMD`
 // SQLSTATE of COPY's "missing data for column", "extra data after last expected column" and
 // "unterminated CSV quoted field": a batch with a record of the wrong shape.
