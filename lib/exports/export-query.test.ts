@@ -54,3 +54,39 @@ describe('the order of the rows', () => {
     expect(unchecked.copy).toMatch(/ ORDER BY "_sluice_row"\) TO STDOUT \(FORMAT csv\)$/)
   })
 })
+
+describe('export formats', () => {
+  const european = {
+    ...imp,
+    columns: [
+      { name: 'id', header: 'Nr', type: 'bigint' },
+      { name: 'betrag', header: 'Betrag', type: 'numeric', format: { number: { decimal: ',', thousands: '.', plus: false }, missing: '-' } },
+      { name: 'datum', header: 'Datum; Tag', type: 'date', format: { date: { order: 'DMY', separator: '.', yearDigits: 4, padded: true, time: '' } } },
+    ],
+    dialect: { encoding: 'windows-1252', bom: 0, delimiter: ';', quote: '"', escape: '"', newline: '\r\n', header: true, dateOrder: 'DMY' },
+  } as unknown as Import
+
+  it('writes as the file was written: its delimiter and encoding to COPY, its conventions in SQL, its header quoted as it would quote it', () => {
+    const q = buildExportQuery(european, { protectFormulas: false, format: 'as-written' })
+    expect(q.copy).toMatch(/\) TO STDOUT \(FORMAT csv, DELIMITER ';', QUOTE '"', ESCAPE '"', ENCODING 'WIN1252'\)$/)
+    expect(q.copy).toContain(`to_char("datum", 'DD.MM.YYYY')`)
+    expect(q.copy).toContain(`COALESCE((`)
+    expect(q.header.toString('latin1')).toBe('Nr;Betrag;"Datum; Tag"\r\n')
+    expect(q.writing.contentType).toBe('text/csv; charset=windows-1252')
+    expect(q.writing.transforms()).toHaveLength(1) // CRLF between records
+  })
+
+  it('writes standard values for Excel, with a byte-order mark and CRLF', () => {
+    const q = buildExportQuery(european, { protectFormulas: false, format: 'excel' })
+    expect(q.copy).toMatch(/SELECT "id", "betrag", "datum" FROM .* TO STDOUT \(FORMAT csv\)$/)
+    expect(q.header).toEqual(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Nr,Betrag,Datum; Tag\r\n')]))
+  })
+
+  it('writes a batch session, which came without a file, as standard CSV when asked for it as written', () => {
+    const session = { ...european, dialect: null } as unknown as Import
+    const q = buildExportQuery(session, { protectFormulas: false, format: 'as-written' })
+    expect(q.copy).toMatch(/SELECT "id", "betrag", "datum" FROM .* TO STDOUT \(FORMAT csv\)$/)
+    expect(q.header.toString()).toBe('Nr,Betrag,Datum; Tag\n')
+    expect(q.writing.transforms()).toHaveLength(0)
+  })
+})
