@@ -61,13 +61,7 @@ function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, pla
   const { delimiter, quote, escape, newline } = syntax
   const n = records.length
   // A rewritten value is never longer than it was; the last record may run past maxBytes.
-  let out = Buffer.allocUnsafe(Math.min(n - from, maxBytes + 64 * 1024))
-  const room = (bytes: number) => {
-    if (bytes <= out.length) return
-    const larger = Buffer.allocUnsafe(Math.max(bytes, 2 * out.length))
-    out.copy(larger)
-    out = larger
-  }
+  let out: Buffer = Buffer.allocUnsafe(Math.min(n - from, maxBytes + 64 * 1024))
   const last = plan.reduce((at, r, i) => (r ? i : at), -1)
   // The bytes a field's scan stops at: anything else is skipped in a tight loop.
   const stops = new Uint8Array(256)
@@ -77,19 +71,6 @@ function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, pla
   let i = from
   // The next quote at or after i (n when none): found once per quote, not once per record.
   let nextQuote = -1
-  /** The value of column `field` in records[start, end), rewritten into `out` when its plan says so. */
-  const rewriteField = (field: number, start: number, end: number) => {
-    const rewrite = plan[field]
-    if (!rewrite) return
-    if (records[end - 1] === CR && (records[end] === LF || end === n)) end-- // a CRLF record's last value
-    room(o + end - copied)
-    const written = rewriteValue(records, start, end, rewrite, quote, out, o + start - copied)
-    if (written >= 0) {
-      records.copy(out, o, copied, start)
-      o = written
-      copied = end
-    }
-  }
   while (i < n && i - from < maxBytes) {
     // One record, read as COPY reads it: its fields up to the last planned one, then a jump to its end.
     let field = 0
@@ -107,7 +88,18 @@ function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, pla
         } else if (!inQuotes && (b === delimiter || b === newline)) break
         else i++
       }
-      rewriteField(field, start, i)
+      const rewrite = plan[field]
+      if (rewrite) {
+        let end = i
+        if (records[end - 1] === CR && (records[end] === LF || end === n)) end-- // a CRLF record's last value
+        if (o + end - copied > out.length) out = larger(out, o + end - copied)
+        const written = rewriteValue(records, start, end, rewrite, quote, out, o + start - copied)
+        if (written >= 0) {
+          records.copy(out, o, copied, start)
+          o = written
+          copied = end
+        }
+      }
       if (i >= n || records[i] === newline) break
       i++ // the delimiter
       field++
@@ -126,10 +118,17 @@ function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, pla
     }
     if (i < n) i++ // the line break
   }
-  room(o + i - copied)
+  if (o + i - copied > out.length) out = larger(out, o + i - copied)
   records.copy(out, o, copied, i)
   o += i - copied
   return { bytes: out.subarray(0, o), end: i }
+}
+
+/** `out` copied into a buffer of at least `bytes` (twice as large at least, so that growing stays linear). */
+function larger(out: Buffer, bytes: number): Buffer {
+  const grown = Buffer.allocUnsafe(Math.max(bytes, 2 * out.length))
+  out.copy(grown)
+  return grown
 }
 
 /**
