@@ -479,7 +479,8 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
     try {
       const copy = client.query(copyFrom(copySql(batchTable(imp.id, batch.start), columns, dialect)))
       const rewrite = rewrites ? (range: Buffer) => rewrittenPieces(range, syntax, rewrites, COPY_PIECE_BYTES) : undefined
-      await pipeline(Readable.from(piecesToCopy(chunk, ranges, rewrite)), copy)
+      // One piece ahead, not sixteen (objectMode's default): a piece is rewritten while COPY takes the last.
+      await pipeline(Readable.from(piecesToCopy(chunk, ranges, rewrite), { highWaterMark: 1 }), copy)
       copied = copy.rowCount
     } catch (error) {
       if (fast && RESHAPE_ON.has((error as { code?: string }).code ?? '')) throw new Reshape()
