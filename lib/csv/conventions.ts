@@ -136,7 +136,7 @@ const NUMBER_FORMATS: Array<Omit<NumberFormat, 'plus'>> = (['.', ','] as const).
 )
 
 /** The pattern of a number in one convention: no leading zeros (007 is a code), at most 31 digits before the separator. */
-function numberPattern({ decimal, thousands }: Omit<NumberFormat, 'plus'>): RegExp {
+export function numberPattern({ decimal, thousands }: Omit<NumberFormat, 'plus'>): RegExp {
   const d = escapeRegExp(decimal)
   const whole = thousands ? `(?:0|[1-9]\\d{0,2}(?:${escapeRegExp(thousands)}\\d{3})*|[1-9]\\d{0,30})` : '(?:0|[1-9]\\d{0,30})'
   return new RegExp(`^[+-]?${whole}(?:${d}\\d{1,30})?$`)

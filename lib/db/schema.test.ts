@@ -54,7 +54,8 @@ function expectedColumns(): Column[] {
           : f.kind === 'enum'
             ? `"${dmmf.datamodel.enums.find((e) => e.name === f.type)!.dbName ?? f.type}"`
             : SCALAR_TYPE[f.type]!
-        return { table: model.dbName ?? model.name, column: f.dbName ?? f.name, type, nullable: !f.isRequired }
+        // A list is an array of its type (Prisma's lists are never null).
+        return { table: model.dbName ?? model.name, column: f.dbName ?? f.name, type: f.isList ? `${type}[]` : type, nullable: !f.isRequired && !f.isList }
       }),
   )
 }

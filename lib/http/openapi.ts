@@ -14,7 +14,10 @@ import {
   ImportCommandParams,
   ImportListQuery,
   ImportListSchema,
+  ColumnParams,
   ImportParams,
+  RetypeColumnBody,
+  RetypeResultSchema,
   ImportSchema,
   RejectSchema,
   RejectsPageSchema,
@@ -165,6 +168,26 @@ const imports = {
       responses: {
         200: ok('The page', RejectsPageSchema),
         ...errors({ BAD_REQUEST: '`limit` or `offset` out of range', NOT_FOUND: 'No import with this id' }),
+      },
+    },
+  },
+  '/api/imports/{id}/columns/{column}': {
+    patch: {
+      tags: ['Imports'],
+      operationId: 'retypeImportColumn',
+      summary: "Change a column's type",
+      description:
+        "Converts a finished file import's column to another type in one transaction, reading its values as `format` says (`1.234,56`, `31.01.2024`, a missing marker). A value that does not fit becomes a reject with its line, and its row leaves the table; when more than a tenth of the values (and more than ten) do not fit, nothing changes (422).",
+      requestParams: { path: ColumnParams },
+      requestBody: { required: true, content: json(RetypeColumnBody) },
+      responses: {
+        200: ok('The import with its new column, and what the change did', RetypeResultSchema),
+        ...errors({
+          BAD_REQUEST: 'The body is not a type and a format',
+          NOT_FOUND: 'No import with this id, or no such column',
+          INVALID_TRANSITION: 'The import has not finished, or is a batch session',
+          UNPROCESSABLE: 'More than a tenth of the values do not fit',
+        }),
       },
     },
   },

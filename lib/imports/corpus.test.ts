@@ -310,6 +310,29 @@ describe('conventions: numbers, dates and missing values as people write them', 
   })
 })
 
+describe('a type changed after the import, across batches', () => {
+  it('sets aside exactly the rows whose value does not fit, each with its line, in whichever batch it is', async () => {
+    // About 190 KiB in batches of 64 KiB; a quoted line break every 1,000 records moves every later line.
+    const lines = ['id,amount,note', ...Array.from({ length: 8000 }, (_, i) => `${i + 1},"${i},5",${i % 1000 === 0 ? '"two\nlines"' : 'x'}`)]
+    lines[2500] = '2500,n/a,x' // line 2504: line 2501 after three quoted line breaks
+    lines[7900] = '7900,"7.899,5",x' // line 7909, after eight: a thousands separator the change does not name
+    const imp = await importBytes(lines.join('\n') + '\n')
+    expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 8000, rowsRejected: 0 })
+    expect(names(imp)).toEqual(['id:bigint', 'amount:text', 'note:text'])
+    const res = await appFetch(`${app.url}/api/imports/${imp.id}/columns/amount`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'numeric', format: { number: { decimal: ',', thousands: '', plus: false } } }),
+    })
+    expect(res.status, await res.clone().text()).toBe(200)
+    expect(await res.json()).toMatchObject({ converted: 7998, rejected: 2, import: { rowsImported: 7998, rowsRejected: 2 } })
+    expect(await rejectsCsv(imp)).toBe(
+      ['line,reason,record', '2504,"amount: ""n/a"" is not a decimal number","2500,n/a,x"', '7909,"amount: ""7.899,5"" is not a decimal number","7900,""7.899,5"",x"'].join('\n') + '\n',
+    )
+    expect(await valuesOf(imp, 'amount').then((v) => v.slice(0, 3))).toEqual(['0.5', '1.5', '2.5'])
+  })
+})
+
 describe('exports in each format', () => {
   const asBytes = async (imp: ImportDto, format: string) => {
     const res = await appFetch(`${app.url}/api/imports/${imp.id}/export.csv?format=${format}`)

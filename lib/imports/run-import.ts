@@ -369,7 +369,7 @@ function sniff(sample: Buffer, complete: boolean): { dialect: Dialect; columns: 
   }
 }
 
-type CopiedPiece = { copied: number; rejects: Array<{ line: number; reason: string; record: string }> }
+type CopiedPiece = { copied: number; rejects: Array<{ line: number; reason: string; record: string }>; blankLines: number[] }
 
 /**
  * Copies one batch into a table of its own, attaches it to the import's table and writes its
@@ -394,6 +394,7 @@ async function commitBatch(
     await client.query(createBatchTableSql(imp, batch.start, columns))
     let copied = 0
     let rejected = 0
+    const blankLines: number[] = []
     for (const piece of batch.pieces) {
       const raw = await reader.read(piece)
       let chunk = bytesForCopy(raw.subarray(piece.start === 0 ? dialect.bom : 0), dialect.encoding, true).chunk
@@ -401,6 +402,7 @@ async function commitBatch(
       const result = await copyPiece(client, imp, batch, piece, chunk, layout, slow)
       copied += result.copied
       rejected += result.rejects.length
+      blankLines.push(...result.blankLines)
       if (result.rejects.length) {
         await client.query(
           `INSERT INTO import_rejects (import_id, line, reason, record)
@@ -410,12 +412,13 @@ async function commitBatch(
       }
     }
     await client.query(attachBatchTableSql(imp, batch.start))
-    await client.query('INSERT INTO import_batches (import_id, start_byte, end_byte, first_line, next_line) VALUES ($1, $2, $3, $4, $5)', [
+    await client.query('INSERT INTO import_batches (import_id, start_byte, end_byte, first_line, next_line, blank_lines) VALUES ($1, $2, $3, $4, $5, $6)', [
       imp.id,
       batch.start,
       batch.end,
       batch.line,
       batch.nextLine,
+      blankLines,
     ])
     const { rowCount } = await client.query(
       `UPDATE imports SET bytes_processed = bytes_processed + $3, next_line = GREATEST(next_line, $4), rows_imported = rows_imported + $5,
@@ -495,7 +498,9 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
   const rejects = [...records.excluded.flatMap((e) => (e.reason === null ? [] : [{ line: e.line, reason: e.reason, start: e.start, end: e.end }])), ...located]
     .sort((a, b) => a.line - b.line)
     .map((r) => ({ line: r.line, reason: r.reason, record: recordText(chunk.subarray(r.start, Math.min(r.end, r.start + MAX_REJECT_RECORD_BYTES)), dialect.encoding) }))
-  return { copied, rejects }
+  // Blank lines hold no record: kept with the batch, so that a row's line can be counted later (column-types.ts).
+  const blankLines = records.excluded.flatMap((e) => (e.reason === null ? [e.line] : []))
+  return { copied, rejects, blankLines }
 }
 
 /** One value of a record in the piece, read as COPY reads it (an empty unquoted value of a typed column is NULL): for checking a reject. */

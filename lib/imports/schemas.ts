@@ -125,3 +125,20 @@ export const RowsPageSchema = z.object({
 export type RowsPage = z.infer<typeof RowsPageSchema>
 
 export const ImportCommandParams = z.object({ id: z.string(), action: z.string() })
+
+export const ColumnParams = z.object({ id: z.string(), column: z.string().describe("The column's name in the table") })
+
+/** The body of `PATCH /api/imports/:id/columns/:column`. */
+export const RetypeColumnBody = z.object({
+  type: z.enum(COLUMN_TYPES).describe('The type the column becomes'),
+  format: ColumnFormatSchema.optional().describe(
+    'How the file writes the values, when not as ISO: `number` (decimal and thousands separators), `date` (the order, and the rest of the pattern for exports as written), `missing` (a marker read as NULL)',
+  ),
+})
+
+/** What a type change did: the values converted, and the rows set aside as rejects. */
+export const RetypeResultSchema = z.object({
+  import: ImportSchema,
+  converted: z.number().int().describe('Rows whose value was converted (or was empty)'),
+  rejected: z.number().int().describe('Rows whose value did not fit: they left the table for the rejects, with their line'),
+})
