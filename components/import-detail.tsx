@@ -11,7 +11,7 @@ import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
 import { LoadPanel } from './load-panel'
 import { PREVIEW_ROWS, REJECTS_SHOWN } from './import-limits'
-import { dangerButton } from './styles'
+import { dangerButton, neutralButton } from './styles'
 import { useImport } from './use-import'
 
 
@@ -26,7 +26,10 @@ const td = 'border-b border-slate-100 px-3 py-1.5 align-top dark:border-slate-80
  */
 export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }: { initial: ImportDto; rows: RowsPage; rejects: RejectDto[] }) {
   const controller = useImport({ initial })
-  const imp = controller.view.phase === 'following' ? controller.view.imp : initial
+  // A column's type changed on this page: the import as that change answered it.
+  const [retyped, setRetyped] = useState<ImportDto | null>(null)
+  const followed = controller.view.phase === 'following' ? controller.view.imp : initial
+  const imp = retyped ?? followed
   const [rows, setRows] = useState(firstRows)
   const [rejects, setRejects] = useState(firstRejects)
 
@@ -146,6 +149,21 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                         <span className="block text-xs text-amber-800 dark:text-amber-300" data-testid="import-column-readings">
                           Dates kept as text: no day in the file&apos;s start is above 12, so they read either day first (03.04 is 3 April) or month first (4 March)
                         </span>
+                      )}
+                      {c.dateReadings && c.dateShape && imp.status === 'PROCESSED' && (
+                        <DateReadings
+                          importId={imp.id}
+                          column={c}
+                          onRetyped={async (answer) => {
+                            setRetyped(answer)
+                            const [page, rejected] = await Promise.all([
+                              fetch(`/api/imports/${imp.id}/rows?limit=${PREVIEW_ROWS}`, { cache: 'no-store' }).then((r) => (r.ok ? (r.json() as Promise<RowsPage>) : null)),
+                              fetch(`/api/imports/${imp.id}/rejects?limit=${REJECTS_SHOWN}`, { cache: 'no-store' }).then((r) => (r.ok ? (r.json() as Promise<{ rejects: RejectDto[] }>) : null)),
+                            ])
+                            if (page) setRows(page)
+                            if (rejected) setRejects(rejected.rejects)
+                          }}
+                        />
                       )}
                     </td>
                   </tr>
@@ -313,6 +331,47 @@ const ENCODING_LABELS: Record<Dialect['encoding'], string> = {
 }
 const DELIMITER_LABELS: Record<Dialect['delimiter'], string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' }
 const NEWLINE_LABELS: Record<Dialect['newline'], string> = { '\n': 'LF', '\r\n': 'CRLF', '\r': 'CR' }
+
+/**
+ * The two readings of a column of dates the sample could not order, as buttons: the chosen one
+ * turns the column into dates (values that do not fit it become rejects with their line).
+ */
+function DateReadings({ importId, column, onRetyped }: { importId: string; column: ImportDto['columns'][number]; onRetyped: (imp: ImportDto) => Promise<void> }) {
+  const [busy, setBusy] = useState(false)
+  const [message, setMessage] = useState<string | null>(null)
+  const read = async (order: 'DMY' | 'MDY') => {
+    setBusy(true)
+    setMessage(null)
+    const shape = column.dateShape!
+    const res = await fetch(`/api/imports/${importId}/columns/${encodeURIComponent(column.name)}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: shape.time ? 'timestamptz' : 'date', format: { date: { order, ...shape } } }),
+    }).catch(() => null)
+    const answer = res ? ((await res.json().catch(() => null)) as { import?: ImportDto; rejected?: number; error?: { message: string } } | null) : null
+    setBusy(false)
+    if (!res?.ok || !answer?.import) {
+      setMessage(answer?.error?.message ?? 'The server could not be reached: nothing was changed. Try again.')
+      return
+    }
+    await onRetyped(answer.import)
+  }
+  return (
+    <span className="mt-1 flex flex-wrap gap-2" data-testid="import-column-reading-choices">
+      <button type="button" className={neutralButton} disabled={busy} onClick={() => void read('DMY')} aria-label={`Read ${column.header} day first`}>
+        Day first
+      </button>
+      <button type="button" className={neutralButton} disabled={busy} onClick={() => void read('MDY')} aria-label={`Read ${column.header} month first`}>
+        Month first
+      </button>
+      {message && (
+        <span role="alert" className="basis-full text-red-700 dark:text-red-300">
+          {message}
+        </span>
+      )}
+    </span>
+  )
+}
 
 /** What the sniffer found in the file's first bytes, as a person reads it. */
 function DialectFacts({ dialect }: { dialect: Dialect }) {

@@ -104,3 +104,25 @@ async function importTable(id: string): Promise<string | undefined> {
   const [row] = await sql<{ table_name: string }>('SELECT table_name FROM imports WHERE id = $1', [id])
   return row?.table_name
 }
+
+test('dates the file cannot order stay text, and the page reads them in the order a person chooses', async ({ page }) => {
+  await openHome(page)
+  const file = Buffer.from('Nr;Termin\n1;03.04.2024\n2;05.06.2024\n3;12.11.2024\n')
+  await page.getByTestId('file-input').setInputFiles({ name: 'termine.csv', mimeType: 'text/csv', buffer: file })
+  const card = page.getByRole('article', { name: 'termine.csv' }).getByTestId('import-card')
+  await expect(card).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  const id = (await card.getAttribute('data-import-id'))!
+
+  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  const termin = detail.getByTestId('import-column').nth(1)
+  await expect(termin.getByTestId('import-column-readings')).toContainText('read either day first (03.04 is 3 April) or month first (4 March)')
+  await expect(detail.getByTestId('import-preview').locator('tbody tr').first().locator('td')).toHaveText(['1', '03.04.2024'])
+
+  await termin.getByRole('button', { name: 'Read Termin month first' }).click()
+  await expect(termin.getByTestId('import-column-type')).toHaveText('date date written MM.DD.YYYY')
+  await expect(termin.getByTestId('import-column-readings')).toHaveCount(0)
+  await expect(detail.getByTestId('import-preview').locator('tbody tr td:nth-child(2)')).toHaveText(['2024-03-04', '2024-05-06', '2024-12-11'])
+  const december = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM imported.${JSON.stringify((await importTable(id)) ?? '')} WHERE termin = '2024-12-11'`)
+  expect(december).toEqual([{ n: '1' }])
+})

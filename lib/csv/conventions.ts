@@ -34,8 +34,10 @@ export type ColumnFormat = { number?: NumberFormat; date?: DateFormat; missing?:
 export type SniffedColumn = {
   type: ColumnType
   format?: ColumnFormat
-  /** A text column of dates whose order the sample cannot tell (every day is 12 or less): the readings a person can choose from. */
+  /** A text column of dates whose order the sample cannot tell (every day is 12 or less): the readings a person can choose from, */
   dateReadings?: DateOrder[]
+  /** and the rest of the dates' pattern, for the reading chosen. */
+  dateShape?: Omit<DateFormat, 'order'>
 }
 
 // pandas' default markers, less the ones that are words in a text column ('nan' and the like);
@@ -111,7 +113,7 @@ function decide(c: ColumnReading, fileDecimal: '.' | ',', fileOrder: DateOrder |
   }
   if (c.dates) {
     const order = c.dates.orders.length === 1 ? c.dates.orders[0]! : fileOrder
-    if (order === null) return { type: 'text', dateReadings: ['DMY', 'MDY'] }
+    if (order === null) return { type: 'text', dateReadings: ['DMY', 'MDY'], dateShape: c.dates.format }
     if (!c.dates.orders.includes(order)) return { type: 'text' }
     return withMissing({ type: c.dates.format.time ? 'timestamptz' : 'date', format: { date: { order, ...c.dates.format } } })
   }

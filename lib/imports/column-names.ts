@@ -1,14 +1,14 @@
 import type { ColumnType } from '../csv/column-types'
-import type { ColumnFormat, DateOrder } from '../csv/conventions'
+import type { ColumnFormat, DateFormat, DateOrder } from '../csv/conventions'
 
 /**
  * A column of an imported table: its safe name, the header it came from, and its type
  * (absent for imports made before columns had types, and for batch sessions: text). `format`
  * says how the file writes its values when that is not ISO (a decimal comma, day-month-year
  * dates, a missing-value marker); `dateReadings` that a text column holds dates the sample
- * could read in either order.
+ * could read in either order (`dateShape` the rest of their pattern).
  */
-export type ImportColumn = { name: string; header: string; type?: ColumnType; format?: ColumnFormat; dateReadings?: DateOrder[] }
+export type ImportColumn = { name: string; header: string; type?: ColumnType; format?: ColumnFormat; dateReadings?: DateOrder[]; dateShape?: Omit<DateFormat, 'order'> }
 
 /** A column with its type known (text for imports from before types). */
 export type TypedColumn = ImportColumn & { type: ColumnType }

@@ -256,7 +256,7 @@ describe('conventions: numbers, dates and missing values as people write them', 
     const imp = await importBytes('n;day\n1;03.04.2024\n2;05.06.2024\n')
     expect(imp).toMatchObject({ status: 'PROCESSED', rowsImported: 2, dialect: { delimiter: ';' } })
     expect(imp.dialect).not.toHaveProperty('dateOrder')
-    expect(imp.columns[1]).toEqual({ name: 'day', header: 'day', type: 'text', dateReadings: ['DMY', 'MDY'] })
+    expect(imp.columns[1]).toEqual({ name: 'day', header: 'day', type: 'text', dateReadings: ['DMY', 'MDY'], dateShape: { separator: '.', yearDigits: 4, padded: true, time: '' } })
     expect(await valuesOf(imp, 'day')).toEqual(['03.04.2024', '05.06.2024'])
   })
 

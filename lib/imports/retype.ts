@@ -96,7 +96,7 @@ export async function retypeColumn(importId: string, columnName: string, request
     await client.query(`ALTER TABLE ${table} ALTER COLUMN ${v} TYPE ${request.type} USING (${value})::${request.type}`)
     const retyped: ImportColumn[] = columns.map((c) => {
       if (c.name !== column.name) return c
-      const { format: _format, dateReadings: _readings, ...rest } = c
+      const { format: _format, dateReadings: _readings, dateShape: _shape, ...rest } = c
       return { ...rest, type: request.type, ...(request.format ? { format: request.format } : {}) }
     })
     await client.query(

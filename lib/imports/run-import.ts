@@ -360,8 +360,8 @@ function sniff(sample: Buffer, complete: boolean): { dialect: Dialect; columns: 
     // A file without a header: its columns are named by position, in the table and in exports.
     const names = dialect.header ? headers : types.map((_, i) => `column_${i + 1}`)
     const columns = columnsFromHeaders(names, types).map((c, i) => {
-      const { format, dateReadings } = sniffed[i]!
-      return { ...c, ...(format ? { format } : {}), ...(dateReadings ? { dateReadings } : {}) }
+      const { format, dateReadings, dateShape } = sniffed[i]!
+      return { ...c, ...(format ? { format } : {}), ...(dateReadings ? { dateReadings, dateShape } : {}) }
     })
     return { dialect, columns: columnsThatFit(columns) }
   } catch (error) {

@@ -7,6 +7,13 @@ const STATUSES = ['QUEUED', 'RECEIVING', 'PROCESSING', 'PAUSED', 'PROCESSED', 'S
 
 const DATE_ORDERS = ['DMY', 'MDY'] as const
 
+const DateShapeSchema = z.object({
+  separator: z.enum(['/', '.', '-']),
+  yearDigits: z.union([z.literal(2), z.literal(4)]),
+  padded: z.boolean().describe('Day and month always have two digits'),
+  time: z.enum(['', 'HH:MM', 'HH:MM:SS']),
+})
+
 const ColumnFormatSchema = z
   .object({
     number: z
@@ -16,15 +23,7 @@ const ColumnFormatSchema = z
         plus: z.boolean().describe('Every positive value is written with a leading +'),
       })
       .optional(),
-    date: z
-      .object({
-        order: z.enum(DATE_ORDERS),
-        separator: z.enum(['/', '.', '-']),
-        yearDigits: z.union([z.literal(2), z.literal(4)]),
-        padded: z.boolean().describe('Day and month always have two digits'),
-        time: z.enum(['', 'HH:MM', 'HH:MM:SS']),
-      })
-      .optional(),
+    date: DateShapeSchema.extend({ order: z.enum(DATE_ORDERS) }).optional(),
     missing: z.string().optional().describe('The value that marks a missing one (NULL, N/A, -, …): read as NULL'),
   })
   .describe("How the file writes the column's values, when that is not ISO")
@@ -38,6 +37,7 @@ export const ImportColumnSchema = z.object({
     .array(z.enum(DATE_ORDERS))
     .optional()
     .describe('For a text column of dates whose day-month order the start of the file cannot tell (every day is 12 or less): the orders it could be read in'),
+  dateShape: DateShapeSchema.optional().describe('With dateReadings: the rest of the dates\' pattern, for the format of the reading chosen'),
 })
 
 export const DialectSchema = z
