@@ -7,6 +7,7 @@ import { COLUMN_TYPE_LABELS } from '@/lib/csv/column-types'
 import { describeFormat } from '@/lib/csv/conventions'
 import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
 import type { Dialect } from '@/lib/csv/sniff'
+import { ColumnTypeForm } from './column-type-form'
 import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
 import { LoadPanel } from './load-panel'
@@ -30,6 +31,18 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
   const [retyped, setRetyped] = useState<ImportDto | null>(null)
   const followed = controller.view.phase === 'following' ? controller.view.imp : initial
   const imp = retyped ?? followed
+  // A finished file import's columns can change type (a batch session's get theirs when it opens).
+  const retypable = imp.status === 'PROCESSED' && imp.dialect !== null
+  // After a type change: its answer, and the preview and rejects read again.
+  const onRetyped = async (answer: ImportDto) => {
+    setRetyped(answer)
+    const [page, rejected] = await Promise.all([
+      fetch(`/api/imports/${answer.id}/rows?limit=${PREVIEW_ROWS}`, { cache: 'no-store' }).then((r) => (r.ok ? (r.json() as Promise<RowsPage>) : null)),
+      fetch(`/api/imports/${answer.id}/rejects?limit=${REJECTS_SHOWN}`, { cache: 'no-store' }).then((r) => (r.ok ? (r.json() as Promise<{ rejects: RejectDto[] }>) : null)),
+    ])
+    if (page) setRows(page)
+    if (rejected) setRejects(rejected.rejects)
+  }
   const [rows, setRows] = useState(firstRows)
   const [rejects, setRejects] = useState(firstRejects)
 
@@ -130,6 +143,11 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                   <th scope="col" className={th}>
                     Type
                   </th>
+                  {retypable && (
+                    <th scope="col" className={th}>
+                      Change
+                    </th>
+                  )}
                 </tr>
               </thead>
               <tbody>
@@ -150,22 +168,13 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                           Dates kept as text: no day in the file&apos;s start is above 12, so they read either day first (03.04 is 3 April) or month first (4 March)
                         </span>
                       )}
-                      {c.dateReadings && c.dateShape && imp.status === 'PROCESSED' && (
-                        <DateReadings
-                          importId={imp.id}
-                          column={c}
-                          onRetyped={async (answer) => {
-                            setRetyped(answer)
-                            const [page, rejected] = await Promise.all([
-                              fetch(`/api/imports/${imp.id}/rows?limit=${PREVIEW_ROWS}`, { cache: 'no-store' }).then((r) => (r.ok ? (r.json() as Promise<RowsPage>) : null)),
-                              fetch(`/api/imports/${imp.id}/rejects?limit=${REJECTS_SHOWN}`, { cache: 'no-store' }).then((r) => (r.ok ? (r.json() as Promise<{ rejects: RejectDto[] }>) : null)),
-                            ])
-                            if (page) setRows(page)
-                            if (rejected) setRejects(rejected.rejects)
-                          }}
-                        />
-                      )}
                     </td>
+                    {retypable && (
+                      <td className={td}>
+                        {c.dateReadings && c.dateShape && <DateReadings importId={imp.id} column={c} onRetyped={onRetyped} />}
+                        <ColumnTypeForm importId={imp.id} column={c} onRetyped={onRetyped} />
+                      </td>
+                    )}
                   </tr>
                 ))}
               </tbody>

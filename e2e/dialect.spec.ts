@@ -126,3 +126,26 @@ test('dates the file cannot order stay text, and the page reads them in the orde
   const december = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM imported.${JSON.stringify((await importTable(id)) ?? '')} WHERE termin = '2024-12-11'`)
   expect(december).toEqual([{ n: '1' }])
 })
+
+test("a column's type changes on the page: decimal commas read as numbers, the value that does not fit set aside with its line", async ({ page }) => {
+  await openHome(page)
+  const file = Buffer.from('item,price\nTee,"2,50"\nKaffee,"3,20"\nKuchen,gratis\n')
+  await page.getByTestId('file-input').setInputFiles({ name: 'preise.csv', mimeType: 'text/csv', buffer: file })
+  const card = page.getByRole('article', { name: 'preise.csv' }).getByTestId('import-card')
+  await expect(card).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  const id = (await card.getAttribute('data-import-id'))!
+
+  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  const price = detail.getByTestId('import-column').nth(1)
+  await expect(price.getByTestId('import-column-type')).toContainText('text text')
+  await price.getByRole('button', { name: 'Change type of price' }).click()
+  const form = price.getByTestId('column-type-form')
+  await form.getByLabel('Type').selectOption('numeric')
+  await form.getByLabel('Decimal separator').selectOption(',')
+  await form.getByRole('button', { name: 'Change' }).click()
+  await expect(price.getByRole('status')).toHaveText('Now decimal number: 1 row did not fit, set aside with its line among the rejects.')
+  await expect(price.getByTestId('import-column-format')).toHaveText('written 1234567,89')
+  await expect(detail.getByTestId('import-preview').locator('tbody tr td:nth-child(2)')).toHaveText(['2.50', '3.20'])
+  await expect(detail.getByTestId('import-reject').locator('td')).toHaveText(['4', 'price: "gratis" is not a decimal number', 'Kuchen,gratis'])
+})

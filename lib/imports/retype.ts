@@ -45,7 +45,7 @@ export async function retypeColumn(importId: string, columnName: string, request
     if (!column) throw new SluiceError('NOT_FOUND', `This import has no column "${columnName}"; its columns are ${columns.map((c) => c.name).join(', ')}`)
     // As the import reads them: timestamps without an offset are UTC, dates in the order asked for.
     await client.query(`SET LOCAL TimeZone = 'UTC'`)
-    await client.query(`SET LOCAL DateStyle = 'ISO, ${request.format?.date?.order === 'MDY' ? 'MDY' : 'DMY'}'`)
+    await client.query(`SET LOCAL DateStyle = 'ISO, ${request.format?.date?.order ?? 'YMD'}'`)
 
     const table = importTableSql(imp.tableName)
     const v = quoteIdent(column.name)
