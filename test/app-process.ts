@@ -78,6 +78,17 @@ export async function createApiKey(url: string, account: { email: string; passwo
   return ((await res.json()) as { key: string }).key
 }
 
+/** Another person: an account (role user) the test admin creates, and an API key of theirs. */
+export async function keyOfNewUser(url: string, account: { email: string; password: string; name: string }): Promise<string> {
+  const made = await fetch(`${url}/api/auth/admin/create-user`, {
+    method: 'POST',
+    headers: { Cookie: await signIn(url, TEST_ADMIN), Origin: url, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ...account, role: 'user' }),
+  })
+  if (made.status !== 200) throw new Error(`creating ${account.email} answered ${made.status}: ${await made.text()}`)
+  return createApiKey(url, account)
+}
+
 // The key appFetch sends to each app (by origin), registered by useKey or signInForTests.
 const keys = new Map<string, string>()
 

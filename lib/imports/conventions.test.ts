@@ -2,7 +2,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv, generateRecords } from '../csv/generate'
 import fs from 'node:fs/promises'
-import { appFetch, createApiKey, signIn, startTestApp, TEST_ADMIN, uploadFile, type TestApp } from '../../test/app-process'
+import { appFetch, keyOfNewUser, startTestApp, uploadFile, type TestApp } from '../../test/app-process'
 import { importApi, settled } from '../../test/import-api'
 
 // A file written the European way (semicolons, 1.234,56, 31.01.2024) at the app's own batch
@@ -108,14 +108,7 @@ describe("a column's type changed after the import", () => {
     expect((await retype(imp.id, 'nope', { type: 'bigint' })).status).toBe(404)
     expect((await retype(imp.id, 'word', { type: 'money' })).status).toBe(400)
 
-    const eve = { email: 'eve@sluice.test', password: 'eve-password-123', name: 'Eve' }
-    const made = await fetch(`${t.app.url}/api/auth/admin/create-user`, {
-      method: 'POST',
-      headers: { Cookie: await signIn(t.app.url, TEST_ADMIN), Origin: t.app.url, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ ...eve, role: 'user' }),
-    })
-    expect(made.status).toBe(200)
-    const key = await createApiKey(t.app.url, eve)
+    const key = await keyOfNewUser(t.app.url, { email: 'eve@sluice.test', password: 'eve-password-123', name: 'Eve' })
     const other = await fetch(`${t.app.url}/api/imports/${imp.id}/columns/n`, { method: 'PATCH', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'text' }) })
     expect(other.status).toBe(404)
     expect((await api('GET', `/api/imports/${imp.id}`)).body.columns[0]).toMatchObject({ type: 'bigint' })

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
-import { appFetch, createApiKey, signIn, sleep, startTestApp, TEST_ADMIN, type TestApp, uploadFile } from '../../test/app-process'
+import { appFetch, keyOfNewUser, sleep, startTestApp, type TestApp, uploadFile } from '../../test/app-process'
 import { importApi, processing, tableExists } from '../../test/import-api'
 
 // DELETE /api/imports/:id over HTTP: the import, its table, its uploaded file and its exports
@@ -46,14 +46,7 @@ describe('deleting an import', () => {
     expect(await exists(path.join(uploadsDir(), uploadId))).toBe(true)
 
     // Someone else, with a key of their own: 404, as if it did not exist, and nothing is removed.
-    const mallory = { email: 'mallory@sluice.test', password: 'mallory-password-1', name: 'Mallory' }
-    const made = await fetch(`${t.app.url}/api/auth/admin/create-user`, {
-      method: 'POST',
-      headers: { Cookie: await signIn(t.app.url, TEST_ADMIN), Origin: t.app.url, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ ...mallory, role: 'user' }),
-    })
-    expect(made.status, await made.clone().text()).toBe(200)
-    const malloryKey = await createApiKey(t.app.url, mallory)
+    const malloryKey = await keyOfNewUser(t.app.url, { email: 'mallory@sluice.test', password: 'mallory-password-1', name: 'Mallory' })
     const refused = await fetch(`${t.app.url}/api/imports/${imp.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${malloryKey}` } })
     expect(refused.status).toBe(404)
     expect(await tableExists(t.db, imp.tableName)).toBe(true)

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
-import { appFetch, createApiKey, signIn, sleep, startTestApp, TEST_ADMIN, type TestApp, uploadFile } from '../../test/app-process'
+import { appFetch, keyOfNewUser, sleep, startTestApp, type TestApp, uploadFile } from '../../test/app-process'
 import { importApi } from '../../test/import-api'
 import type { ImportDto } from '../imports/schemas'
 import type { CheckResult, LoadDto, MappingSuggestion } from './schemas'
@@ -92,14 +92,7 @@ beforeAll(async () => {
   `)
   customersImport = await importCsv('customers.csv', CUSTOMERS_CSV)
 
-  const bob = { email: 'bob@sluice.test', password: 'bob-password-123', name: 'Bob' }
-  const made = await fetch(`${t.app.url}/api/auth/admin/create-user`, {
-    method: 'POST',
-    headers: { Cookie: await signIn(t.app.url, TEST_ADMIN), Origin: t.app.url, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ ...bob, role: 'user' }),
-  })
-  expect(made.status).toBe(200)
-  bobKey = await createApiKey(t.app.url, bob)
+  bobKey = await keyOfNewUser(t.app.url, { email: 'bob@sluice.test', password: 'bob-password-123', name: 'Bob' })
 }, 120_000)
 
 afterAll(async () => {
