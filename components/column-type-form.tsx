@@ -20,6 +20,20 @@ const THOUSANDS_CHOICES: Array<{ value: Thousands; label: string }> = [
 const input =
   'rounded-md border border-slate-300 bg-white px-2 py-1 text-sm text-slate-900 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:border-slate-700 dark:bg-slate-950 dark:text-slate-100'
 
+type RetypeAnswer = { import: ImportDto; converted: number; rejected: number } | { error: string }
+
+/** PATCH /api/imports/:id/columns/:column, answered as the change's result or the message to show. */
+export async function retypeColumn(importId: string, column: string, body: { type: ColumnType; format?: object }): Promise<RetypeAnswer> {
+  const res = await fetch(`/api/imports/${importId}/columns/${encodeURIComponent(column)}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  }).catch(() => null)
+  const answer = res ? ((await res.json().catch(() => null)) as { import?: ImportDto; converted?: number; rejected?: number; error?: { message: string } } | null) : null
+  if (!res?.ok || !answer?.import) return { error: answer?.error?.message ?? 'The server could not be reached: nothing was changed. Try again.' }
+  return { import: answer.import, converted: answer.converted ?? 0, rejected: answer.rejected ?? 0 }
+}
+
 /**
  * Changes a column's type from the import's page: the type, how numbers are written (decimal
  * and thousands separators) and a marker for missing values. Values that do not fit become
@@ -43,18 +57,13 @@ export function ColumnTypeForm({ importId, column, onRetyped }: { importId: stri
       ...(numbers && (decimal !== '.' || thousands !== '') ? { number: { decimal, thousands, plus: false } } : {}),
       ...(missing ? { missing } : {}),
     }
-    const res = await fetch(`/api/imports/${importId}/columns/${encodeURIComponent(column.name)}`, {
-      method: 'PATCH',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ type, ...(Object.keys(format).length ? { format } : {}) }),
-    }).catch(() => null)
-    const answer = res ? ((await res.json().catch(() => null)) as { import?: ImportDto; converted?: number; rejected?: number; error?: { message: string } } | null) : null
+    const answer = await retypeColumn(importId, column.name, { type, ...(Object.keys(format).length ? { format } : {}) })
     setBusy(false)
-    if (!res?.ok || !answer?.import) {
-      setMessage({ text: answer?.error?.message ?? 'The server could not be reached: nothing was changed. Try again.', error: true })
+    if ('error' in answer) {
+      setMessage({ text: answer.error, error: true })
       return
     }
-    const rejected = answer.rejected ?? 0
+    const { rejected } = answer
     setMessage({ text: `Now ${COLUMN_TYPE_LABELS[type]}: ${rejected ? `${formatRows(rejected)} did not fit, set aside with ${rejected === 1 ? 'its line' : 'their lines'} among the rejects` : 'every value fit'}.`, error: false })
     setOpen(false)
     await onRetyped(answer.import)

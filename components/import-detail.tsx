@@ -7,7 +7,7 @@ import { COLUMN_TYPE_LABELS } from '@/lib/csv/column-types'
 import { describeFormat } from '@/lib/csv/conventions'
 import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
 import type { Dialect } from '@/lib/csv/sniff'
-import { ColumnTypeForm } from './column-type-form'
+import { ColumnTypeForm, retypeColumn } from './column-type-form'
 import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
 import { LoadPanel } from './load-panel'
@@ -352,15 +352,10 @@ function DateReadings({ importId, column, onRetyped }: { importId: string; colum
     setBusy(true)
     setMessage(null)
     const shape = column.dateShape!
-    const res = await fetch(`/api/imports/${importId}/columns/${encodeURIComponent(column.name)}`, {
-      method: 'PATCH',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ type: shape.time ? 'timestamptz' : 'date', format: { date: { order, ...shape } } }),
-    }).catch(() => null)
-    const answer = res ? ((await res.json().catch(() => null)) as { import?: ImportDto; rejected?: number; error?: { message: string } } | null) : null
+    const answer = await retypeColumn(importId, column.name, { type: shape.time ? 'timestamptz' : 'date', format: { date: { order, ...shape } } })
     setBusy(false)
-    if (!res?.ok || !answer?.import) {
-      setMessage(answer?.error?.message ?? 'The server could not be reached: nothing was changed. Try again.')
+    if ('error' in answer) {
+      setMessage(answer.error)
       return
     }
     await onRetyped(answer.import)

@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import type { Page } from '@playwright/test'
 import { expect, openHome, sql, test } from './fixtures'
 import { SERVER_URL } from './run-dir'
 
@@ -53,6 +54,15 @@ test('a semicolon-separated Windows-1252 file shows its dialect, column types an
   )
 })
 
+/** Drops the file on the home page and waits until its import is PROCESSED: its card and id. */
+async function importOnHomePage(page: Page, name: string, file: Buffer) {
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles({ name, mimeType: 'text/csv', buffer: file })
+  const card = page.getByRole('article', { name }).getByTestId('import-card')
+  await expect(card).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  return { card, id: (await card.getAttribute('data-import-id'))! }
+}
+
 // As a German spreadsheet saves sales: Windows-1252, semicolons, CRLF, 1.234,56 and 31.01.2024.
 function germanSales(): { file: Buffer; cents: number } {
   const lines = ['Nr;Datum;Betrag;Kunde']
@@ -68,12 +78,8 @@ function germanSales(): { file: Buffer; cents: number } {
 
 test('a German file with decimal commas and day.month.year dates gets numeric and date columns, sums right, and exports for Excel', async ({ page }) => {
   const { file, cents } = germanSales()
-  await openHome(page)
-  await page.getByTestId('file-input').setInputFiles({ name: 'umsatz.csv', mimeType: 'text/csv', buffer: file })
-  const card = page.getByRole('article', { name: 'umsatz.csv' }).getByTestId('import-card')
-  await expect(card).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  const { card, id } = await importOnHomePage(page, 'umsatz.csv', file)
   await expect(card.getByTestId('import-rows')).toHaveText('3,000')
-  const id = (await card.getAttribute('data-import-id'))!
 
   await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
   const detail = page.getByTestId('import-detail')
@@ -106,12 +112,8 @@ async function importTable(id: string): Promise<string | undefined> {
 }
 
 test('dates the file cannot order stay text, and the page reads them in the order a person chooses', async ({ page }) => {
-  await openHome(page)
   const file = Buffer.from('Nr;Termin\n1;03.04.2024\n2;05.06.2024\n3;12.11.2024\n')
-  await page.getByTestId('file-input').setInputFiles({ name: 'termine.csv', mimeType: 'text/csv', buffer: file })
-  const card = page.getByRole('article', { name: 'termine.csv' }).getByTestId('import-card')
-  await expect(card).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
-  const id = (await card.getAttribute('data-import-id'))!
+  const { id } = await importOnHomePage(page, 'termine.csv', file)
 
   await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
   const detail = page.getByTestId('import-detail')
@@ -128,12 +130,8 @@ test('dates the file cannot order stay text, and the page reads them in the orde
 })
 
 test("a column's type changes on the page: decimal commas read as numbers, the value that does not fit set aside with its line", async ({ page }) => {
-  await openHome(page)
   const file = Buffer.from('item,price\nTee,"2,50"\nKaffee,"3,20"\nKuchen,gratis\n')
-  await page.getByTestId('file-input').setInputFiles({ name: 'preise.csv', mimeType: 'text/csv', buffer: file })
-  const card = page.getByRole('article', { name: 'preise.csv' }).getByTestId('import-card')
-  await expect(card).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
-  const id = (await card.getAttribute('data-import-id'))!
+  const { id } = await importOnHomePage(page, 'preise.csv', file)
 
   await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
   const detail = page.getByTestId('import-detail')

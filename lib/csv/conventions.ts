@@ -69,6 +69,9 @@ export function sniffColumns(rows: readonly (readonly string[])[], columnCount: 
   return sniffed
 }
 
+/** Makes PostgreSQL read dates in `order` for the rest of the transaction (ISO, and year first, without one). */
+export const setDateOrderSql = (order: DateOrder | undefined) => `SET LOCAL DateStyle = 'ISO, ${order ?? 'YMD'}'`
+
 /** The order a file's dates are read in, when a column has dates that are not ISO. */
 export const dateOrderOf = (columns: readonly { format?: ColumnFormat | undefined }[]): DateOrder | undefined => columns.find((c) => c.format?.date)?.format?.date?.order
 

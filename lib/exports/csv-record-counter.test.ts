@@ -14,6 +14,15 @@ describe('CsvRecordCounter', () => {
     expect(countIn([csv])).toEqual({ records: 5, bytes: Buffer.byteLength(csv) })
   })
 
+  it('writes each record\'s line feed as CRLF when asked, the one inside quotes as it is, however the output is cut', () => {
+    for (let size = 1; size <= 7; size++) {
+      const counter = new CsvRecordCounter('"', '\r\n')
+      const out = csv.match(new RegExp(`[^]{1,${size}}`, 'g'))!.map((p) => counter.count(Buffer.from(p)).toString())
+      expect(out.join('')).toBe('a,b\r\n"two\nlines",x\r\n"say ""hi""",y\r\n"",\r\n,"end\n"\r\n')
+      expect(counter.records).toBe(5)
+    }
+  })
+
   it('gives the same count however the output is cut into chunks', () => {
     for (let size = 1; size <= 7; size++) {
       const pieces = csv.match(new RegExp(`[^]{1,${size}}`, 'g'))!

@@ -21,14 +21,15 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number]
 export type ExportWriting = {
   /** The options of COPY (…) TO STDOUT. */
   copyOptions: string
-  /** The quote character of the output, for counting its records. */
+  /** The quote character of the output, and its records' line end: CsvRecordCounter counts them and writes that end. */
   quote: string
+  lineEnd: string
   /** What comes before the rows: the byte-order mark and the header line, in the output's encoding. */
   preamble: (headers: string[]) => Buffer
   /** A column's value as SQL: its convention written back (as-written), or as COPY writes it. */
   value: (column: TypedColumn, v: string) => string
-  /** What COPY's output goes through: record line endings other than LF, an encoding PostgreSQL cannot write. */
-  transforms: () => Transform[]
+  /** What COPY's output goes through after the counter, for an encoding PostgreSQL cannot write (UTF-16); null for none. */
+  encoder: () => Transform | null
   contentType: string
 }
 
@@ -56,6 +57,7 @@ export function exportWriting(format: ExportFormat, dialect: Dialect | null): Ex
       ...(encoding === 'windows-1252' ? [`ENCODING 'WIN1252'`] : []),
     ].join(', '),
     quote,
+    lineEnd,
     preamble: (headers) => {
       if (written && !written.header) return bom
       // Quoted where PostgreSQL's CSV output quotes: the delimiter, a quote or a line break
@@ -64,10 +66,7 @@ export function exportWriting(format: ExportFormat, dialect: Dialect | null): Ex
       return Buffer.concat([bom, encodeText(line, encoding)])
     },
     value: (column, v) => (written ? asWrittenSql(column, v) : column.type === 'boolean' ? `${v}::text` : v),
-    transforms: () => [
-      ...(lineEnd === '\n' ? [] : [new RecordLineEndings(quote, lineEnd)]),
-      ...(encoding === 'utf-16le' || encoding === 'utf-16be' ? [new Utf16Encoder(encoding)] : []),
-    ],
+    encoder: () => (encoding === 'utf-16le' || encoding === 'utf-16be' ? new Utf16Encoder(encoding) : null),
     contentType: `text/csv; charset=${encoding}`,
   }
 }
@@ -88,44 +87,6 @@ function asWrittenSql(column: TypedColumn, v: string): string {
     value = `to_char(${v}, ${pg.escapeLiteral(datePatternSql(format.date))})`
   }
   return format?.missing === undefined ? value : `COALESCE((${value})::text, ${pg.escapeLiteral(format.missing)})`
-}
-
-/**
- * PostgreSQL's CSV output with each record's LF made `lineEnd` (CRLF, or a lone CR); a line
- * break inside a quoted value stays as the value has it. Every quote toggles "inside quotes"
- * (a quote in a value is doubled), found with indexOf as CsvRecordCounter does.
- */
-export class RecordLineEndings extends Transform {
-  private inQuotes = false
-  private readonly quote: number
-  private readonly lineEnd: Buffer
-
-  constructor(quote: string, lineEnd: string) {
-    super()
-    this.quote = quote.charCodeAt(0)
-    this.lineEnd = Buffer.from(lineEnd)
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    const parts: Buffer[] = []
-    let from = 0
-    let quote = chunk.indexOf(this.quote)
-    for (let lf = chunk.indexOf(0x0a); lf !== -1; lf = chunk.indexOf(0x0a, lf + 1)) {
-      while (quote !== -1 && quote < lf) {
-        this.inQuotes = !this.inQuotes
-        quote = chunk.indexOf(this.quote, quote + 1)
-      }
-      if (this.inQuotes) continue
-      parts.push(chunk.subarray(from, lf), this.lineEnd)
-      from = lf + 1
-    }
-    while (quote !== -1) {
-      this.inQuotes = !this.inQuotes
-      quote = chunk.indexOf(this.quote, quote + 1)
-    }
-    parts.push(chunk.subarray(from))
-    done(null, Buffer.concat(parts))
-  }
 }
 
 /** UTF-8 as UTF-16 (little- or big-endian), a character cut between chunks kept for the next. */

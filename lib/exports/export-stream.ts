@@ -6,6 +6,7 @@ import { connectAs } from '../db/named-connection'
 import { pool } from '../db/pool'
 import { getImport } from '../imports/imports'
 import type { OwnerScope } from '../auth/owner-scope'
+import { CsvRecordCounter } from './csv-record-counter'
 import { buildExportQuery, EXPORT_SESSION_OPTIONS } from './export-query'
 import { assertExportable, exportFileName } from './exports'
 import type { ExportFilter } from './schemas'
@@ -63,8 +64,10 @@ export async function openExportStream(
   let first: IteratorResult<Buffer>
   try {
     const copy = client.query(copyTo(query.copy))
-    // The format's transforms (line endings, UTF-16) between COPY and the response.
-    const transforms = query.writing.transforms()
+    // Between COPY and the response: the records' line ends (when not LF) and the encoding (UTF-16).
+    const { quote, lineEnd, encoder } = query.writing
+    const utf16 = encoder()
+    const transforms = [...(lineEnd === '\n' ? [] : [new CsvRecordCounter(quote, lineEnd)]), ...(utf16 ? [utf16] : [])]
     const out = transforms.length ? (pipeline([copy, ...transforms], () => {}) as unknown as Readable) : copy
     chunks = out[Symbol.asyncIterator]()
     first = await chunks.next()

@@ -78,7 +78,8 @@ async function writeExport(client: pg.Client, exp: Export): Promise<void> {
     const counted = await prisma().export.updateMany({ where: mine, data: { rowsTotal: BigInt(total) } })
     if (!counted.count) throw new NoLongerOurs()
 
-    const counter = new CsvRecordCounter(query.writing.quote)
+    // Counts the records for the progress, and writes their line ends as the format has them.
+    const counter = new CsvRecordCounter(query.writing.quote, query.writing.lineEnd)
     const copy = client.query(copyTo(query.copy))
     const out = fs.createWriteStream(partial)
     out.write(query.header)
@@ -94,7 +95,8 @@ async function writeExport(client: pg.Client, exp: Export): Promise<void> {
         .catch((e) => console.error(`export ${exp.id}: progress not saved:`, e))
     }, PROGRESS_INTERVAL_MS)
     try {
-      await pipeline([copy, counter, ...query.writing.transforms(), out])
+      const encoder = query.writing.encoder()
+      await pipeline([copy, counter, ...(encoder ? [encoder] : []), out])
     } catch (error) {
       if (stopped) throw new NoLongerOurs()
       throw error

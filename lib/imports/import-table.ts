@@ -31,9 +31,11 @@ import { importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from
 export const BATCH_COLUMN = '_sluice_batch'
 export const BATCHES_SCHEMA = 'imported_batches'
 
+/** A row's place in its batch: its number once an UPDATE gave it one, else where it is stored. */
+export const placeInBatchSql = `COALESCE(${quoteIdent(ROW_NUMBER_COLUMN)}, sluice.sluice_place(ctid))`
+
 /** The order of the file's records, in any import's table (batch sessions' tables have no batches). */
-export const fileOrderSql = (imp: { partitioned: boolean }) =>
-  imp.partitioned ? `${quoteIdent(BATCH_COLUMN)}, COALESCE(${quoteIdent(ROW_NUMBER_COLUMN)}, sluice.sluice_place(ctid))` : quoteIdent(ROW_NUMBER_COLUMN)
+export const fileOrderSql = (imp: { partitioned: boolean }) => (imp.partitioned ? `${quoteIdent(BATCH_COLUMN)}, ${placeInBatchSql}` : quoteIdent(ROW_NUMBER_COLUMN))
 
 const compactId = (importId: string) => importId.replace(/-/g, '')
 const batchTableSql = (importId: string, startByte: number) => `${quoteIdent(BATCHES_SCHEMA)}.${quoteIdent(`${compactId(importId)}_${startByte}`)}`

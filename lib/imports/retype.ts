@@ -2,12 +2,13 @@ import { stringify } from 'csv-stringify/sync'
 import pg from 'pg'
 import type { OwnerScope } from '../auth/owner-scope'
 import { COLUMN_TYPE_LABELS, type ColumnType } from '../csv/column-types'
-import { numberPattern, type ColumnFormat } from '../csv/conventions'
+import { numberPattern, setDateOrderSql, type ColumnFormat } from '../csv/conventions'
 import type { Dialect } from '../csv/sniff'
 import { pool } from '../db/pool'
 import { SluiceError } from '../http/errors'
 import { columnsOf, importTableSql, quoteIdent, ROW_NUMBER_COLUMN, type ImportColumn } from './column-names'
-import { BATCH_COLUMN } from './import-table'
+import { BATCH_COLUMN, placeInBatchSql } from './import-table'
+import { skippedReason } from './type-rejects'
 import { getImport } from './imports'
 
 /** What a person asks a column to become: a type, and how the file writes its values. */
@@ -45,7 +46,7 @@ export async function retypeColumn(importId: string, columnName: string, request
     if (!column) throw new SluiceError('NOT_FOUND', `This import has no column "${columnName}"; its columns are ${columns.map((c) => c.name).join(', ')}`)
     // As the import reads them: timestamps without an offset are UTC, dates in the order asked for.
     await client.query(`SET LOCAL TimeZone = 'UTC'`)
-    await client.query(`SET LOCAL DateStyle = 'ISO, ${request.format?.date?.order ?? 'YMD'}'`)
+    await client.query(setDateOrderSql(request.format?.date?.order))
 
     const table = importTableSql(imp.tableName)
     const v = quoteIdent(column.name)
@@ -56,7 +57,7 @@ export async function retypeColumn(importId: string, columnName: string, request
     const lineBreaks = textColumns.length
       ? textColumns.map((c) => `coalesce(length(${c}) - length(replace(${c}, ${pg.escapeLiteral(newline)}, '')), 0)`).join(' + ')
       : '0'
-    const place = `COALESCE(${quoteIdent(ROW_NUMBER_COLUMN)}, sluice.sluice_place(ctid))`
+    const place = placeInBatchSql
     // Each row with the lines of the rows before it in its batch; only the rows that do not fit come back.
     const { rows: misfits } = await client.query<{ batch: string; before: string; value: string; record: string[] }>(
       `SELECT batch, before, value, record FROM (
@@ -84,7 +85,7 @@ export async function retypeColumn(importId: string, columnName: string, request
       const records = misfits.map((m) => stringify([m.record.map((x) => x ?? '')], { delimiter: dialect?.delimiter ?? ',', quote: dialect?.quote ?? '"', record_delimiter: '\n' }).replace(/\n$/, ''))
       await client.query(
         `INSERT INTO import_rejects (import_id, line, reason, record) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])`,
-        [imp.id, lines, misfits.map((m) => `${column.header}: ${JSON.stringify(m.value)} is not a ${label}`), records],
+        [imp.id, lines, misfits.map((m) => skippedReason({ column: column.name, value: m.value }, [{ ...column, type: request.type }])), records],
       )
       await client.query(`DELETE FROM ${table} WHERE ${misfit}`)
     }

@@ -5,6 +5,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { config } from '../config'
 import { bytesForCopy, copyEncoding, decodeText, NotCsvError } from '../csv/encoding'
+import { setDateOrderSql } from '../csv/conventions'
 import { sniffCsv, type Dialect } from '../csv/sniff'
 import { formatBytes } from '../format'
 import { deleteUploadFile } from '../uploads/upload-files'
@@ -389,7 +390,7 @@ async function commitBatch(
   await client.query('BEGIN')
   try {
     // Dates as the file writes them (31.01.2024): PostgreSQL reads the day-month order it is told.
-    if (dialect.dateOrder) await client.query(`SET LOCAL DateStyle = 'ISO, ${dialect.dateOrder === 'DMY' ? 'DMY' : 'MDY'}'`)
+    if (dialect.dateOrder) await client.query(setDateOrderSql(dialect.dateOrder))
     if (first) for (const sql of createPartitionedTableSql(imp, columns)) await client.query(sql)
     await client.query(createBatchTableSql(imp, batch.start, columns))
     let copied = 0

@@ -21,7 +21,7 @@ export function parseSkippedRow(message: string): SkippedRow | null {
 }
 
 /** Why a value was refused, for a person: `amount: "12abc" is not a whole number`. */
-export function skippedReason(skipped: SkippedRow, columns: readonly ImportColumn[]): string {
+export function skippedReason(skipped: Pick<SkippedRow, 'column' | 'value'>, columns: readonly ImportColumn[]): string {
   const column = columns.find((c) => c.name === skipped.column)
   const label = COLUMN_TYPE_LABELS[column?.type ?? 'text']
   const name = column?.header || skipped.column
