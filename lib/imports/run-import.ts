@@ -397,10 +397,13 @@ async function commitBatch(
     let rejected = 0
     const blankLines: number[] = []
     for (const piece of batch.pieces) {
-      const raw = await reader.read(piece)
-      let chunk = bytesForCopy(raw.subarray(piece.start === 0 ? dialect.bom : 0), dialect.encoding, true).chunk
-      if (piece.start === 0 && dialect.header) chunk = chunk.subarray(findFirstRecordEnd(chunk, 1, piece.final, recordSyntax(dialect)).end)
-      const result = await copyPiece(client, imp, batch, piece, chunk, layout, slow)
+      // The piece's records as COPY reads them: after the BOM and header, in UTF-8 or Windows-1252.
+      const readRecords = async () => {
+        const raw = await reader.read(piece)
+        const chunk = bytesForCopy(raw.subarray(piece.start === 0 ? dialect.bom : 0), dialect.encoding, true).chunk
+        return piece.start === 0 && dialect.header ? chunk.subarray(findFirstRecordEnd(chunk, 1, piece.final, recordSyntax(dialect)).end) : chunk
+      }
+      const result = await copyPiece(client, imp, batch, piece, await readRecords(), layout, slow, readRecords)
       copied += result.copied
       rejected += result.rejects.length
       blankLines.push(...result.blankLines)
@@ -453,7 +456,16 @@ async function commitBatch(
  * a file that ends inside quotes: those are scanned byte by byte, and so is every piece of a
  * batch loaded again because COPY refused one for its shape (Reshape).
  */
-async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, piece: Piece, chunk: Buffer, layout: Layout, slow: boolean): Promise<CopiedPiece> {
+async function copyPiece(
+  client: pg.Client,
+  imp: ClaimedImport,
+  batch: Batch,
+  piece: Piece,
+  chunk: Buffer,
+  layout: Layout,
+  slow: boolean,
+  readRecords: () => Promise<Buffer>,
+): Promise<CopiedPiece> {
   const { columns, dialect } = layout
   const { maxFieldBytes } = config()
   const syntax = recordSyntax(dialect)
@@ -493,6 +505,8 @@ async function copyPiece(client: pg.Client, imp: ClaimedImport, batch: Batch, pi
       client.off('notice', onNotice)
     }
   }
+  // The rewrite changed the records in place: a reject is shown as the file wrote it.
+  if (rewrites && skipped.length) chunk = await readRecords()
   const located = skipped.length
     ? locateSkippedRecords(chunk, records, piece.line, syntax, dialect.newline, skipped, fieldOf(chunk, layout)).map((r) => ({ ...r, reason: skippedReason(r.skipped, columns) }))
     : []

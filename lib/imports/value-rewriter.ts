@@ -28,25 +28,29 @@ export function rewritesFor(columns: readonly { format?: ColumnFormat | undefine
 
 const CR = 0x0d
 const LF = 0x0a
+const SPACE = 0x20
 
 /**
- * Whole records with the values of the planned columns rewritten as COPY reads them: a marker
- * becomes an empty value (NULL), `1.234,56` becomes `1234.56`. A value that does not keep its
- * convention (a group of two digits, a letter) is left as it was, so that COPY refuses it and
- * the record becomes a reject with its line. Records keep their lines, so COPY's line numbers
- * still name the file's records.
+ * Whole records with the values of the planned columns rewritten as COPY reads them, in place:
+ * `1.234,56` becomes `1234.56 `, padded with spaces to its written length (numeric and bigint
+ * input ignore them), so that the bytes after it stay where they are and nothing is copied; a
+ * marker becomes an empty value (NULL), and the bytes after it move up. A value that does not
+ * keep its convention (a group of two digits, a letter) is left as it was, so that COPY
+ * refuses it and the record becomes a reject with its line. Records keep their lines, so
+ * COPY's line numbers still name the file's records. `records` is changed: read the file
+ * again for its own bytes.
  *
  * Hand-written: a CSV library would decode and re-encode every value of every record; this
- * copies the bytes between planned values as they are, and reads the quotes as COPY does
- * (every quote character toggles "inside quotes"), as record-scanner.ts does.
+ * touches only the planned values, and reads the quotes as COPY does (every quote character
+ * toggles "inside quotes"), as record-scanner.ts does.
  */
 export function rewriteValues(records: Buffer, syntax: RecordSyntax, plan: ReadonlyArray<ValueRewrite | null>): Buffer {
   return rewriteRecords(records, 0, syntax, plan, Infinity).bytes
 }
 
 /**
- * The records rewritten in pieces of about `pieceBytes` that end where a record ends, one at a
- * time as COPY takes them: the next piece is rewritten while PostgreSQL parses the last.
+ * The records rewritten in place in pieces of about `pieceBytes` that end where a record ends,
+ * one at a time as COPY takes them: the next piece is rewritten while PostgreSQL parses the last.
  */
 export function* rewrittenPieces(records: Buffer, syntax: RecordSyntax, plan: ReadonlyArray<ValueRewrite | null>, pieceBytes: number): Generator<Buffer> {
   for (let from = 0; from < records.length; ) {
@@ -60,44 +64,64 @@ export function* rewrittenPieces(records: Buffer, syntax: RecordSyntax, plan: Re
 function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, plan: ReadonlyArray<ValueRewrite | null>, maxBytes: number): { bytes: Buffer; end: number } {
   const { delimiter, quote, escape, newline } = syntax
   const n = records.length
-  // A rewritten value is never longer than it was; the last record may run past maxBytes.
-  let out: Buffer = Buffer.allocUnsafe(Math.min(n - from, maxBytes + 64 * 1024))
   const last = plan.reduce((at, r, i) => (r ? i : at), -1)
   // The bytes a field's scan stops at: anything else is skipped in a tight loop.
   const stops = new Uint8Array(256)
   for (const b of [delimiter, quote, escape, newline]) stops[b] = 1
-  let o = 0
-  let copied = from // records[copied, …) is not in `out` yet
+  let w = from // records[from, w) is rewritten
+  let moved = from // records[moved, …) is still to move up to w: the same place until a marker shortens a value
   let i = from
-  // The next quote at or after i (n when none): found once per quote, not once per record.
+  // The next quote, delimiter and line break at or after i (n when none), each found with
+  // indexOf (memchr) once per occurrence: a field with no quote before its end is found by
+  // them alone, at a few nanoseconds a field instead of one per byte.
   let nextQuote = -1
+  let nextDelimiter = -1
+  let nextNewline = -1
+  const next = (byte: number, at: number) => {
+    const found = records.indexOf(byte, at)
+    return found === -1 ? n : found
+  }
   while (i < n && i - from < maxBytes) {
     // One record, read as COPY reads it: its fields up to the last planned one, then a jump to its end.
     let field = 0
     for (;;) {
       const start = i
-      let inQuotes = false
-      for (;;) {
-        while (i < n && stops[records[i]!] === 0) i++
-        if (i >= n) break
-        const b = records[i]!
-        if (inQuotes && b === escape && escape !== quote && (records[i + 1] === quote || records[i + 1] === escape)) i += 2
-        else if (b === quote) {
-          inQuotes = !inQuotes
-          i++
-        } else if (!inQuotes && (b === delimiter || b === newline)) break
-        else i++
+      if (nextQuote < i) nextQuote = next(quote, i)
+      if (nextDelimiter < i) nextDelimiter = next(delimiter, i)
+      if (nextNewline < i) nextNewline = next(newline, i)
+      const unquotedEnd = nextDelimiter < nextNewline ? nextDelimiter : nextNewline
+      if (nextQuote > unquotedEnd) i = unquotedEnd
+      else {
+        // A quote in the field: byte by byte, every quote toggling "inside quotes".
+        let inQuotes = false
+        for (;;) {
+          while (i < n && stops[records[i]!] === 0) i++
+          if (i >= n) break
+          const b = records[i]!
+          if (inQuotes && b === escape && escape !== quote && (records[i + 1] === quote || records[i + 1] === escape)) i += 2
+          else if (b === quote) {
+            inQuotes = !inQuotes
+            i++
+          } else if (!inQuotes && (b === delimiter || b === newline)) break
+          else i++
+        }
       }
       const rewrite = plan[field]
       if (rewrite) {
         let end = i
         if (records[end - 1] === CR && (records[end] === LF || end === n)) end-- // a CRLF record's last value
-        if (o + end - copied > out.length) out = larger(out, o + end - copied)
-        const written = rewriteValue(records, start, end, rewrite, quote, out, o + start - copied)
-        if (written >= 0) {
-          records.copy(out, o, copied, start)
-          o = written
-          copied = end
+        const reading = readingOf(records, start, end, rewrite, quote)
+        if (reading !== KEEP) {
+          if (w !== moved) records.copyWithin(w, moved, start)
+          const at = w + start - moved
+          let valueEnd = at
+          if (reading === NUMBER) {
+            valueEnd = writeNumber(records, start, end, rewrite, at)
+            // Padded while nothing has moved, so that nothing has to.
+            if (at === start) while (valueEnd < end) records[valueEnd++] = SPACE
+          }
+          w = valueEnd
+          moved = end
         }
       }
       if (i >= n || records[i] === newline) break
@@ -105,76 +129,73 @@ function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, pla
       field++
       if (field > last) {
         // Past the last planned column: on to the line break, unless a quote opens before it.
-        if (nextQuote < i) {
-          nextQuote = records.indexOf(quote, i)
-          if (nextQuote === -1) nextQuote = n
-        }
-        const end = records.indexOf(newline, i)
-        if (end !== -1 && nextQuote > end) {
-          i = end
+        if (nextQuote < i) nextQuote = next(quote, i)
+        if (nextNewline < i) nextNewline = next(newline, i)
+        if (nextQuote > nextNewline) {
+          i = nextNewline
           break
         }
       }
     }
     if (i < n) i++ // the line break
   }
-  if (o + i - copied > out.length) out = larger(out, o + i - copied)
-  records.copy(out, o, copied, i)
-  o += i - copied
-  return { bytes: out.subarray(0, o), end: i }
+  if (w !== moved) records.copyWithin(w, moved, i)
+  return { bytes: records.subarray(from, w + i - moved), end: i }
 }
 
-/** `out` copied into a buffer of at least `bytes` (twice as large at least, so that growing stays linear). */
-function larger(out: Buffer, bytes: number): Buffer {
-  const grown = Buffer.allocUnsafe(Math.max(bytes, 2 * out.length))
-  out.copy(grown)
-  return grown
-}
+const KEEP = 0
+const MISSING = 1
+const NUMBER = 2
 
-/**
- * Writes the value in records[start, end) as COPY should read it at `o`; returns the new end,
- * or -1 when it stays as it was (not the column's convention, or nothing to change).
- */
-function rewriteValue(records: Buffer, start: number, end: number, r: ValueRewrite, quote: number, out: Buffer, o: number): number {
+/** How the value in records[start, end) is read: the column's marker, a number of its convention, or neither (kept as written). */
+function readingOf(records: Buffer, start: number, end: number, r: ValueRewrite, quote: number): typeof KEEP | typeof MISSING | typeof NUMBER {
   let s = start
   let e = end
   if (e - s >= 2 && records[s] === quote && records[e - 1] === quote) {
     s++
     e--
   }
-  if (r.missing && e - s === r.missing.length && records.compare(r.missing, 0, r.missing.length, s, e) === 0) return o
-  if (!r.thousands && !r.decimalComma) return -1
-  const from = o
+  if (r.missing && e - s === r.missing.length && records.compare(r.missing, 0, r.missing.length, s, e) === 0) return MISSING
+  if (!r.thousands && !r.decimalComma) return KEEP
   let p = s
-  if (records[p] === 0x2b /* + */ || records[p] === 0x2d /* - */) out[o++] = records[p++]!
+  if (records[p] === 0x2b /* + */ || records[p] === 0x2d /* - */) p++
   let digits = 0 // in the group being read
   let groups = 0 // thousands separators read
   const sep = r.thousands
+  const sep0 = sep ? sep[0] : -1
   for (; p < e; p++) {
     const b = records[p]!
-    if (b >= 0x30 && b <= 0x39) {
-      out[o++] = b
-      digits++
-    } else if (sep && records[p] === sep[0] && records.compare(sep, 0, sep.length, p, Math.min(p + sep.length, e)) === 0) {
+    if (b >= 0x30 && b <= 0x39) digits++
+    else if (b === sep0 && (sep!.length === 1 || records.compare(sep!, 0, sep!.length, p, Math.min(p + sep!.length, e)) === 0)) {
       // 1.234.567: one to three digits first, then groups of three.
-      if (digits === 0 || digits > 3 || (groups > 0 && digits !== 3)) return -1
+      if (digits === 0 || digits > 3 || (groups > 0 && digits !== 3)) return KEEP
       groups++
       digits = 0
-      p += sep.length - 1
+      p += sep!.length - 1
     } else break
   }
-  if (digits === 0 || (groups > 0 && digits !== 3)) return -1
+  if (digits === 0 || (groups > 0 && digits !== 3)) return KEEP
   if (p < e) {
-    if (records[p] !== (r.decimalComma ? 0x2c : 0x2e)) return -1
-    out[o++] = 0x2e
-    p++
-    const fraction = p
-    for (; p < e; p++) {
-      const b = records[p]!
-      if (b < 0x30 || b > 0x39) return -1
-      out[o++] = b
-    }
-    if (p === fraction) return -1
+    if (records[p] !== (r.decimalComma ? 0x2c : 0x2e)) return KEEP
+    const fraction = ++p
+    while (p < e && records[p]! >= 0x30 && records[p]! <= 0x39) p++
+    if (p === fraction || p < e) return KEEP
   }
-  return o === from ? -1 : o
+  return NUMBER
+}
+
+/**
+ * Writes the number in records[start, end), which readingOf found of its convention, at `at`
+ * (at or before `start`, so every byte is read before it is written over): its sign and
+ * digits, a point for its decimal separator, no thousands separators or quotes. Its end.
+ */
+function writeNumber(records: Buffer, start: number, end: number, r: ValueRewrite, at: number): number {
+  const decimal = r.decimalComma ? 0x2c : 0x2e
+  let o = at
+  for (let p = start; p < end; p++) {
+    const b = records[p]!
+    if ((b >= 0x30 && b <= 0x39) || b === 0x2b || b === 0x2d) records[o++] = b
+    else if (b === decimal) records[o++] = 0x2e
+  }
+  return o
 }
