@@ -2,6 +2,7 @@
 
 import { useId, useState } from 'react'
 import { COLUMN_TYPE_LABELS, COLUMN_TYPES, type ColumnType } from '@/lib/csv/column-types'
+import { datePattern, type DateFormat } from '@/lib/csv/conventions'
 import { formatRows } from '@/lib/format'
 import type { ImportDto } from '@/lib/imports/schemas'
 import { neutralButton, primaryButton } from './styles'
@@ -15,6 +16,19 @@ const THOUSANDS_CHOICES: Array<{ value: Thousands; label: string }> = [
   { value: ',', label: 'comma (1,234)' },
   { value: ' ', label: 'space (1 234)' },
   { value: "'", label: "apostrophe (1'234)" },
+]
+
+// Dates as files write them, for a text column of dates the sniffer did not type; ISO needs no format.
+const DATE_WRITINGS: Array<{ label: string; date: DateFormat | null }> = [
+  { label: 'YYYY-MM-DD (ISO)', date: null },
+  ...(['DMY', 'MDY'] as const).flatMap((order) =>
+    (['.', '/', '-'] as const).flatMap((separator) =>
+      ([4, 2] as const).map((yearDigits) => {
+        const date = { order, separator, yearDigits, padded: true, time: '' as const }
+        return { label: datePattern(date), date }
+      }),
+    ),
+  ),
 ]
 
 const input =
@@ -36,7 +50,8 @@ export async function retypeColumn(importId: string, column: string, body: { typ
 
 /**
  * Changes a column's type from the import's page: the type, how numbers are written (decimal
- * and thousands separators) and a marker for missing values. Values that do not fit become
+ * and thousands separators) or dates (day or month first, their separator and year), and a
+ * marker for missing values. Values that do not fit become
  * rejects with their line; the answer says how many.
  */
 export function ColumnTypeForm({ importId, column, onRetyped }: { importId: string; column: Column; onRetyped: (imp: ImportDto) => Promise<void> }) {
@@ -45,16 +60,21 @@ export function ColumnTypeForm({ importId, column, onRetyped }: { importId: stri
   const [decimal, setDecimal] = useState<'.' | ','>(column.format?.number?.decimal ?? '.')
   const [thousands, setThousands] = useState<Thousands>((column.format?.number?.thousands as Thousands | undefined) ?? '')
   const [missing, setMissing] = useState(column.format?.missing ?? '')
+  const [dateWriting, setDateWriting] = useState(0) // in DATE_WRITINGS
+  const [time, setTime] = useState<'HH:MM' | 'HH:MM:SS'>('HH:MM:SS')
   const [busy, setBusy] = useState(false)
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null)
-  const ids = { type: useId(), decimal: useId(), thousands: useId(), missing: useId(), form: useId() }
+  const ids = { type: useId(), decimal: useId(), thousands: useId(), missing: useId(), date: useId(), time: useId(), form: useId() }
   const numbers = type === 'numeric' || type === 'bigint'
+  const dates = type === 'date' || type === 'timestamptz'
+  const date = dates ? DATE_WRITINGS[dateWriting]!.date : null
 
   const submit = async () => {
     setBusy(true)
     setMessage(null)
     const format = {
       ...(numbers && (decimal !== '.' || thousands !== '') ? { number: { decimal, thousands, plus: false } } : {}),
+      ...(date ? { date: { ...date, time: type === 'timestamptz' ? time : '' } } : {}),
       ...(missing ? { missing } : {}),
     }
     const answer = await retypeColumn(importId, column.name, { type, ...(Object.keys(format).length ? { format } : {}) })
@@ -111,6 +131,27 @@ export function ColumnTypeForm({ importId, column, onRetyped }: { importId: stri
                 </select>
               </span>
             </>
+          )}
+          {dates && (
+            <span className="flex flex-col gap-1">
+              <label htmlFor={ids.date}>Dates written</label>
+              <select id={ids.date} className={input} value={dateWriting} onChange={(e) => setDateWriting(Number(e.target.value))}>
+                {DATE_WRITINGS.map((w, i) => (
+                  <option key={w.label} value={i}>
+                    {w.label}
+                  </option>
+                ))}
+              </select>
+            </span>
+          )}
+          {date && type === 'timestamptz' && (
+            <span className="flex flex-col gap-1">
+              <label htmlFor={ids.time}>Time written</label>
+              <select id={ids.time} className={input} value={time} onChange={(e) => setTime(e.target.value as 'HH:MM' | 'HH:MM:SS')}>
+                <option value="HH:MM:SS">HH:MM:SS</option>
+                <option value="HH:MM">HH:MM</option>
+              </select>
+            </span>
           )}
           <span className="flex flex-col gap-1">
             <label htmlFor={ids.missing}>Missing values written as</label>

@@ -147,3 +147,22 @@ test("a column's type changes on the page: decimal commas read as numbers, the v
   await expect(detail.getByTestId('import-preview').locator('tbody tr td:nth-child(2)')).toHaveText(['2.50', '3.20'])
   await expect(detail.getByTestId('import-reject').locator('td')).toHaveText(['4', 'price: "gratis" is not a decimal number', 'Kuchen,gratis'])
 })
+
+test('a text column of dates becomes a date column on the page, read in the pattern a person chooses', async ({ page }) => {
+  const file = Buffer.from('Nr;Lieferung\n1;31.01.2024\n2;unbekannt\n3;01.02.2024\n')
+  const { id } = await importOnHomePage(page, 'lieferungen.csv', file)
+
+  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  const delivery = detail.getByTestId('import-column').nth(1)
+  await expect(delivery.getByTestId('import-column-type')).toContainText('text text')
+  await delivery.getByRole('button', { name: 'Change type of Lieferung' }).click()
+  const form = delivery.getByTestId('column-type-form')
+  await form.getByLabel('Type').selectOption('date')
+  await form.getByLabel('Dates written').selectOption({ label: 'DD.MM.YYYY' })
+  await form.getByRole('button', { name: 'Change' }).click()
+  await expect(delivery.getByRole('status')).toHaveText('Now date: 1 row did not fit, set aside with its line among the rejects.')
+  await expect(delivery.getByTestId('import-column-type')).toHaveText('date date written DD.MM.YYYY')
+  await expect(detail.getByTestId('import-preview').locator('tbody tr td:nth-child(2)')).toHaveText(['2024-01-31', '2024-02-01'])
+  await expect(detail.getByTestId('import-reject').locator('td')).toHaveText(['3', 'Lieferung: "unbekannt" is not a date', '2;unbekannt'])
+})
