@@ -215,13 +215,24 @@ export function fitsColumn(value: string, type: ColumnType, format: ColumnFormat
 
 const THOUSANDS_NAMES: Record<string, string> = { '\u00a0': ' ', '\u202f': ' ' }
 
-/** The date pattern a format writes, as a person reads it: DD.MM.YYYY, M/D/YY HH:MM. */
-export function datePattern(date: DateFormat): string {
-  const day = date.padded ? 'DD' : 'D'
-  const month = date.padded ? 'MM' : 'M'
-  const parts = date.order === 'DMY' ? [day, month] : [month, day]
-  return `${parts.join(date.separator)}${date.separator}${'Y'.repeat(date.yearDigits)}${date.time ? ` ${date.time}` : ''}`
+/** The words of a date pattern: the day, month and year as padded or not, and the time. */
+type PatternWords = { day: [string, string]; month: [string, string]; year: Record<2 | 4, string>; time: Record<DateFormat['time'], string> }
+// [unpadded, padded]
+const PERSON_WORDS: PatternWords = { day: ['D', 'DD'], month: ['M', 'MM'], year: { 2: 'YY', 4: 'YYYY' }, time: { '': '', 'HH:MM': ' HH:MM', 'HH:MM:SS': ' HH:MM:SS' } }
+const TO_CHAR_WORDS: PatternWords = { day: ['FMDD', 'DD'], month: ['FMMM', 'MM'], year: { 2: 'YY', 4: 'YYYY' }, time: { '': '', 'HH:MM': ' HH24:MI', 'HH:MM:SS': ' HH24:MI:SS' } }
+
+function writePattern(date: DateFormat, words: PatternWords): string {
+  const day = words.day[date.padded ? 1 : 0]
+  const month = words.month[date.padded ? 1 : 0]
+  const [first, second] = date.order === 'DMY' ? [day, month] : [month, day]
+  return `${first}${date.separator}${second}${date.separator}${words.year[date.yearDigits]}${words.time[date.time]}`
 }
+
+/** The date pattern a format writes, as a person reads it: DD.MM.YYYY, M/D/YY HH:MM. */
+export const datePattern = (date: DateFormat): string => writePattern(date, PERSON_WORDS)
+
+/** The pattern PostgreSQL's to_char writes a date of this format with: DD.MM.YYYY, FMMM/FMDD/YY HH24:MI. */
+export const datePatternSql = (date: DateFormat): string => writePattern(date, TO_CHAR_WORDS)
 
 /** How the file writes a column's values, for the import page: "1.234.567,89", "DD.MM.YYYY", "N/A for missing". */
 export function describeFormat(format: ColumnFormat): string {
@@ -236,11 +247,3 @@ export function describeFormat(format: ColumnFormat): string {
   return parts.join(' · ')
 }
 
-/** The pattern PostgreSQL's to_char writes a date of this format with: DD.MM.YYYY, FMMM/FMDD/YY HH24:MI. */
-export function datePatternSql(date: DateFormat): string {
-  const day = date.padded ? 'DD' : 'FMDD'
-  const month = date.padded ? 'MM' : 'FMMM'
-  const [first, second] = date.order === 'DMY' ? [day, month] : [month, day]
-  const time = date.time === 'HH:MM' ? ' HH24:MI' : date.time === 'HH:MM:SS' ? ' HH24:MI:SS' : ''
-  return `${first}${date.separator}${second}${date.separator}${date.yearDigits === 4 ? 'YYYY' : 'YY'}${time}`
-}
