@@ -2,6 +2,7 @@ import { AccountBar } from '@/components/account-bar'
 import { link } from '@/components/styles'
 import { UploadPanel } from '@/components/upload-panel'
 import { signedInOrRedirect } from '@/lib/auth/page-principal'
+import { config } from '@/lib/config'
 
 export const dynamic = 'force-dynamic'
 
@@ -16,7 +17,7 @@ export default async function HomePage() {
           reloaded tab costs nothing), then land in PostgreSQL tables while you watch, pause or stop them.
         </p>
       </header>
-      <UploadPanel viewerEmail={who.email} />
+      <UploadPanel viewerEmail={who.email} maxUploadBytes={config().maxUploadBytes} />
       {/* After the panel, so that the first Tab still reaches "Choose files…". */}
       <footer className="flex flex-wrap items-center justify-between gap-4 border-t border-slate-200 pt-4 text-sm text-slate-600 dark:border-slate-800 dark:text-slate-400">
         <p>

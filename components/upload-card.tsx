@@ -32,7 +32,9 @@ export function UploadCard({
   const percent = size === 0 ? 100 : Math.floor((sent / size) * 1000) / 10
   const rate = 'bytesPerSecond' in state ? state.bytesPerSecond : null
   const active = state.phase === 'starting' || state.phase === 'uploading' || state.phase === 'retrying'
-  const finished = state.phase === 'done' || state.phase === 'cancelled'
+  const finished = state.phase === 'done' || state.phase === 'cancelled' || state.phase === 'refused'
+  // What cannot go on can leave the list.
+  const removable = state.phase === 'cancelled' || state.phase === 'refused' || (state.phase === 'failed' && !state.canRetry)
 
   return (
     <article
@@ -48,7 +50,7 @@ export function UploadCard({
         <span className="text-sm text-slate-500 tabular-nums dark:text-slate-400">{formatBytes(size)}</span>
       </div>
 
-      {state.phase !== 'done' && (
+      {!finished && (
         <div
           role="progressbar"
           aria-label={`Upload of ${item.name}`}
@@ -68,23 +70,23 @@ export function UploadCard({
         <p className="tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite" data-testid="upload-status">
           {describe(item, percent, rate)}
         </p>
-        {state.phase === 'failed' && !state.canRetry && (
-          <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onDismiss}>
-            Dismiss
+        {removable && (
+          <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onDismiss} aria-label={`Remove ${item.name} from the list`}>
+            Remove
           </button>
         )}
-        {!finished && !(state.phase === 'failed' && !state.canRetry) && (
+        {!finished && !removable && (
           <div className="flex gap-2">
             {state.phase === 'paused' || state.phase === 'failed' ? (
-              <button type="button" className={`${button} border-sky-600 text-sky-700 dark:text-sky-300`} onClick={onResume}>
+              <button type="button" className={`${button} border-sky-600 text-sky-700 dark:text-sky-300`} onClick={onResume} aria-label={`Resume upload of ${item.name}`}>
                 Resume
               </button>
             ) : (
-              <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onPause} disabled={!active}>
+              <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onPause} disabled={!active} aria-label={`Pause upload of ${item.name}`}>
                 Pause
               </button>
             )}
-            <button type="button" className={`${button} border-red-300 text-red-700 dark:border-red-800 dark:text-red-300`} onClick={onCancel}>
+            <button type="button" className={`${button} border-red-300 text-red-700 dark:border-red-800 dark:text-red-300`} onClick={onCancel} aria-label={`Cancel upload of ${item.name}`}>
               Cancel
             </button>
           </div>
@@ -113,7 +115,7 @@ function describe({ state, size }: UploadItem, percent: number, rate: number | n
     case 'starting':
       return 'Starting…'
     case 'uploading': {
-      const speed = rate ? ` · ${(rate / 1e6).toFixed(1)} MB/s · ${formatDuration((size - state.sent) / rate)} left` : ''
+      const speed = rate ? ` · ${formatBytes(rate)}/s · ${formatDuration((size - state.sent) / rate)} left` : ''
       return `${percent}%${speed}`
     }
     case 'paused':
@@ -126,5 +128,7 @@ function describe({ state, size }: UploadItem, percent: number, rate: number | n
       return 'Uploaded'
     case 'cancelled':
       return 'Cancelled'
+    case 'refused':
+      return `Not uploaded: ${state.message}`
   }
 }

@@ -8,8 +8,9 @@ import { useUploads } from './use-uploads'
 
 /** The drop zone, one card per file (an upload, then its import), and the imports of earlier visits. */
 /** `viewerEmail`: the signed-in person, whose own imports the list shows without a name. */
-export function UploadPanel({ viewerEmail }: { viewerEmail: string }) {
-  const { items, earlier, add, pause, resume, cancel, endStopped, dismiss, discard } = useUploads()
+/** `maxUploadBytes`: the server's limit, said in the drop zone and checked before a file is sent. */
+export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: string; maxUploadBytes: number }) {
+  const { items, earlier, add, pause, resume, cancel, endStopped, dismiss, discard } = useUploads(maxUploadBytes)
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
   // Set once the page's drop listeners are on and React handles clicks: before that, a drop
@@ -65,7 +66,7 @@ export function UploadPanel({ viewerEmail }: { viewerEmail: string }) {
         }`}
       >
         <p className="text-lg font-medium">{dragging ? 'Drop to upload' : 'Drop CSV files here'}</p>
-        <p className="text-sm text-slate-500 dark:text-slate-400">One or many, of any size. Or</p>
+        <p className="text-sm text-slate-500 dark:text-slate-400">One or many, up to {formatBytes(maxUploadBytes)} each. Or</p>
         <button
           type="button"
           onClick={() => input.current?.click()}

@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react'
 import * as tus from 'tus-js-client'
+import { FIRST_BYTES, whyNotToUpload } from '@/lib/csv/not-csv'
 import { createRateMeter } from '@/lib/rate-meter'
 
 /** Where one file's upload stands, as the card shows it. */
@@ -12,6 +13,8 @@ export type UploadState =
   | { phase: 'done'; uploadId: string }
   | { phase: 'failed'; sent: number; message: string; canRetry: boolean }
   | { phase: 'cancelled' }
+  /** Not sent at all: the browser's own check of the file's size and first bytes refused it. */
+  | { phase: 'refused'; message: string }
 
 /** An unfinished upload that tus-js-client remembers from an earlier visit (localStorage). */
 export type EarlierUpload = Awaited<ReturnType<tus.Upload['findPreviousUploads']>>[number]
@@ -40,8 +43,11 @@ const RATE_GAP_MS = 1_000
 // The server removes unfinished uploads after 24 h (tus expiration); older local entries are dead.
 const EARLIER_UPLOAD_LIFETIME_MS = 24 * 60 * 60 * 1000
 
-/** Starts, pauses, resumes and cancels tus uploads, and tracks their progress for the page. */
-export function useUploads() {
+/**
+ * Starts, pauses, resumes and cancels tus uploads, and tracks their progress for the page.
+ * `maxUploadBytes`: the server's limit, checked before a byte is sent.
+ */
+export function useUploads(maxUploadBytes: number) {
   const [items, setItems] = useState<UploadItem[]>([])
   const [earlier, setEarlier] = useState<EarlierUpload[]>([])
   const uploads = useRef(new Map<string, tus.Upload>())
@@ -59,6 +65,12 @@ export function useUploads() {
       for (const file of files) {
         setEarlier((all) => all.filter((e) => !(e.metadata.filename === file.name && e.size === file.size)))
         const key = crypto.randomUUID()
+        // The server's sniffer would refuse it at the end; refused here, nothing is sent.
+        const refusal = whyNotToUpload(new Uint8Array(await file.slice(0, FIRST_BYTES).arrayBuffer()), file.size, maxUploadBytes)
+        if (refusal) {
+          setItems((all) => [{ key, name: file.name, size: file.size, state: { phase: 'refused', message: refusal }, resumedFrom: null, uploadId: null }, ...all])
+          continue
+        }
         setItems((all) => [{ key, name: file.name, size: file.size, state: { phase: 'starting' }, resumedFrom: null, uploadId: null }, ...all])
         const rate = createRateMeter({ windowMs: RATE_WINDOW_MS, gapMs: RATE_GAP_MS })
         let lastRender = 0
@@ -115,7 +127,7 @@ export function useUploads() {
         upload.start()
       }
     },
-    [update],
+    [update, maxUploadBytes],
   )
 
   /** Moves a card to paused or uploading, keeping the bytes it had sent. */

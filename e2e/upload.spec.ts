@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { APIRequestContext, Locator, Page, Request } from '@playwright/test'
-import { expect, offsetOf, serverOffset, sha256File, test } from './fixtures'
+import { expect, offsetOf, openHome, serverOffset, sha256File, test } from './fixtures'
 import { dataDir, SERVER_URL } from './run-dir'
 
 const MB = 1_000_000
@@ -64,7 +64,7 @@ test('a 200 MB upload survives pause, resume and a page reload, and lands byte f
 
   // 2. Pause mid-way: nothing more reaches the server.
   await expect.poll(percentOf(card), { timeout: 30_000 }).toBeGreaterThan(15)
-  await card.getByRole('button', { name: 'Pause', exact: true }).click()
+  await card.getByRole('button', { name: /^Pause upload of / }).click()
   await expect(card).toHaveAttribute('data-phase', 'paused')
   await expect(card.getByTestId('upload-status')).toContainText('Paused at')
   const pausedAt = await offsetOf(request, uploadUrl)
@@ -76,7 +76,7 @@ test('a 200 MB upload survives pause, resume and a page reload, and lands byte f
   expect(sent.filter(isPatch).length).toBe(patchesWhenPaused)
 
   // 3. Resume: it goes on from where the server stopped.
-  await card.getByRole('button', { name: 'Resume', exact: true }).click()
+  await card.getByRole('button', { name: /^Resume upload of / }).click()
   await expect(card).toHaveAttribute('data-phase', 'uploading')
   await expect.poll(percentOf(card), { timeout: 30_000 }).toBeGreaterThan(40)
 
@@ -120,14 +120,17 @@ test('cancel stops the upload and removes it from the server', async ({ page, re
   await expect.poll(percentOf(card), { timeout: 15_000 }).toBeGreaterThan(5)
   await expect(card).toHaveAttribute('data-phase', 'uploading')
 
-  await card.getByRole('button', { name: 'Cancel', exact: true }).click()
+  await card.getByRole('button', { name: /^Cancel upload of / }).click()
   await expect(card).toHaveAttribute('data-phase', 'cancelled')
   await expect(card.getByTestId('upload-status')).toHaveText('Cancelled')
-  await expect(card.getByRole('button')).toHaveCount(0)
+  // Nothing to do with it but take it off the list.
+  await expect(card.getByRole('button')).toHaveText(['Remove'])
   // tus termination: the server forgets the upload (404, or 410 where it tracks removed ones).
   const answer = await serverOffset(request, uploadUrl)
   expect([{ status: 404 }, { status: 410 }]).toContainEqual(answer)
   expect(fs.existsSync(path.join(dataDir(), 'uploads', uploadId))).toBe(false)
+  await card.getByRole('button', { name: /^Remove .* from the list$/ }).click()
+  await expect(card).toHaveCount(0)
 })
 
 test('an unfinished upload from before a reload can be discarded', async ({ page, request, smallCsv, throttledProxy }) => {
@@ -177,26 +180,43 @@ test('a dropped connection is retried by itself and the upload continues where i
   expect(await sha256File(stored)).toBe(smallCsv.sha256)
 })
 
-test('a file over the size limit is refused with a message, and nothing is retried', async ({ page }, testInfo) => {
-  // A sparse file: 11 GiB to the browser and the server's limit (10 GiB), no disk used.
+test('a file over the size limit is refused before a byte is sent, with the limit', async ({ page }, testInfo) => {
+  // A sparse file: 11 GiB to the browser and over the server's limit (10 GiB), no disk used.
   const huge = testInfo.outputPath('huge.csv')
   fs.writeFileSync(huge, 'a,b\n')
   fs.truncateSync(huge, 11 * 1024 ** 3)
   const sent: Request[] = []
   page.on('request', (r) => sent.push(r))
-  await page.goto(SERVER_URL.href)
-  const answer = page.waitForResponse((r) => isCreation(r.request()))
+  await openHome(page)
+  await expect(page.getByTestId('drop-zone')).toContainText('One or many, up to 10 GiB each.')
   await page.getByTestId('file-input').setInputFiles(huge)
-  expect((await answer).status()).toBe(413)
   const card = page.getByTestId('upload-card')
-  await expect(card).toHaveAttribute('data-phase', 'failed')
-  await expect(card.getByTestId('upload-status')).toHaveText('Failed: File is larger than the limit of 10.0 GiB (MAX_UPLOAD_BYTES)')
-  await expect(card.getByRole('button')).toHaveText(['Dismiss'])
-  await page.waitForTimeout(1_500)
-  expect(sent.filter(isCreation)).toHaveLength(1)
-  expect(sent.filter(isPatch)).toHaveLength(0)
-  await card.getByRole('button', { name: 'Dismiss' }).click()
+  await expect(card).toHaveAttribute('data-phase', 'refused')
+  await expect(card.getByTestId('upload-status')).toHaveText('Not uploaded: The file is 11 GiB, larger than the limit of 10 GiB')
+  await expect(card.getByRole('button')).toHaveText(['Remove'])
+  await page.waitForTimeout(1_000)
+  expect(sent.filter((r) => new URL(r.url()).pathname.startsWith('/api/uploads'))).toHaveLength(0)
+  await card.getByRole('button', { name: 'Remove huge.csv from the list' }).click()
   await expect(card).toHaveCount(0)
+})
+
+test('a file that is not CSV is refused before a byte is sent, saying what it is', async ({ page }) => {
+  const sent: Request[] = []
+  page.on('request', (r) => sent.push(r))
+  await openHome(page)
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(200_000, 7)])
+  const oneLine = Buffer.alloc(100_000, 'a') // no line end in its first 64 KiB
+  await page.getByTestId('file-input').setInputFiles([
+    { name: 'chart.png', mimeType: 'image/png', buffer: png },
+    { name: 'blob.csv', mimeType: 'text/csv', buffer: oneLine },
+    { name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) },
+  ])
+  const status = (name: string) => page.getByRole('article', { name }).getByTestId('upload-status')
+  await expect(status('chart.png')).toHaveText('Not uploaded: This file is a PNG image, not a CSV file')
+  await expect(status('blob.csv')).toHaveText('Not uploaded: No line ends in the first 64 KiB of this file: it is not a CSV file of records')
+  await expect(status('empty.csv')).toHaveText('Not uploaded: The file is empty: there is no header and no data')
+  await page.waitForTimeout(1_000)
+  expect(sent.filter((r) => new URL(r.url()).pathname.startsWith('/api/uploads'))).toHaveLength(0)
 })
 
 test('files dragged onto the page upload, each with its own card', async ({ page }) => {
@@ -247,10 +267,10 @@ test('works from the keyboard: choose a file, then pause and resume it', async (
   const card = page.getByTestId('upload-card')
   await expect(card).toHaveAttribute('data-phase', 'uploading')
   await page.keyboard.press('Tab')
-  await expect(card.getByRole('button', { name: 'Pause', exact: true })).toBeFocused()
+  await expect(card.getByRole('button', { name: /^Pause upload of / })).toBeFocused()
   await page.keyboard.press('Enter')
   await expect(card).toHaveAttribute('data-phase', 'paused')
-  await expect(card.getByRole('button', { name: 'Resume', exact: true })).toBeFocused()
+  await expect(card.getByRole('button', { name: /^Resume upload of / })).toBeFocused()
   await page.keyboard.press('Enter')
   await expect(card).toHaveAttribute('data-phase', 'uploading')
 })

@@ -6,7 +6,7 @@ describe('formatBytes', () => {
     [0, '0 bytes'],
     [1023, '1023 bytes'],
     [1536, '1.5 KiB'],
-    [10 * 1024 ** 3, '10.0 GiB'],
+    [10 * 1024 ** 3, '10 GiB'],
   ])('%d → %s', (n, text) => expect(formatBytes(n)).toBe(text))
 })
 

@@ -6,7 +6,8 @@ export function formatBytes(n: number): string {
     n /= 1024
     i++
   }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
+  // 10 GiB, not 10.0 GiB: a limit reads as the round number it was set to.
+  return `${i === 0 ? n : n.toFixed(1).replace(/\.0$/, '')} ${units[i]}`
 }
 
 /** 3725 → "1 h 2 min"; a remaining time, rounded to what a person can use. */

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { binaryReason, bomOf } from './not-csv'
 
 /** The encodings Sluice reads; everything is stored as UTF-8. */
 export const ENCODINGS = ['utf-8', 'utf-16le', 'utf-16be', 'windows-1252'] as const
@@ -7,28 +8,6 @@ export type Encoding = (typeof ENCODINGS)[number]
 /** A file Sluice will not read as CSV, with the reason a person should see. */
 export class NotCsvError extends Error {}
 
-const BOMS: Array<{ bytes: number[]; encoding: Encoding }> = [
-  { bytes: [0xef, 0xbb, 0xbf], encoding: 'utf-8' },
-  { bytes: [0xff, 0xfe], encoding: 'utf-16le' },
-  { bytes: [0xfe, 0xff], encoding: 'utf-16be' },
-]
-
-// The first bytes of the files people most often drop by mistake.
-const SIGNATURES: Array<{ bytes: number[]; kind: string }> = [
-  { bytes: [0x89, 0x50, 0x4e, 0x47], kind: 'a PNG image' },
-  { bytes: [0xff, 0xd8, 0xff], kind: 'a JPEG image' },
-  { bytes: [0x47, 0x49, 0x46, 0x38], kind: 'a GIF image' },
-  { bytes: [0x25, 0x50, 0x44, 0x46], kind: 'a PDF document' },
-  { bytes: [0x50, 0x4b, 0x03, 0x04], kind: 'a ZIP archive (or an Excel workbook: save it as CSV first)' },
-  { bytes: [0x1f, 0x8b], kind: 'a gzip archive: unpack it first' },
-  { bytes: [0x7f, 0x45, 0x4c, 0x46], kind: 'an executable program' },
-  { bytes: [0x4d, 0x5a], kind: 'a Windows program' },
-  { bytes: [0xd0, 0xcf, 0x11, 0xe0], kind: 'an old Office document (save it as CSV first)' },
-  { bytes: [0x53, 0x51, 0x4c, 0x69, 0x74, 0x65], kind: 'an SQLite database' },
-]
-
-const startsWith = (buf: Uint8Array, bytes: number[]) => bytes.every((b, i) => buf[i] === b)
-
 /**
  * The file's encoding and the length of its byte-order mark, from its first bytes: a BOM
  * decides; otherwise valid UTF-8 is UTF-8 and anything else is Windows-1252 (what spreadsheets
@@ -36,26 +15,11 @@ const startsWith = (buf: Uint8Array, bytes: number[]) => bytes.every((b, i) => b
  * `complete` says the sample is the whole file (else a cut UTF-8 character at its end is fine).
  */
 export function detectEncoding(sample: Uint8Array, complete: boolean): { encoding: Encoding; bom: number } {
-  for (const { bytes, encoding } of BOMS) if (startsWith(sample, bytes)) return { encoding, bom: bytes.length }
-  const signature = SIGNATURES.find((s) => startsWith(sample, s.bytes))
-  if (signature) throw new NotCsvError(`This file is ${signature.kind}, not a CSV file`)
-  if (looksBinary(sample)) throw new NotCsvError('This file holds binary data, not text: it is not a CSV file')
+  const bom = bomOf(sample)
+  if (bom) return { encoding: bom.encoding, bom: bom.bytes.length }
+  const binary = binaryReason(sample)
+  if (binary) throw new NotCsvError(binary)
   return { encoding: isUtf8(complete ? sample : withoutCutCharacter(sample)) ? 'utf-8' : 'windows-1252', bom: 0 }
-}
-
-// Binary data shows in its first bytes; reading more only costs time.
-const BINARY_CHECK_BYTES = 64 * 1024
-
-/** A NUL byte, or more than 1% of bytes that are control characters other than tab, CR, LF and FF. */
-function looksBinary(sample: Uint8Array): boolean {
-  const n = Math.min(sample.length, BINARY_CHECK_BYTES)
-  let controls = 0
-  for (let i = 0; i < n; i++) {
-    const b = sample[i]!
-    if (b === 0) return true
-    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) controls++
-  }
-  return controls > n / 100
 }
 
 /** The sample without a UTF-8 character cut by its end. */

@@ -34,7 +34,7 @@ describe('a JSON body', () => {
   })
 
   it('longer than the limit is refused before it is read', async () => {
-    expect((await refusal(request('{}', 4096))).message).toBe('A request may carry at most 1.0 KiB')
+    expect((await refusal(request('{}', 4096))).message).toBe('A request may carry at most 1 KiB')
   })
 
   it('sent as another type is refused for its type', async () => {

@@ -165,7 +165,7 @@ describe('hardening', () => {
     for (const route of ['/api/sessions', '/api/exports', '/api/sessions/00000000-0000-4000-8000-000000000000/finish']) {
       const res = await appFetch(`${t.app.url}${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: huge })
       expect(res.status).toBe(413)
-      expect(await res.json()).toEqual({ error: { code: 'TOO_LARGE', message: 'A request may carry at most 1.0 MiB', details: { maxBytes: 1048576 } } })
+      expect(await res.json()).toEqual({ error: { code: 'TOO_LARGE', message: 'A request may carry at most 1 MiB', details: { maxBytes: 1048576 } } })
     }
     const longId = 'y'.repeat(100_000)
     const res = await appFetch(`${t.app.url}/api/exports`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ importId: longId }) })

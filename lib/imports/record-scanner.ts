@@ -122,4 +122,4 @@ export function scanRecords(buf: Uint8Array, opts: ScanOptions): ScanResult {
 }
 
 const wrongCount = (expected: number, found: number) => `expected ${expected} fields, found ${found}`
-const tooLong = (field: number, max: number) => `field ${field} is longer than ${formatBytes(max)} (MAX_FIELD_BYTES)`
+const tooLong = (field: number, max: number) => `field ${field} is longer than ${formatBytes(max)}, the longest this server takes`

@@ -644,7 +644,7 @@ function grow(buf: Buffer, remaining: number, line: number, maxLineBytes: number
   // in the header is never closed.
   if (buf.length >= remaining) throw new ImportFailure(`The record on line ${line} never ends: a quote in it is not closed`)
   if (buf.length >= maxLineBytes) {
-    throw new ImportFailure(`The record on line ${line} is longer than ${formatBytes(maxLineBytes)} (MAX_LINE_BYTES)`)
+    throw new ImportFailure(`The record on line ${line} is longer than ${formatBytes(maxLineBytes)}, the longest this server reads`)
   }
   return Buffer.allocUnsafe(Math.min(buf.length * 2, maxLineBytes, remaining))
 }

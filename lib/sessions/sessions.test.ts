@@ -244,7 +244,7 @@ describe.each(FORMATS)('a batch session, its batches sent as %s', (as) => {
     expect(big.status).toBe(413)
     expect(big.body.error).toEqual({
       code: 'TOO_LARGE',
-      message: 'A request may carry at most 64.0 KiB (MAX_BATCH_BYTES): send the records in smaller batches',
+      message: 'A request may carry at most 64 KiB (MAX_BATCH_BYTES): send the records in smaller batches',
       details: { maxBytes: MAX_BYTES },
     })
     // Exactly at the limits is accepted.

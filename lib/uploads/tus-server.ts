@@ -108,7 +108,7 @@ function createTusServer(): Server {
       // A size over the limit is refused with a message a person can act on. (Not every 413:
       // a PATCH beyond the declared Upload-Length is a client bug, and keeps tus's own words.)
       if (!(err instanceof Error) && err.body === ERRORS.ERR_MAX_SIZE_EXCEEDED.body) {
-        return { status_code: 413, body: `File is larger than the limit of ${formatBytes(config().maxUploadBytes)} (MAX_UPLOAD_BYTES)\n` }
+        return { status_code: 413, body: `File is larger than the limit of ${formatBytes(config().maxUploadBytes)}\n` }
       }
       return undefined
     },

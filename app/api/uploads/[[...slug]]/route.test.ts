@@ -145,7 +145,7 @@ describe('tus protocol at /api/uploads', () => {
     const before = await prisma().upload.count()
     const res = await create(1024 * 1024 + 1)
     expect(res.status).toBe(413)
-    expect(await res.text()).toBe('File is larger than the limit of 1.0 MiB (MAX_UPLOAD_BYTES)\n')
+    expect(await res.text()).toBe('File is larger than the limit of 1 MiB\n')
     expect(await prisma().upload.count()).toBe(before)
   })
 
