@@ -43,7 +43,29 @@ export function ImportProgress({
 }) {
   const { view, command, pending, notice, clockOffsetMs } = controller
   const [confirmingStop, setConfirmingStop] = useState(false)
+  // Said when the stop dialog closes by itself: the import ended while it was open.
+  const [stopMissed, setStopMissed] = useState<string | null>(null)
   const hintId = useId()
+  const card = useRef<HTMLElement>(null)
+  const statusLine = useRef<HTMLSpanElement>(null)
+  // The button a person used last: the focus goes back to it, or near it when it has gone.
+  const usedControl = useRef<HTMLElement | null>(null)
+  const status = view.phase === 'following' ? view.imp.status : null
+  const canStop = status !== null && allows(status, 'stop')
+  useEffect(() => {
+    if (!confirmingStop || canStop) return
+    setConfirmingStop(false)
+    setStopMissed(`The import ended (${status?.toLowerCase()}) before the stop was confirmed: nothing was removed.`)
+  }, [confirmingStop, canStop, status])
+  // The focus was lost (the stop dialog closed, Kill went once the import was killed): back to
+  // the control a person used, or else the card's first control, or else its status.
+  useEffect(() => {
+    const used = usedControl.current
+    if (!used || confirmingStop) return
+    const focused = document.activeElement
+    if (focused && focused !== document.body) return // still on a control, or the person moved on
+    ;(used.isConnected ? used : (card.current?.querySelector<HTMLElement>('[data-command]') ?? statusLine.current))?.focus()
+  }, [status, pending, confirmingStop])
   // When the upload last brought bytes, as this page saw it: a queued import whose file is
   // still arriving waits for a worker; one whose upload stands still waits for the file.
   const bytesUploaded = view.phase === 'following' ? (view.imp.bytesUploaded ?? null) : null
@@ -68,6 +90,11 @@ export function ImportProgress({
   }
 
   const { imp, rowsPerSecond, secondsLeft } = view
+  // aria-disabled, not disabled, while a command is sent: a disabled button would drop the focus.
+  const run = (c: ImportCommand) => (e: React.MouseEvent<HTMLElement>) => {
+    usedControl.current = e.currentTarget
+    if (pending === null && allows(imp.status, c)) void command(c)
+  }
   const percent = imp.totalBytes === 0 ? (imp.status === 'PROCESSED' ? 100 : 0) : Math.floor((imp.bytesProcessed / imp.totalBytes) * 1000) / 10
   // The file is still arriving: the bar shows how much of it is on the server, behind what is imported.
   const uploading = imp.bytesUploaded != null && imp.bytesUploaded < imp.totalBytes && !['STOPPED', 'PROCESSED'].includes(imp.status)
@@ -83,6 +110,7 @@ export function ImportProgress({
 
   return (
     <section
+      ref={card}
       aria-label={`Import of ${fileName}`}
       data-testid="import-card"
       data-status={imp.status}
@@ -92,7 +120,11 @@ export function ImportProgress({
       <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-1">
         <div className="flex items-center gap-2">
           <ImportStatusBadge status={imp.status} />
-          <span className="text-sm tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite">
+          {/* Announced when the status changes, not with every tick of the numbers beside it. */}
+          <span className="sr-only" aria-live="polite" data-testid="import-announcement">
+            {`Import of ${fileName}: ${STATUS_WORDS[imp.status]}`}
+          </span>
+          <span ref={statusLine} tabIndex={-1} className="text-sm tabular-nums text-slate-600 outline-none dark:text-slate-300" data-testid="import-status-line">
             {describeImport(imp, percent, uploading ? { percent: uploadedPercent, arriving: Date.now() - uploadGrewAt < UPLOAD_STILL_MS } : null)}
           </span>
         </div>
@@ -178,46 +210,59 @@ export function ImportProgress({
         </p>
       )}
 
+      {stopMissed && (
+        <p role="status" className="mt-2 text-sm text-slate-700 dark:text-slate-200" data-testid="import-stop-missed">
+          {stopMissed}
+        </p>
+      )}
+
       {IMPORT_COMMANDS.some(can) && (
         <div className="mt-3 flex flex-wrap items-center gap-2">
-          {can('pause') && (
-            <button type="button" className={neutral} aria-label="Pause import" disabled={pending !== null} onClick={() => void command('pause')}>
+          {/* One slot for Pause and Resume: the same button, so the focus stays on it when it turns
+              (and while a resumed import waits in the queue, where neither can be used). */}
+          {can('pause') || imp.status === 'QUEUED' ? (
+            <button type="button" data-command className={neutral} aria-label={`Pause import of ${fileName}`} aria-disabled={pending !== null || !can('pause')} onClick={run('pause')}>
               Pause
             </button>
-          )}
-          {can('resume') && (
-            <button type="button" className={primary} aria-label="Resume import" disabled={pending !== null} onClick={() => void command('resume')}>
+          ) : can('resume') ? (
+            <button type="button" data-command className={primary} aria-label={`Resume import of ${fileName}`} aria-disabled={pending !== null} onClick={run('resume')}>
               Resume
             </button>
-          )}
+          ) : null}
           {can('kill') && (
             <button
               type="button"
+              data-command
               className={neutral}
-              aria-label="Kill import"
+              aria-label={`Kill import of ${fileName}, keeping its rows`}
               aria-describedby={hintId}
-              disabled={pending !== null}
-              onClick={() => void command('kill')}
+              aria-disabled={pending !== null}
+              onClick={run('kill')}
             >
-              Kill
+              Kill · keep rows
             </button>
           )}
           {can('stop') && (
             <button
               type="button"
+              data-command
               className={danger}
-              aria-label="Stop import"
+              aria-label={`Stop import of ${fileName}, removing its rows`}
               aria-describedby={hintId}
               aria-haspopup="dialog"
-              disabled={pending !== null}
-              onClick={() => setConfirmingStop(true)}
+              aria-disabled={pending !== null}
+              onClick={(e) => {
+                usedControl.current = e.currentTarget
+                setStopMissed(null)
+                if (pending === null) setConfirmingStop(true)
+              }}
             >
-              Stop…
+              Stop · remove rows…
             </button>
           )}
-          <p id={hintId} className="basis-full text-xs text-slate-500 dark:text-slate-400">
+          <p id={hintId} className="basis-full text-xs text-slate-600 dark:text-slate-400">
             {can('kill')
-              ? 'Kill ends the work at once and keeps the rows committed so far; resume later from there. Stop removes every row.'
+              ? 'Kill ends the work now and keeps the rows committed so far: Resume finishes it later. Stop removes every row, as if the import never ran.'
               : can('stop')
                 ? `Stop removes every row imported so far and ${alsoDoes}.`
                 : ''}
@@ -239,6 +284,17 @@ export function ImportProgress({
       )}
     </section>
   )
+}
+
+const STATUS_WORDS: Record<ImportDto['status'], string> = {
+  QUEUED: 'queued',
+  RECEIVING: 'receiving records',
+  PROCESSING: 'importing',
+  PAUSED: 'paused',
+  PROCESSED: 'done',
+  STOPPED: 'stopped, its rows removed',
+  KILLED: 'killed, its rows kept',
+  FAILED: 'failed',
 }
 
 const BAR_COLOUR: Record<ImportDto['status'], string> = {

@@ -1,7 +1,7 @@
 // Class lists shared by the cards and panels, so their buttons and links look alike.
 
 export const button =
-  'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40'
+  'rounded-md border px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-40 aria-disabled:opacity-40'
 export const neutralButton = `${button} border-slate-300 dark:border-slate-700`
 export const primaryButton = `${button} border-sky-600 text-sky-700 dark:text-sky-300`
 export const dangerButton = `${button} border-red-300 text-red-700 dark:border-red-800 dark:text-red-300`

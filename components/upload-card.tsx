@@ -67,9 +67,13 @@ export function UploadCard({
       )}
 
       <div className="mt-2 flex flex-wrap items-center justify-between gap-x-4 gap-y-2 text-sm">
-        <p className="tabular-nums text-slate-600 dark:text-slate-300" aria-live="polite" data-testid="upload-status">
+        <p className="tabular-nums text-slate-600 dark:text-slate-300" data-testid="upload-status">
           {describe(item, percent, rate)}
         </p>
+        {/* Announced when the phase changes, not with each progress tick (five a second). */}
+        <span className="sr-only" aria-live="polite" data-testid="upload-announcement">
+          {state.phase === 'uploading' ? `Uploading ${item.name}` : `Upload of ${item.name}: ${describe(item, percent, null)}`}
+        </span>
         {removable && (
           <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onDismiss} aria-label={`Remove ${item.name} from the list`}>
             Remove

@@ -196,7 +196,7 @@ test('stop on an import whose file is still uploading ends the upload too', asyn
   await imp.getByRole('button', { name: 'Stop import' }).click()
   await page.getByRole('dialog').getByRole('button', { name: 'Stop and remove rows' }).click()
   await expect(card).toHaveAttribute('data-phase', 'cancelled')
-  await expect(card.getByRole('button')).toHaveCount(0)
+  await expect(card.getByRole('button')).toHaveText(['Remove'])
   const stopped = await apiImport(request, id)
   expect(stopped).toMatchObject({ status: 'STOPPED', rowsImported: 0 })
   await expect.poll(() => tableExists(stopped.tableName), { timeout: 10_000 }).toBe(false)
@@ -261,4 +261,55 @@ test('an import deleted from its page asks first, naming its table, then is gone
   expect((await request.get(new URL(`/api/imports/${id}`, SERVER_URL).href)).status()).toBe(404)
   await page.reload()
   await expect(page.getByTestId('earlier-imports').getByTestId('earlier-import').filter({ hasText: 'to-delete.csv' })).toHaveCount(0)
+})
+
+test("the card's controls say what they do, and the focus stays with the control a person used", async ({ page, stopCsv }) => {
+  test.setTimeout(120_000)
+  const { imp } = await importUnderWay(page, stopCsv.path)
+  const commands = imp.locator('[data-command]')
+  await expect(commands).toHaveText(['Pause', 'Kill · keep rows', 'Stop · remove rows…'])
+  await expect(imp.getByRole('button', { name: 'Kill import of rows-600k.csv, keeping its rows' })).toBeVisible()
+  await expect(imp.getByRole('button', { name: 'Stop import of rows-600k.csv, removing its rows' })).toBeVisible()
+
+  // Pause turns into Resume under the focus, and back.
+  await imp.getByRole('button', { name: 'Pause import of rows-600k.csv' }).focus()
+  await page.keyboard.press('Enter')
+  await expect(imp).toHaveAttribute('data-status', 'PAUSED')
+  await expect(imp.getByRole('button', { name: 'Resume import of rows-600k.csv' })).toBeFocused()
+  await expect(imp.getByTestId('import-announcement')).toHaveText('Import of rows-600k.csv: paused')
+  await page.keyboard.press('Enter')
+  await expect(imp.getByRole('button', { name: 'Pause import of rows-600k.csv' })).toBeFocused()
+
+  // Kill goes away once the import is killed: the focus moves to the card's first control.
+  await imp.getByRole('button', { name: /^Kill import/ }).focus()
+  await page.keyboard.press('Enter')
+  await expect(imp).toHaveAttribute('data-status', 'KILLED')
+  await expect(imp.getByRole('button', { name: 'Resume import of rows-600k.csv' })).toBeFocused()
+
+  // The dialog gives the focus back to Stop when it is dismissed…
+  const stop = imp.getByRole('button', { name: /^Stop import/ })
+  await stop.focus()
+  await page.keyboard.press('Enter')
+  await expect(page.getByRole('dialog')).toBeVisible()
+  await page.keyboard.press('Escape')
+  await expect(page.getByRole('dialog')).toHaveCount(0)
+  await expect(stop).toBeFocused()
+  // …and to the card's status once the stop has removed every control.
+  await page.keyboard.press('Enter')
+  await page.getByRole('dialog').getByRole('button', { name: 'Stop and remove rows' }).click()
+  await expect(imp).toHaveAttribute('data-status', 'STOPPED')
+  await expect(imp.getByTestId('import-status-line')).toBeFocused()
+  await expect(imp.getByTestId('import-announcement')).toHaveText('Import of rows-600k.csv: stopped, its rows removed')
+})
+
+test('the stop dialog closes by itself when the import ends while it is open, and says nothing was removed', async ({ page, importCsv, throttledProxy }) => {
+  test.setTimeout(120_000)
+  // About 6 s for the whole file: the dialog is open when the last bytes arrive and the import finishes.
+  const { imp } = await uploadSlowly(page, await throttledProxy(Math.ceil(importCsv.size / 6)), importCsv.path)
+  await imp.getByRole('button', { name: /^Stop import/ }).click()
+  await expect(page.getByRole('dialog')).toBeVisible()
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 60_000 })
+  await expect(page.getByRole('dialog')).toHaveCount(0)
+  await expect(imp.getByTestId('import-stop-missed')).toHaveText('The import ended (processed) before the stop was confirmed: nothing was removed.')
+  await expect(imp.getByTestId('import-rows')).toHaveText('300,000')
 })
