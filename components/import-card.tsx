@@ -16,7 +16,20 @@ import { useImport, type ImportController } from './use-import'
  * and imported, rows imported and rejected, rows per second and time left, the buttons its
  * status allows, and its exports. `onStatus` hears each status the import is seen in.
  */
-export function ImportCard({ uploadId, fileName, onStatus }: { uploadId: string; fileName: string; onStatus?: (status: ImportDto['status']) => void }) {
+export function ImportCard({
+  uploadId,
+  fileName,
+  onStatus,
+  onChooseAnother,
+  onRemoved,
+}: {
+  uploadId: string
+  fileName: string
+  onStatus?: (status: ImportDto['status']) => void
+  onChooseAnother?: () => void
+  /** A failed import was removed from its card: the card can go. */
+  onRemoved?: () => void
+}) {
   const controller = useImport({ uploadId })
   const status = controller.view.phase === 'following' ? controller.view.imp.status : null
   useEffect(() => {
@@ -24,7 +37,7 @@ export function ImportCard({ uploadId, fileName, onStatus }: { uploadId: string;
   }, [status, onStatus])
   return (
     <>
-      <ImportProgress controller={controller} fileName={fileName} />
+      <ImportProgress controller={controller} fileName={fileName} onChooseAnother={onChooseAnother} onRemoved={onRemoved} />
       {controller.view.phase === 'following' && <ExportPanel imp={controller.view.imp} variant="card" />}
     </>
   )
@@ -35,11 +48,16 @@ export function ImportProgress({
   controller,
   fileName,
   onItsPage = false,
+  onChooseAnother,
+  onRemoved,
 }: {
   controller: ImportController
   fileName: string
   /** On the import's own page: no link to it, no divider from an upload above. */
   onItsPage?: boolean
+  /** Opens the file picker, for a file that cannot be imported; without it, a link to the upload page. */
+  onChooseAnother?: () => void
+  onRemoved?: () => void
 }) {
   const { view, command, pending, notice, clockOffsetMs } = controller
   const [confirmingStop, setConfirmingStop] = useState(false)
@@ -51,6 +69,11 @@ export function ImportProgress({
   // The button a person used last: the focus goes back to it, or near it when it has gone.
   const usedControl = useRef<HTMLElement | null>(null)
   const status = view.phase === 'following' ? view.imp.status : null
+  // Remove was used on a failed import: once it is stopped, its card can go.
+  const removing = useRef(false)
+  useEffect(() => {
+    if (removing.current && status === 'STOPPED') onRemoved?.()
+  }, [status, onRemoved])
   const canStop = status !== null && allows(status, 'stop')
   useEffect(() => {
     if (!confirmingStop || canStop) return
@@ -99,7 +122,9 @@ export function ImportProgress({
   // The file is still arriving: the bar shows how much of it is on the server, behind what is imported.
   const uploading = imp.bytesUploaded != null && imp.bytesUploaded < imp.totalBytes && !['STOPPED', 'PROCESSED'].includes(imp.status)
   const uploadedPercent = uploading ? Math.floor((imp.bytesUploaded! / imp.totalBytes) * 1000) / 10 : 100
-  const can = (command: ImportCommand) => allows(imp.status, command)
+  // The file itself cannot be imported: resume would fail again; what is left is to remove it.
+  const failedForGood = imp.status === 'FAILED' && imp.failedOn === 'file'
+  const can = (command: ImportCommand) => allows(imp.status, command) && !(failedForGood && command === 'resume')
   const moving = imp.status === 'PROCESSING'
   // A batch session's total is unknown until it finishes: the bar is full and pulses.
   const receiving = imp.status === 'RECEIVING'
@@ -242,7 +267,37 @@ export function ImportProgress({
               Kill · keep rows
             </button>
           )}
-          {can('stop') && (
+          {failedForGood && (
+            <button
+              type="button"
+              data-command
+              className={danger}
+              aria-label={`Remove the import of ${fileName}`}
+              aria-haspopup={imp.rowsImported > 0 ? 'dialog' : undefined}
+              aria-disabled={pending !== null}
+              onClick={(e) => {
+                usedControl.current = e.currentTarget
+                if (pending !== null) return
+                removing.current = true
+                // Nothing to lose but a file that cannot be read: no question asked.
+                if (imp.rowsImported > 0) setConfirmingStop(true)
+                else void command('stop')
+              }}
+            >
+              {imp.rowsImported > 0 ? 'Remove…' : 'Remove'}
+            </button>
+          )}
+          {failedForGood &&
+            (onChooseAnother ? (
+              <button type="button" data-command className={primary} onClick={onChooseAnother}>
+                Choose another file
+              </button>
+            ) : (
+              <Link href="/" className={primary}>
+                Choose another file
+              </Link>
+            ))}
+          {can('stop') && !failedForGood && (
             <button
               type="button"
               data-command
@@ -261,7 +316,9 @@ export function ImportProgress({
             </button>
           )}
           <p id={hintId} className="basis-full text-xs text-slate-600 dark:text-slate-400">
-            {can('kill')
+            {failedForGood
+              ? `This file cannot be imported as it is. Remove deletes it${imp.rowsImported > 0 ? ' and the rows imported before the error' : ''}; then choose a corrected file.`
+              : can('kill')
               ? 'Kill ends the work now and keeps the rows committed so far: Resume finishes it later. Stop removes every row, as if the import never ran.'
               : can('stop')
                 ? `Stop removes every row imported so far and ${alsoDoes}.`
@@ -275,7 +332,10 @@ export function ImportProgress({
           fileName={fileName}
           rows={imp.rowsImported}
           alsoDoes={alsoDoes}
-          onCancel={() => setConfirmingStop(false)}
+          onCancel={() => {
+            removing.current = false
+            setConfirmingStop(false)
+          }}
           onConfirm={() => {
             setConfirmingStop(false)
             void command('stop')

@@ -43,6 +43,8 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
     if (page) setRows(page)
     if (rejected) setRejects(rejected.rejects)
   }
+  // Failed before its first row: the error and what to do are all there is to show.
+  const failedEmpty = imp.status === 'FAILED' && imp.rowsImported === 0
   const [rows, setRows] = useState(firstRows)
   const [rejects, setRejects] = useState(firstRejects)
 
@@ -108,7 +110,7 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
             )}
           </Fact>
         </dl>
-        {imp.status !== 'STOPPED' && (
+        {imp.status !== 'STOPPED' && !failedEmpty && (
           <p className="mt-3 text-sm text-slate-600 dark:text-slate-300">
             Query it in SQL:{' '}
             <code className="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs break-all dark:bg-slate-800">
@@ -118,167 +120,171 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
         )}
       </section>
 
-      <ExportPanel imp={imp} variant="page" />
+      {!failedEmpty && (
+        <>
+          <ExportPanel imp={imp} variant="page" />
 
-      <LoadPanel imp={imp} />
+          <LoadPanel imp={imp} />
 
-      <section aria-labelledby="columns-heading" className={card}>
-        <h2 id="columns-heading" className="font-semibold">
-          Columns <span className="font-normal text-slate-500 dark:text-slate-400">({columns.length})</span>
-        </h2>
-        {imp.dialect && <DialectFacts dialect={imp.dialect} />}
-        {columns.length === 0 ? (
-          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">Known once the header line has been read.</p>
-        ) : (
-          <div className="mt-2 overflow-x-auto">
-            <table className="w-full text-sm" data-testid="import-columns">
-              <thead>
-                <tr>
-                  <th scope="col" className={th}>
-                    Column in the table
-                  </th>
-                  <th scope="col" className={th}>
-                    Header in the file
-                  </th>
-                  <th scope="col" className={th}>
-                    Type
-                  </th>
-                  {retypable && (
-                    <th scope="col" className={th}>
-                      Change
-                    </th>
-                  )}
-                </tr>
-              </thead>
-              <tbody>
-                {columns.map((c) => (
-                  <tr key={c.name} data-testid="import-column">
-                    <td className={`${td} font-mono`}>{c.name}</td>
-                    <td className={td}>{c.header}</td>
-                    <td className={td} data-testid="import-column-type">
-                      {COLUMN_TYPE_LABELS[c.type]}{' '}
-                      <code className="font-mono text-xs text-slate-500 dark:text-slate-400">{c.type}</code>{' '}
-                      {c.format && (
-                        <span className="block text-xs text-slate-600 dark:text-slate-400" data-testid="import-column-format">
-                          {describeFormat(c.format)}
-                        </span>
+          <section aria-labelledby="columns-heading" className={card}>
+            <h2 id="columns-heading" className="font-semibold">
+              Columns <span className="font-normal text-slate-500 dark:text-slate-400">({columns.length})</span>
+            </h2>
+            {imp.dialect && <DialectFacts dialect={imp.dialect} />}
+            {columns.length === 0 ? (
+              <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">Known once the header line has been read.</p>
+            ) : (
+              <div className="mt-2 overflow-x-auto">
+                <table className="w-full text-sm" data-testid="import-columns">
+                  <thead>
+                    <tr>
+                      <th scope="col" className={th}>
+                        Column in the table
+                      </th>
+                      <th scope="col" className={th}>
+                        Header in the file
+                      </th>
+                      <th scope="col" className={th}>
+                        Type
+                      </th>
+                      {retypable && (
+                        <th scope="col" className={th}>
+                          Change
+                        </th>
                       )}
-                      {c.dateReadings && (
-                        <span className="block text-xs text-amber-800 dark:text-amber-300" data-testid="import-column-readings">
-                          Dates kept as text: no day in the file&apos;s start is above 12, so they read either day first (03.04 is 3 April) or month first (4 March)
-                        </span>
-                      )}
-                    </td>
-                    {retypable && (
-                      <td className={td}>
-                        {c.dateReadings && c.dateShape && <DateReadings importId={imp.id} column={c} onRetyped={onRetyped} />}
-                        <ColumnTypeForm importId={imp.id} column={c} onRetyped={onRetyped} />
-                      </td>
-                    )}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
-
-      <section aria-labelledby="preview-heading" className={card}>
-        <h2 id="preview-heading" className="font-semibold">
-          First rows{' '}
-          <span className="font-normal text-slate-500 dark:text-slate-400">
-            ({formatCount(rows.rows.length)} of {formatCount(imp.rowsImported)})
-          </span>
-        </h2>
-        {rows.rows.length === 0 ? (
-          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400" data-testid="import-preview-empty">
-            {imp.status === 'STOPPED' ? 'The import was stopped: its rows were removed.' : 'No rows yet.'}
-          </p>
-        ) : (
-          <div className="mt-2 max-h-[32rem] overflow-auto rounded-lg border border-slate-200 dark:border-slate-800">
-            <table className="w-full text-sm" data-testid="import-preview">
-              <thead className="sticky top-0 bg-slate-50 dark:bg-slate-950">
-                <tr>
-                  {rows.columns.map((c) => (
-                    <th key={c.name} scope="col" className={`${th} font-mono`} title={`Header in the file: ${c.header}`}>
-                      {c.name}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody className="tabular-nums">
-                {rows.rows.map((row, i) => (
-                  <tr key={i} className="hover:bg-slate-50 dark:hover:bg-slate-800/40">
-                    {rows.columns.map((c) => {
-                      const value = row[c.name] ?? null
-                      return (
-                        <td key={c.name} className={`${td} max-w-[24rem] truncate whitespace-nowrap`} title={value ?? 'NULL'}>
-                          {value === null ? <span className="text-slate-400 italic">null</span> : value}
-                        </td>
-                      )
-                    })}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
-
-      <section aria-labelledby="rejects-heading" className={card} data-testid="import-rejects">
-        <h2 id="rejects-heading" className="font-semibold">
-          Rejected lines <span className="font-normal text-slate-500 dark:text-slate-400">({formatCount(imp.rowsRejected)})</span>
-        </h2>
-        {rejects.length === 0 ? (
-          <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">None: every record fit the table&apos;s columns.</p>
-        ) : (
-          <>
-            <div className="mt-2 overflow-x-auto">
-              <table className="w-full text-sm">
-                <thead>
-                  <tr>
-                    <th scope="col" className={`${th} text-right`}>
-                      Line
-                    </th>
-                    <th scope="col" className={th}>
-                      Reason
-                    </th>
-                    <th scope="col" className={th}>
-                      Record
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rejects.map((r) => (
-                    <tr key={r.line} data-testid="import-reject">
-                      <td className={`${td} text-right tabular-nums`}>{formatCount(r.line)}</td>
-                      <td className={`${td} sm:whitespace-nowrap`}>{r.reason}</td>
-                      <td className={`${td} min-w-48`}>
-                        <pre className="font-mono text-xs break-all whitespace-pre-wrap">{r.record}</pre>
-                      </td>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <p className="mt-2 flex flex-wrap items-center gap-x-3 text-xs text-slate-500 dark:text-slate-400">
-              {imp.rowsRejected > rejects.length && (
-                <span>
-                  The first {formatCount(rejects.length)} of {formatCount(imp.rowsRejected)}.
-                </span>
-              )}
-              <a
-                href={`/api/imports/${imp.id}/rejects.csv`}
-                download
-                className="font-medium text-sky-700 underline-offset-2 hover:underline dark:text-sky-400"
-                data-testid="rejects-download"
-              >
-                Download all {formatCount(imp.rowsRejected)} as CSV (line, reason, record)
-              </a>
-            </p>
-          </>
-        )}
-      </section>
+                  </thead>
+                  <tbody>
+                    {columns.map((c) => (
+                      <tr key={c.name} data-testid="import-column">
+                        <td className={`${td} font-mono`}>{c.name}</td>
+                        <td className={td}>{c.header}</td>
+                        <td className={td} data-testid="import-column-type">
+                          {COLUMN_TYPE_LABELS[c.type]}{' '}
+                          <code className="font-mono text-xs text-slate-500 dark:text-slate-400">{c.type}</code>{' '}
+                          {c.format && (
+                            <span className="block text-xs text-slate-600 dark:text-slate-400" data-testid="import-column-format">
+                              {describeFormat(c.format)}
+                            </span>
+                          )}
+                          {c.dateReadings && (
+                            <span className="block text-xs text-amber-800 dark:text-amber-300" data-testid="import-column-readings">
+                              Dates kept as text: no day in the file&apos;s start is above 12, so they read either day first (03.04 is 3 April) or month first (4 March)
+                            </span>
+                          )}
+                        </td>
+                        {retypable && (
+                          <td className={td}>
+                            {c.dateReadings && c.dateShape && <DateReadings importId={imp.id} column={c} onRetyped={onRetyped} />}
+                            <ColumnTypeForm importId={imp.id} column={c} onRetyped={onRetyped} />
+                          </td>
+                        )}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </section>
+
+          <section aria-labelledby="preview-heading" className={card}>
+            <h2 id="preview-heading" className="font-semibold">
+              First rows{' '}
+              <span className="font-normal text-slate-500 dark:text-slate-400">
+                ({formatCount(rows.rows.length)} of {formatCount(imp.rowsImported)})
+              </span>
+            </h2>
+            {rows.rows.length === 0 ? (
+              <p className="mt-2 text-sm text-slate-500 dark:text-slate-400" data-testid="import-preview-empty">
+                {imp.status === 'STOPPED' ? 'The import was stopped: its rows were removed.' : 'No rows yet.'}
+              </p>
+            ) : (
+              <div className="mt-2 max-h-[32rem] overflow-auto rounded-lg border border-slate-200 dark:border-slate-800">
+                <table className="w-full text-sm" data-testid="import-preview">
+                  <thead className="sticky top-0 bg-slate-50 dark:bg-slate-950">
+                    <tr>
+                      {rows.columns.map((c) => (
+                        <th key={c.name} scope="col" className={`${th} font-mono`} title={`Header in the file: ${c.header}`}>
+                          {c.name}
+                        </th>
+                      ))}
+                    </tr>
+                  </thead>
+                  <tbody className="tabular-nums">
+                    {rows.rows.map((row, i) => (
+                      <tr key={i} className="hover:bg-slate-50 dark:hover:bg-slate-800/40">
+                        {rows.columns.map((c) => {
+                          const value = row[c.name] ?? null
+                          return (
+                            <td key={c.name} className={`${td} max-w-[24rem] truncate whitespace-nowrap`} title={value ?? 'NULL'}>
+                              {value === null ? <span className="text-slate-400 italic">null</span> : value}
+                            </td>
+                          )
+                        })}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </section>
+
+          <section aria-labelledby="rejects-heading" className={card} data-testid="import-rejects">
+            <h2 id="rejects-heading" className="font-semibold">
+              Rejected lines <span className="font-normal text-slate-500 dark:text-slate-400">({formatCount(imp.rowsRejected)})</span>
+            </h2>
+            {rejects.length === 0 ? (
+              <p className="mt-2 text-sm text-slate-500 dark:text-slate-400">None: every record fit the table&apos;s columns.</p>
+            ) : (
+              <>
+                <div className="mt-2 overflow-x-auto">
+                  <table className="w-full text-sm">
+                    <thead>
+                      <tr>
+                        <th scope="col" className={`${th} text-right`}>
+                          Line
+                        </th>
+                        <th scope="col" className={th}>
+                          Reason
+                        </th>
+                        <th scope="col" className={th}>
+                          Record
+                        </th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {rejects.map((r) => (
+                        <tr key={r.line} data-testid="import-reject">
+                          <td className={`${td} text-right tabular-nums`}>{formatCount(r.line)}</td>
+                          <td className={`${td} sm:whitespace-nowrap`}>{r.reason}</td>
+                          <td className={`${td} min-w-48`}>
+                            <pre className="font-mono text-xs break-all whitespace-pre-wrap">{r.record}</pre>
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+                <p className="mt-2 flex flex-wrap items-center gap-x-3 text-xs text-slate-500 dark:text-slate-400">
+                  {imp.rowsRejected > rejects.length && (
+                    <span>
+                      The first {formatCount(rejects.length)} of {formatCount(imp.rowsRejected)}.
+                    </span>
+                  )}
+                  <a
+                    href={`/api/imports/${imp.id}/rejects.csv`}
+                    download
+                    className="font-medium text-sky-700 underline-offset-2 hover:underline dark:text-sky-400"
+                    data-testid="rejects-download"
+                  >
+                    Download all {formatCount(imp.rowsRejected)} as CSV (line, reason, record)
+                  </a>
+                </p>
+              </>
+            )}
+          </section>
+        </>
+      )}
 
       <DeleteImport imp={imp} />
     </div>

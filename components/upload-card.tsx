@@ -18,6 +18,7 @@ export function UploadCard({
   onCancel,
   onDismiss,
   onImportStopped,
+  onChooseAnother,
 }: {
   item: UploadItem
   onPause: () => void
@@ -26,6 +27,8 @@ export function UploadCard({
   onDismiss: () => void
   /** The import was stopped while the file was still going up: the server ended the upload. */
   onImportStopped: () => void
+  /** Opens the file picker: for a file whose import failed because of the file itself. */
+  onChooseAnother: () => void
 }) {
   const { state, size } = item
   const sent = 'sent' in state ? state.sent : state.phase === 'done' ? size : 0
@@ -108,6 +111,8 @@ export function UploadCard({
           onStatus={(status) => {
             if (status === 'STOPPED' && !finished) onImportStopped()
           }}
+          onChooseAnother={onChooseAnother}
+          onRemoved={onDismiss}
         />
       )}
     </article>

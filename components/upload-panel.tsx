@@ -132,6 +132,7 @@ export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: stri
                 onCancel={() => void cancel(item.key)}
                 onImportStopped={() => endStopped(item.key)}
                 onDismiss={() => dismiss(item.key)}
+                onChooseAnother={() => input.current?.click()}
               />
             </li>
           ))}

@@ -313,3 +313,31 @@ test('the stop dialog closes by itself when the import ends while it is open, an
   await expect(imp.getByTestId('import-stop-missed')).toHaveText('The import ended (processed) before the stop was confirmed: nothing was removed.')
   await expect(imp.getByTestId('import-rows')).toHaveText('300,000')
 })
+
+test('a file the server cannot read as CSV offers Remove and another file, not a Resume that fails again; its page shows one error', async ({ page }) => {
+  await openHome(page)
+  // Text, so the browser sends it; prose whose lines never agree on a number of fields.
+  await page.getByTestId('file-input').setInputFiles({ name: 'letter.csv', mimeType: 'text/csv', buffer: Buffer.from('Dear team,\nthe report, as promised, is late.\nSorry\n') })
+  const card = page.getByRole('article', { name: 'letter.csv' })
+  const imp = card.getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'FAILED', { timeout: 30_000 })
+  await expect(imp.getByTestId('import-error')).toHaveText(/^The lines of this file do not agree on a number of columns/)
+  await expect(imp.locator('[data-command]')).toHaveText(['Remove', 'Choose another file'])
+
+  await page.goto(new URL(`/imports/${await imp.getAttribute('data-import-id')}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  await expect(detail.getByTestId('import-error')).toHaveText(/^The lines of this file do not agree/)
+  await expect(detail).toContainText('This file cannot be imported as it is. Remove deletes it; then choose a corrected file.')
+  await expect(detail).not.toContainText('Query it in SQL')
+  await expect(detail).not.toContainText('No rows yet')
+  await expect(detail).not.toContainText('every record fit')
+  await expect(detail.getByRole('link', { name: 'Choose another file' })).toHaveAttribute('href', '/')
+
+  // On a card of this visit, Remove stops the import (its file is deleted) and takes the card away.
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles({ name: 'letter2.csv', mimeType: 'text/csv', buffer: Buffer.from('Dear team,\nthe report, as promised, is late.\nSorry\n') })
+  const second = page.getByRole('article', { name: 'letter2.csv' })
+  await expect(second.getByTestId('import-card')).toHaveAttribute('data-status', 'FAILED', { timeout: 30_000 })
+  await second.getByRole('button', { name: 'Remove the import of letter2.csv' }).click()
+  await expect(second).toHaveCount(0)
+})

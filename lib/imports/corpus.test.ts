@@ -432,9 +432,25 @@ describe('files that are not CSV', () => {
     ],
   ])('fails %s with a message and leaves nothing in the database', async (_, bytes, message) => {
     const imp = await importBytes(bytes)
-    expect(imp).toMatchObject({ status: 'FAILED', rowsImported: 0, rowsRejected: 0, error: message, columns: [] })
+    expect(imp).toMatchObject({ status: 'FAILED', failedOn: 'file', rowsImported: 0, rowsRejected: 0, error: message, columns: [] })
     expect(await tableExists(imp)).toBe(false)
     expect((await db.query('SELECT count(*)::int AS n FROM import_rejects WHERE import_id = $1', [imp.id])).rows[0].n).toBe(0)
+    // A resume would only fail again: refused, with the reason and what to do.
+    const resumed = await appFetch(`${app.url}/api/imports/${imp.id}/resume`, { method: 'POST' })
+    expect(resumed.status).toBe(409)
+    expect(await resumed.json()).toEqual({
+      error: { code: 'INVALID_TRANSITION', message: `Cannot resume this import: the file itself cannot be imported (${message}). Remove it, and upload a corrected file` },
+    })
+  })
+
+  it('resumes a failed import whose failure was the server\'s, not the file\'s', async () => {
+    const imp = await importBytes(Buffer.from('Dear team,\nthe report, as promised, is late.\nSorry\n'))
+    await db.query('UPDATE imports SET failure_final = false WHERE id = $1', [imp.id])
+    const read = await (await appFetch(`${app.url}/api/imports/${imp.id}`)).json()
+    expect(read).toMatchObject({ status: 'FAILED', failedOn: 'server' })
+    const resumed = await appFetch(`${app.url}/api/imports/${imp.id}/resume`, { method: 'POST' })
+    expect(resumed.status).toBe(200)
+    expect(await resumed.json()).toMatchObject({ status: 'QUEUED', failedOn: null, error: null })
   })
 
   it('imports a header-only file as zero rows', async () => {

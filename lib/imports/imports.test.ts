@@ -173,7 +173,7 @@ describe('imports over HTTP', () => {
       status: 'KILLED',
       rowsImported: paused.rowsImported,
       pausedAt: null,
-      error: 'Ended after a pause of more than 3 s (PAUSE_TIMEOUT_SECONDS); the rows imported so far are kept.',
+      error: 'Ended after a pause of more than 3 s; the rows imported so far are kept.',
     })
     expect(paused.rowsImported).toBeGreaterThan(0)
     expect((await countRows(imp.tableName)).rows).toBe(paused.rowsImported)

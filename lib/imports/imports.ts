@@ -39,6 +39,7 @@ export function toImportDto(imp: Import & WithOwner): ImportDto {
     tableName: `${IMPORTED_SCHEMA}.${imp.tableName}`,
     fileOrder: fileOrderSql(imp).replace(/"/g, ''),
     error: imp.error,
+    failedOn: imp.status === 'FAILED' ? (imp.failureFinal ? 'file' : 'server') : null,
     createdAt: imp.createdAt.toISOString(),
     startedAt: iso(imp.startedAt),
     pausedAt: iso(imp.pausedAt),
@@ -192,8 +193,10 @@ type Tx = Parameters<Parameters<ReturnType<typeof prisma>['$transaction']>[0]>[0
 async function transition(id: string, command: ImportCommand, data: Record<string, unknown>, then?: (tx: Tx) => Promise<unknown>) {
   if (!isUuid(id)) throw notFound(id)
   const to = COMMAND_TARGET[command]
+  // A failure of the file itself would only come back.
+  const resumable = command === 'resume' ? { failureFinal: false } : {}
   const imp = await prisma().$transaction(async (tx) => {
-    const [updated] = await tx.import.updateManyAndReturn({ where: { id, status: { in: sourcesOf(to) } }, data: { status: to, ...data } })
+    const [updated] = await tx.import.updateManyAndReturn({ where: { id, status: { in: sourcesOf(to) }, ...resumable }, data: { status: to, ...data } })
     if (updated && then) await then(tx)
     return updated
   })
@@ -211,6 +214,9 @@ const ALLOWED_FROM: Record<ImportCommand, string> = {
 /** Why the command was refused: NOT_FOUND, or the status that does not allow it. */
 async function refusal(id: string, command: ImportCommand): Promise<SluiceError> {
   const now = await getImport(id, ANY_OWNER)
+  if (command === 'resume' && now.status === 'FAILED' && now.failureFinal) {
+    return new SluiceError('INVALID_TRANSITION', `Cannot resume this import: the file itself cannot be imported (${now.error}). Remove it, and upload a corrected file`)
+  }
   return new SluiceError('INVALID_TRANSITION', `Cannot ${command} this import: it is ${now.status.toLowerCase()}, and ${ALLOWED_FROM[command]}`)
 }
 
@@ -276,7 +282,7 @@ export async function stopImportsOfUpload(uploadId: string, reason: string): Pro
 export async function killImportIfPausedTooLong(id: string, timeout: number): Promise<Import | null> {
   const [imp] = await prisma().import.updateManyAndReturn({
     where: { id, status: 'PAUSED', pausedAt: { lte: new Date(Date.now() - timeout * 1000) } },
-    data: { status: 'KILLED', pausedAt: null, error: `Ended after a pause of more than ${formatSeconds(timeout)} (PAUSE_TIMEOUT_SECONDS); the rows imported so far are kept.` },
+    data: { status: 'KILLED', pausedAt: null, error: `Ended after a pause of more than ${formatSeconds(timeout)}; the rows imported so far are kept.` },
   })
   return imp ?? null
 }

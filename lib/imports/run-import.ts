@@ -736,9 +736,9 @@ async function recordFailure(imp: ClaimedImport, error: unknown) {
       ? error.message
       : 'The import stopped on an unexpected error on the server (its log has the details). The rows imported so far are kept: resume retries from there'
   const res = await pool().query(
-    `UPDATE imports SET status = 'FAILED', error = $3, finished_at = now(), backend_pid = NULL, updated_at = now()
+    `UPDATE imports SET status = 'FAILED', error = $3, failure_final = $4, finished_at = now(), backend_pid = NULL, updated_at = now()
      WHERE id = $1 AND run = $2 AND status = 'PROCESSING'`,
-    [imp.id, imp.run, message],
+    [imp.id, imp.run, message, error instanceof ImportFailure],
   )
   if (res.rowCount && !(error instanceof ImportFailure)) console.error(`import ${imp.id} failed:`, error)
 }

@@ -76,6 +76,10 @@ export const ImportSchema = z.object({
   tableName: z.string().describe('Schema-qualified table that holds the rows, e.g. imported.sales_3f9a1c2e'),
   fileOrder: z.string().describe("The columns that order the table's rows as the file had them, for ORDER BY, e.g. _sluice_batch, COALESCE(_sluice_row, sluice.sluice_place(ctid))"),
   error: z.string().nullable(),
+  failedOn: z
+    .enum(['file', 'server'])
+    .nullable()
+    .describe("For a FAILED import: 'file' when the file itself cannot be imported (resume would fail again: upload a corrected file), 'server' when resume retries from the checkpoint"),
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().nullable(),
   pausedAt: z.iso.datetime().nullable(),
