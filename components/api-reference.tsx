@@ -7,7 +7,7 @@ import '@scalar/api-reference-react/style.css'
 // Scalar renders in the browser only (it is a Vue app behind a React wrapper).
 const ApiReferenceReact = dynamic(() => import('@scalar/api-reference-react').then((m) => m.ApiReferenceReact), {
   ssr: false,
-  loading: () => <p className="px-4 py-8 text-slate-600 dark:text-slate-400">Loading the API reference…</p>,
+  loading: () => <p className="bg-white px-4 py-8 text-slate-600 dark:bg-slate-950 dark:text-slate-400">Loading the API reference…</p>,
 })
 
 // Everything comes from this app: Scalar's defaults would load fonts from fonts.scalar.com,

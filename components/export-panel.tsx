@@ -76,12 +76,12 @@ function ExportSection({ imp, variant }: { imp: ImportDto; variant: Variant }) {
 }
 
 const BAR_COLOUR: Record<ExportDto['status'], string> = {
-  QUEUED: 'bg-slate-400',
-  PROCESSING: 'bg-sky-500',
-  PROCESSED: 'bg-emerald-500',
-  STOPPED: 'bg-slate-400',
-  FAILED: 'bg-red-500',
-  EXPIRED: 'bg-slate-400',
+  QUEUED: 'bg-slate-500 dark:bg-slate-400',
+  PROCESSING: 'bg-sky-600 dark:bg-sky-500',
+  PROCESSED: 'bg-emerald-700 dark:bg-emerald-500',
+  STOPPED: 'bg-slate-500 dark:bg-slate-400',
+  FAILED: 'bg-red-600 dark:bg-red-500',
+  EXPIRED: 'bg-slate-500 dark:bg-slate-400',
 }
 
 /** The export this page follows: a bar over the rows that match, rate, time left, Stop, and the link. */

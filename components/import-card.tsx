@@ -358,14 +358,14 @@ const STATUS_WORDS: Record<ImportDto['status'], string> = {
 }
 
 const BAR_COLOUR: Record<ImportDto['status'], string> = {
-  QUEUED: 'bg-slate-400',
-  RECEIVING: 'bg-sky-500 animate-pulse',
-  PROCESSING: 'bg-sky-500',
-  PAUSED: 'bg-amber-500',
-  PROCESSED: 'bg-emerald-500',
-  STOPPED: 'bg-slate-400',
-  KILLED: 'bg-orange-500',
-  FAILED: 'bg-red-500',
+  QUEUED: 'bg-slate-500 dark:bg-slate-400',
+  RECEIVING: 'bg-sky-600 animate-pulse dark:bg-sky-500',
+  PROCESSING: 'bg-sky-600 dark:bg-sky-500',
+  PAUSED: 'bg-amber-700 dark:bg-amber-500',
+  PROCESSED: 'bg-emerald-700 dark:bg-emerald-500',
+  STOPPED: 'bg-slate-500 dark:bg-slate-400',
+  KILLED: 'bg-orange-700 dark:bg-orange-500',
+  FAILED: 'bg-red-600 dark:bg-red-500',
 }
 
 function Stat({ label, children }: { label: string; children: React.ReactNode }) {

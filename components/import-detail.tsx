@@ -217,7 +217,7 @@ export function ImportDetail({ initial, rows: firstRows, rejects: firstRejects }
                           const value = row[c.name] ?? null
                           return (
                             <td key={c.name} className={`${td} max-w-[24rem] truncate whitespace-nowrap`} title={value ?? 'NULL'}>
-                              {value === null ? <span className="text-slate-400 italic">null</span> : value}
+                              {value === null ? <span className="text-slate-500 italic dark:text-slate-400">null</span> : value}
                             </td>
                           )
                         })}

@@ -338,7 +338,7 @@ function LoadProgress({ load, leftOut, stopping, onStop }: { load: LoadDto; left
         aria-valuenow={percent}
         className="mt-2 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
       >
-        <div className={`h-full rounded-full ${load.status === 'FAILED' || load.status === 'STOPPED' ? 'bg-slate-400' : 'bg-sky-600'}`} style={{ width: `${percent}%` }} />
+        <div className={`h-full rounded-full ${load.status === 'FAILED' || load.status === 'STOPPED' ? 'bg-slate-500 dark:bg-slate-400' : 'bg-sky-600 dark:bg-sky-500'}`} style={{ width: `${percent}%` }} />
       </div>
       {running && (
         <button type="button" className={`${dangerButton} mt-2`} disabled={stopping} onClick={onStop} aria-label={`Stop the load into ${load.table.schema}.${load.table.name}`}>

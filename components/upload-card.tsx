@@ -63,7 +63,7 @@ export function UploadCard({
           className="mt-3 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
         >
           <div
-            className={`h-full rounded-full transition-[width] ${state.phase === 'failed' ? 'bg-red-500' : 'bg-sky-500'}`}
+            className={`h-full rounded-full transition-[width] ${state.phase === 'failed' ? 'bg-red-600 dark:bg-red-500' : 'bg-sky-600 dark:bg-sky-500'}`}
             style={{ width: `${percent}%` }}
           />
         </div>

@@ -70,7 +70,7 @@ export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: stri
         <button
           type="button"
           onClick={() => input.current?.click()}
-          className="rounded-lg bg-sky-600 px-4 py-2 font-medium text-white hover:bg-sky-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600"
+          className="rounded-lg bg-sky-700 px-4 py-2 font-medium text-white hover:bg-sky-800 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-700"
         >
           Choose files…
         </button>

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
+import AxeBuilder from '@axe-core/playwright'
 import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test'
 import { generateCsv } from '../lib/csv/generate'
 import { databaseUrlFile } from '../lib/db/database-url-file'
@@ -96,3 +97,44 @@ export const test = base.extend<
 })
 
 export { expect }
+
+/**
+ * The page as it is now, checked by axe-core against WCAG 2.1 AA: no serious or critical
+ * violation. `state` names the state in the failure message.
+ */
+export async function expectAccessible(page: Page, state: string) {
+  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  expect(
+    serious.map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => `${n.target.join(' ')} ${n.html.slice(0, 120)}`).join(', ')}`),
+    `accessibility of ${state}`,
+  ).toEqual([])
+}
+
+/**
+ * Each progress bar's fill against its track: at least 3:1 (WCAG 1.4.11, non-text contrast),
+ * which axe-core does not check. The colours are read through a canvas, which turns Tailwind's
+ * oklch() into RGB.
+ */
+export async function expectProgressContrast(page: Page, state: string) {
+  const ratios = await page.locator('[role="progressbar"]').evaluateAll((bars) => {
+    const ctx = document.createElement('canvas').getContext('2d', { willReadFrequently: true })!
+    const luminance = (color: string) => {
+      ctx.clearRect(0, 0, 1, 1)
+      ctx.fillStyle = color
+      ctx.fillRect(0, 0, 1, 1)
+      const [r, g, b] = Array.from(ctx.getImageData(0, 0, 1, 1).data).map((c) => {
+        const s = c / 255
+        return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+      })
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
+    }
+    return bars.map((bar) => {
+      const fill = bar.lastElementChild as HTMLElement
+      const [a, b] = [luminance(getComputedStyle(bar).backgroundColor), luminance(getComputedStyle(fill).backgroundColor)]
+      return { bar: bar.getAttribute('aria-label'), ratio: Math.round(((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)) * 100) / 100 }
+    })
+  })
+  expect(ratios.filter((r) => r.ratio < 3), `progress bars' contrast in ${state}`).toEqual([])
+  return ratios.length
+}

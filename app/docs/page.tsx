@@ -14,7 +14,7 @@ export default async function DocsPage() {
   await signedInOrRedirect('/docs')
   return (
     <>
-      <header className="flex flex-wrap items-baseline gap-x-4 gap-y-1 border-b border-slate-200 px-4 py-3 dark:border-slate-800">
+      <header className="flex flex-wrap items-baseline gap-x-4 gap-y-1 border-b border-slate-200 bg-white px-4 py-3 text-slate-900 dark:border-slate-800 dark:bg-slate-950 dark:text-slate-100">
         {/* A full page load: Scalar's stylesheet (rules on body and :root) must not stay behind. */}
         <a href="/" className={link}>
           ← Sluice
