@@ -3,6 +3,8 @@
 import { useEffect, useId, useState } from 'react'
 import { findDateColumns } from '@/lib/date-columns'
 import type { ImportDto, RowsPage } from '@/lib/imports/schemas'
+import type { ExportPreview } from '@/lib/exports/schemas'
+import { formatRows } from '@/lib/format'
 import { primaryButton } from './styles'
 import type { ExportRequest } from './use-exports'
 import { describeFormat } from '@/lib/csv/conventions'
@@ -40,6 +42,40 @@ function useDateColumns(imp: ImportDto): DateColumns {
   return found
 }
 
+// A range is counted once its typing pauses this long, not at every keystroke.
+const PREVIEW_DELAY_MS = 250
+
+type Range = { column?: string; from?: string; to?: string }
+/** The preview of the range: null while it is counted. */
+type Preview = ExportPreview | { failed: string } | null
+
+/** How many rows an export of the range writes, and the days its column spans; counted again as the import grows. */
+function useExportPreview(imp: ImportDto, range: Range | null): Preview {
+  const [preview, setPreview] = useState<Preview>(null)
+  const query = range ? new URLSearchParams(Object.entries(range).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')).toString() : null
+  useEffect(() => {
+    if (query === null) return
+    setPreview(null)
+    const abort = new AbortController()
+    const timer = setTimeout(() => {
+      fetch(`/api/imports/${imp.id}/export-preview?${query}`, { signal: abort.signal, cache: 'no-store' })
+        .then(async (res) => {
+          const body = (await res.json().catch(() => null)) as ExportPreview | { error?: { message: string } } | null
+          if (res.ok && body && 'rows' in body) setPreview(body)
+          else setPreview({ failed: (body as { error?: { message: string } } | null)?.error?.message ?? `the server answered ${res.status}` })
+        })
+        .catch((error: unknown) => {
+          if (!abort.signal.aborted) setPreview({ failed: error instanceof Error ? error.message : String(error) })
+        })
+    }, PREVIEW_DELAY_MS)
+    return () => {
+      clearTimeout(timer)
+      abort.abort()
+    }
+  }, [imp.id, query, imp.rowsImported])
+  return preview
+}
+
 const FORMAT_CHOICES: Array<{ format: ExportFormat; label: string; hint: string }> = [
   { format: 'standard', label: 'Standard CSV', hint: 'UTF-8, commas, dates as 2024-01-31 and numbers as 1234.56: what databases and scripts read.' },
   { format: 'as-written', label: 'As the file was written', hint: '' },
@@ -65,11 +101,21 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
   const [to, setTo] = useState('')
   const [protect, setProtect] = useState(true)
   const [format, setFormat] = useState<ExportFormat>('standard')
-  const ids = { scope: useId(), why: useId(), column: useId(), from: useId(), to: useId(), protectHint: useId(), format: useId() }
+  const ids = { scope: useId(), why: useId(), column: useId(), from: useId(), to: useId(), rangeCheck: useId(), protectHint: useId(), format: useId(), preview: useId() }
 
   // The chosen column while it is still a date column; otherwise the first one.
   const chosen = dateColumns.find((c) => c.name === column) ?? dateColumns[0] ?? null
   const ranged = scope === 'range' && chosen !== null
+  // Checked as it is typed: an end after the other is refused before anything is counted.
+  const reversed = ranged && from !== '' && to !== '' && from > to
+  const preview = useExportPreview(imp, reversed ? null : ranged ? { column: chosen.name, from, to } : {})
+  const span = preview && 'column' in preview ? preview.column : undefined
+  const outside =
+    ranged && span?.first && span.last && ((from !== '' && from > span.last) || (to !== '' && to < span.first))
+      ? `The range lies outside the column's dates, which run from ${span.first} to ${span.last}.`
+      : null
+  const rowsToWrite = preview && 'rows' in preview && !reversed ? preview.rows : null
+  const nothing = rowsToWrite === 0
   const why =
     dates === null
       ? 'Looking for date columns in the first rows…'
@@ -136,13 +182,41 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
             </div>
             <div className="flex flex-col gap-1">
               <label htmlFor={ids.from}>From</label>
-              <input id={ids.from} type="date" className={input} value={from} onChange={(e) => setFrom(e.target.value)} />
+              <input
+                id={ids.from}
+                type="date"
+                className={input}
+                value={from}
+                min={span?.first ?? undefined}
+                max={span?.last ?? undefined}
+                aria-invalid={reversed || undefined}
+                aria-describedby={ids.rangeCheck}
+                onChange={(e) => setFrom(e.target.value)}
+              />
             </div>
             <div className="flex flex-col gap-1">
               <label htmlFor={ids.to}>To</label>
-              <input id={ids.to} type="date" className={input} value={to} onChange={(e) => setTo(e.target.value)} />
+              <input
+                id={ids.to}
+                type="date"
+                className={input}
+                value={to}
+                min={span?.first ?? undefined}
+                max={span?.last ?? undefined}
+                aria-invalid={reversed || undefined}
+                aria-describedby={ids.rangeCheck}
+                onChange={(e) => setTo(e.target.value)}
+              />
             </div>
-            <p className={`${hint} basis-full`}>Both days are included. Leave one empty for no limit on that side.</p>
+            <p id={ids.rangeCheck} className={`${hint} basis-full`} data-testid="export-range-check" aria-live="polite">
+              {reversed ? (
+                <span className="text-red-700 dark:text-red-300">From is after To: swap them, or change one.</span>
+              ) : outside ? (
+                <span className="text-amber-800 dark:text-amber-300">{outside}</span>
+              ) : (
+                `Both days are included. Leave one empty for no limit on that side.${span?.first && span.last ? ` The column's dates run from ${span.first} to ${span.last}.` : ''}`
+              )}
+            </p>
           </div>
         )}
       </fieldset>
@@ -178,10 +252,29 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
         </p>
       </div>
 
-      <div>
-        <button type="submit" className={primaryButton} data-testid="export-button" disabled={busy}>
+      <div className="flex flex-wrap items-center gap-3">
+        <button
+          type="submit"
+          className={primaryButton}
+          data-testid="export-button"
+          disabled={busy || reversed || nothing}
+          aria-describedby={ids.preview}
+        >
           Export
         </button>
+        <p id={ids.preview} className={nothing ? 'text-amber-800 dark:text-amber-300' : hint} data-testid="export-preview" aria-live="polite">
+          {reversed
+            ? ''
+            : preview === null
+              ? 'Counting the rows…'
+              : 'failed' in preview
+                ? `The rows could not be counted (${preview.failed}).`
+                : nothing
+                  ? ranged
+                    ? 'No row falls in this range: there is nothing to export.'
+                    : 'The import has no rows yet: there is nothing to export.'
+                  : `Writes ${formatRows(preview.rows)}.`}
+        </p>
       </div>
     </form>
   )

@@ -191,17 +191,30 @@ test('a date range from the import page holds exactly the rows of both inclusive
   await column.selectOption({ label: 'Day' })
   await panel.getByRole('checkbox', { name: 'Protect against spreadsheet formulas' }).uncheck()
 
-  // Ends the wrong way round: the API's message, and no export.
+  // The column's days are said, and the count of the whole column before anything starts.
+  const withDay = rows.filter((r) => r[1] !== '').length
+  await expect(panel.getByTestId('export-range-check')).toContainText("The column's dates run from 2024-03-01 to 2024-03-31.")
+  await expect(panel.getByTestId('export-preview')).toHaveText(`Writes ${formatRows(withDay)}.`)
+
+  // Ends the wrong way round: said as they are typed, and Export cannot start.
   await panel.getByLabel('From', { exact: true }).fill('2024-03-20')
   await panel.getByLabel('To', { exact: true }).fill('2024-03-10')
-  await panel.getByTestId('export-button').click()
-  await expect(panel.getByTestId('export-notice')).toHaveText('from: must not be later than to')
-  await expect(panel.getByTestId('export-progress')).toHaveCount(0)
+  await expect(panel.getByTestId('export-range-check')).toHaveText('From is after To: swap them, or change one.')
+  await expect(panel.getByLabel('From', { exact: true })).toHaveAttribute('aria-invalid', 'true')
+  await expect(panel.getByTestId('export-button')).toBeDisabled()
+
+  // A range outside the column's days matches nothing: said so, instead of an empty file.
+  await panel.getByLabel('From', { exact: true }).fill('2025-01-01')
+  await panel.getByLabel('To', { exact: true }).fill('2025-01-31')
+  await expect(panel.getByTestId('export-range-check')).toHaveText("The range lies outside the column's dates, which run from 2024-03-01 to 2024-03-31.")
+  await expect(panel.getByTestId('export-preview')).toHaveText('No row falls in this range: there is nothing to export.')
+  await expect(panel.getByTestId('export-button')).toBeDisabled()
   expect((await apiGet<{ exports: ExportDto[] }>(request, `/api/exports?import=${id}`)).exports).toEqual([])
 
-  // The right way round.
+  // The right way round: the count is the export's.
   await panel.getByLabel('From', { exact: true }).fill('2024-03-10')
   await panel.getByLabel('To', { exact: true }).fill('2024-03-20')
+  await expect(panel.getByTestId('export-preview')).toHaveText(`Writes ${formatRows(inRange.length)}.`)
   await panel.getByTestId('export-button').click()
   await expect(panel.getByTestId('export-notice')).toHaveCount(0)
   const run = panel.getByTestId('export-progress')

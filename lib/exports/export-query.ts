@@ -59,6 +59,19 @@ export function buildExportQuery(imp: Import, filter: ExportFilter): ExportQuery
 }
 
 /**
+ * How many rows an export of this filter writes, and the first and last day of its date
+ * column (when it names one) among all rows: for the export form, before it starts.
+ */
+export function buildExportPreviewSql(imp: Import, filter: Pick<ExportFilter, 'column' | 'from' | 'to'>): string {
+  const table = importTableSql(imp.tableName)
+  if (filter.column === undefined) return `SELECT count(*)::bigint AS rows, NULL::text AS first, NULL::text AS last FROM ${table}`
+  const column = findColumn(columnsOf(imp.columns), filter.column)
+  const day = valueAsDateSql(column, true)
+  return `SELECT count(*) FILTER (WHERE ${rangeCondition(column, { ...filter, protectFormulas: false, format: 'standard' })})::bigint AS rows,
+    min(${day})::text AS first, max(${day})::text AS last FROM ${table}`
+}
+
+/**
  * A column's value as the export writes it: as its format writes it (a boolean as true/false,
  * where COPY would write t/f); only text can hold a formula.
  */

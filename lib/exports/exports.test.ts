@@ -8,7 +8,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateCsv } from '../csv/generate'
 import { freePort } from '../server/free-port'
-import { appFetch, authHeaders, createDatabase, health, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
+import { appFetch, authHeaders, createDatabase, health, keyOfNewUser, signInForTests, sleep, startApp, tempDir, uploadFile, type AppProcess } from '../../test/app-process'
 import type { ImportDto } from '../imports/schemas'
 import type { ExportDto } from './schemas'
 import { SLUICE_SEARCH_PATH } from '../db/sluice-schema'
@@ -241,6 +241,27 @@ describe('GET /api/imports/:id/export.csv', () => {
     expect(JSON.parse(noColumn.body.toString()).error.message).toBe('column: is required with from or to: name the date column the range is on')
     expect((await getBytes(exportUrl(awkward.imp, { column: 'when', from: '31/01/2024' }))).status).toBe(400)
     expect((await getBytes('/api/imports/00000000-0000-0000-0000-000000000000/export.csv')).status).toBe(404)
+  })
+
+  it('previews an export: the rows it writes and the days its column spans; 400 for a bad range, 404 for another person', async () => {
+    const preview = async (query: Record<string, string>, init: RequestInit = {}) => {
+      const res = await appFetch(`${app.url}/api/imports/${awkward.imp.id}/export-preview?${new URLSearchParams(query)}`, init)
+      return { status: res.status, body: await res.json() }
+    }
+    const inJanuary = awkward.records.filter((r) => writtenDate(r[1]!) !== null && writtenDate(r[1]!)! >= '2024-01-01' && writtenDate(r[1]!)! <= '2024-01-31')
+    const span = { first: '2023-12-31', last: '2024-02-01' }
+    expect(await preview({})).toEqual({ status: 200, body: { rows: AWKWARD_ROWS } })
+    expect(await preview({ column: 'when' })).toEqual({ status: 200, body: { rows: awkward.records.filter((r) => writtenDate(r[1]!) !== null).length, column: span } })
+    expect(await preview({ column: 'when', from: '2024-01-01', to: '2024-01-31' })).toEqual({ status: 200, body: { rows: inJanuary.length, column: span } })
+    // The same count as the export's own rows.
+    expect(records((await getBytes(exportUrl(awkward.imp, { column: 'when', from: '2024-01-01', to: '2024-01-31' }))).body).length - 1).toBe(inJanuary.length)
+    expect(await preview({ column: 'when', from: '2025-01-01' })).toEqual({ status: 200, body: { rows: 0, column: span } })
+    expect(await preview({ column: 'when', from: '2024-02-01', to: '2024-01-31' })).toEqual({ status: 400, body: { error: { code: 'BAD_REQUEST', message: 'from: must not be later than to' } } })
+    expect((await preview({ column: 'id' })).status).toBe(400)
+
+    const key = await keyOfNewUser(app.url, { email: 'pat@sluice.test', password: 'pat-password-123', name: 'Pat' })
+    const other = await fetch(`${app.url}/api/imports/${awkward.imp.id}/export-preview`, { headers: { Authorization: `Bearer ${key}` } })
+    expect(other.status).toBe(404)
   })
 
   it('cancels the query on the server when the client disconnects', async () => {

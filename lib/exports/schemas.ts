@@ -58,6 +58,23 @@ export const ExportQuery = checkRange(
   }),
 )
 
+/** The query of `GET /api/imports/:id/export-preview`. */
+export const ExportPreviewQuery = checkRange(z.object(filterFields))
+export type ExportPreviewQuery = z.infer<typeof ExportPreviewQuery>
+
+/** The answer of `GET /api/imports/:id/export-preview`. */
+export const ExportPreviewSchema = z.object({
+  rows: z.number().int().describe('Rows the export of this range (or of all rows) writes now'),
+  column: z
+    .object({
+      first: z.iso.date().nullable().describe("The column's first day among all rows (null when none holds a date)"),
+      last: z.iso.date().nullable().describe("The column's last day among all rows"),
+    })
+    .optional()
+    .describe('With a column: the days its values span, for choosing a range inside them'),
+})
+export type ExportPreview = z.infer<typeof ExportPreviewSchema>
+
 /** The body of `POST /api/exports`. */
 export const CreateExportBody = checkRange(
   z.object({

@@ -6,6 +6,8 @@ import {
   ExportListQuery,
   ExportListSchema,
   ExportParams,
+  ExportPreviewQuery,
+  ExportPreviewSchema,
   ExportQuery,
   ExportSchema,
 } from '../exports/schemas'
@@ -223,6 +225,24 @@ const imports = {
           NOT_FOUND: 'No import with this id',
           INVALID_TRANSITION: 'The import was stopped, or has not read its header yet',
           UNAVAILABLE: 'MAX_EXPORT_STREAMS exports are streaming already; `Retry-After` says when to try again (or create an export job)',
+        }),
+      },
+    },
+  },
+  '/api/imports/{id}/export-preview': {
+    get: {
+      tags: ['Imports', 'Exports'],
+      operationId: 'previewImportExport',
+      summary: 'Count the rows an export would write',
+      description:
+        'How many rows an export of all rows, or of those whose `column` lies from `from` to `to`, writes now; with a column, the first and last day its values hold. Counts without writing anything.',
+      requestParams: { path: ImportParams, query: ExportPreviewQuery },
+      responses: {
+        200: ok('The count, and the column\'s days', ExportPreviewSchema),
+        ...errors({
+          BAD_REQUEST: 'A bad range, or a column the import does not have or that holds no dates',
+          NOT_FOUND: 'No import with this id',
+          INVALID_TRANSITION: 'The import was stopped, or has not read its header yet',
         }),
       },
     },
