@@ -25,16 +25,17 @@ export function ImportCard({
 }: {
   uploadId: string
   fileName: string
-  onStatus?: (status: ImportDto['status']) => void
+  onStatus?: (status: ImportDto['status'], failedOn: ImportDto['failedOn']) => void
   onChooseAnother?: () => void
   /** A failed import was removed from its card: the card can go. */
   onRemoved?: () => void
 }) {
   const controller = useImport({ uploadId })
   const status = controller.view.phase === 'following' ? controller.view.imp.status : null
+  const failedOn = controller.view.phase === 'following' ? controller.view.imp.failedOn : null
   useEffect(() => {
-    if (status) onStatus?.(status)
-  }, [status, onStatus])
+    if (status) onStatus?.(status, failedOn)
+  }, [status, failedOn, onStatus])
   return (
     <>
       <ImportProgress controller={controller} fileName={fileName} onChooseAnother={onChooseAnother} onRemoved={onRemoved} />
@@ -132,6 +133,45 @@ export function ImportProgress({
   // From the first batch to the last, pauses included: what the person waited.
   const took =
     imp.status === 'PROCESSED' && imp.startedAt && imp.finishedAt ? (Date.parse(imp.finishedAt) - Date.parse(imp.startedAt)) / 1000 : null
+
+  // Done, on a card: one line (status, rows, rejects, time, Details); the page has the rest.
+  if (imp.status === 'PROCESSED' && !onItsPage) {
+    return (
+      <section
+        ref={card}
+        aria-label={`Import of ${fileName}`}
+        data-testid="import-card"
+        data-status={imp.status}
+        data-import-id={imp.id}
+        className="mt-3 flex flex-wrap items-center justify-between gap-x-4 gap-y-1 border-t border-slate-200 pt-3 text-sm dark:border-slate-800"
+      >
+        <p className="flex min-w-0 flex-wrap items-center gap-x-2 gap-y-1 tabular-nums text-slate-700 dark:text-slate-200">
+          <ImportStatusBadge status={imp.status} />
+          <span className="sr-only" aria-live="polite" data-testid="import-announcement">
+            {`Import of ${fileName}: ${STATUS_WORDS[imp.status]}`}
+          </span>
+          <span>
+            <span data-testid="import-rows" data-value={imp.rowsImported}>
+              {formatCount(imp.rowsImported)}
+            </span>{' '}
+            rows ·{' '}
+            <span data-testid="import-rejected" data-value={imp.rowsRejected} className={imp.rowsRejected > 0 ? 'text-amber-800 dark:text-amber-300' : ''}>
+              {formatCount(imp.rowsRejected)}
+            </span>{' '}
+            rejected{took !== null && <> · took <span data-testid="import-took">{formatDuration(took)}</span></>}
+          </span>
+        </p>
+        <Link href={`/imports/${imp.id}`} className={link} aria-label={`Details of the import of ${fileName}`}>
+          Details
+        </Link>
+        {stopMissed && (
+          <p role="status" className="basis-full text-slate-700 dark:text-slate-200" data-testid="import-stop-missed">
+            {stopMissed}
+          </p>
+        )}
+      </section>
+    )
+  }
 
   return (
     <section

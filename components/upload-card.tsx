@@ -1,6 +1,8 @@
 'use client'
 
-import { formatBytes, formatDuration } from '@/lib/format'
+import Link from 'next/link'
+import { useEffect, useState } from 'react'
+import { formatBytes, formatDateTime, formatDuration, formatRows } from '@/lib/format'
 import { ImportCard } from './import-card'
 import type { UploadItem } from './use-uploads'
 
@@ -19,6 +21,8 @@ export function UploadCard({
   onDismiss,
   onImportStopped,
   onChooseAnother,
+  onImportAgain,
+  onRetryNow,
 }: {
   item: UploadItem
   onPause: () => void
@@ -29,15 +33,22 @@ export function UploadCard({
   onImportStopped: () => void
   /** Opens the file picker: for a file whose import failed because of the file itself. */
   onChooseAnother: () => void
+  /** For a file imported before: upload it anyway. */
+  onImportAgain: () => void
+  /** For an upload waiting to retry: now, not at the end of the backoff. */
+  onRetryNow: () => void
 }) {
   const { state, size } = item
+  // The import's status once the file is up: a stopped or failed one can leave the list too.
+  const [ended, setEnded] = useState(false)
   const sent = 'sent' in state ? state.sent : state.phase === 'done' ? size : 0
   const percent = size === 0 ? 100 : Math.floor((sent / size) * 1000) / 10
   const rate = 'bytesPerSecond' in state ? state.bytesPerSecond : null
   const active = state.phase === 'starting' || state.phase === 'uploading' || state.phase === 'retrying'
-  const finished = state.phase === 'done' || state.phase === 'cancelled' || state.phase === 'refused'
-  // What cannot go on can leave the list.
-  const removable = state.phase === 'cancelled' || state.phase === 'refused' || (state.phase === 'failed' && !state.canRetry)
+  const finished = state.phase === 'done' || state.phase === 'cancelled' || state.phase === 'refused' || state.phase === 'duplicate'
+  // What cannot go on, or waits for a person's answer, can leave the list.
+  const removable =
+    state.phase === 'cancelled' || state.phase === 'refused' || state.phase === 'duplicate' || (state.phase === 'failed' && !state.canRetry) || (state.phase === 'done' && ended)
 
   return (
     <article
@@ -72,7 +83,23 @@ export function UploadCard({
       <div className="mt-2 flex flex-wrap items-center justify-between gap-x-4 gap-y-2 text-sm">
         <p className="tabular-nums text-slate-600 dark:text-slate-300" data-testid="upload-status">
           {describe(item, percent, rate)}
+          {state.phase === 'retrying' && <RetryCountdown at={state.retryAt} />}
         </p>
+        {state.phase === 'retrying' && (
+          <button type="button" className={`${button} border-sky-600 text-sky-700 dark:text-sky-300`} onClick={onRetryNow} aria-label={`Retry upload of ${item.name} now`}>
+            Retry now
+          </button>
+        )}
+        {state.phase === 'duplicate' && (
+          <div className="flex flex-wrap gap-2">
+            <Link href={`/imports/${state.existing.id}`} className={`${button} border-sky-600 text-sky-700 dark:text-sky-300`}>
+              Open the existing import
+            </Link>
+            <button type="button" className={`${button} border-slate-300 dark:border-slate-700`} onClick={onImportAgain} aria-label={`Import ${item.name} again`}>
+              Import it again
+            </button>
+          </div>
+        )}
         {/* Announced when the phase changes, not with each progress tick (five a second). */}
         <span className="sr-only" aria-live="polite" data-testid="upload-announcement">
           {state.phase === 'uploading' ? `Uploading ${item.name}` : `Upload of ${item.name}: ${describe(item, percent, null)}`}
@@ -108,8 +135,10 @@ export function UploadCard({
         <ImportCard
           uploadId={item.uploadId}
           fileName={item.name}
-          onStatus={(status) => {
+          onStatus={(status, failedOn) => {
             if (status === 'STOPPED' && !finished) onImportStopped()
+            // A file that cannot be imported has its own Remove, which also deletes it.
+            setEnded(status === 'STOPPED' || (status === 'FAILED' && failedOn === 'server'))
           }}
           onChooseAnother={onChooseAnother}
           onRemoved={onDismiss}
@@ -130,7 +159,7 @@ function describe({ state, size }: UploadItem, percent: number, rate: number | n
     case 'paused':
       return `Paused at ${percent}%`
     case 'retrying':
-      return `Connection lost at ${percent}%, retrying…`
+      return `${state.unreachable ? 'Server unreachable' : 'The server could not take it'} at ${percent}%, retrying`
     case 'failed':
       return `Failed: ${state.message}`
     case 'done':
@@ -139,5 +168,18 @@ function describe({ state, size }: UploadItem, percent: number, rate: number | n
       return 'Cancelled'
     case 'refused':
       return `Not uploaded: ${state.message}`
+    case 'duplicate':
+      return `Imported before, on ${formatDateTime(state.existing.createdAt)} (${formatRows(state.existing.rows)}): open that import, or import the file again?`
   }
+}
+
+/** " in 5 s", ticking each second, then "…" while the retry is under way. */
+function RetryCountdown({ at }: { at: number }) {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1_000)
+    return () => clearInterval(timer)
+  }, [])
+  const seconds = Math.ceil((at - now) / 1000)
+  return <>{seconds > 0 ? ` in ${seconds} s` : '…'}</>
 }

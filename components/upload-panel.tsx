@@ -4,13 +4,14 @@ import { useEffect, useMemo, useRef, useState } from 'react'
 import { formatBytes } from '@/lib/format'
 import { EarlierImports } from './earlier-imports'
 import { UploadCard } from './upload-card'
-import { useUploads } from './use-uploads'
+import { neutralButton, primaryButton } from './styles'
+import { useUploads, type UploadItem } from './use-uploads'
 
 /** The drop zone, one card per file (an upload, then its import), and the imports of earlier visits. */
 /** `viewerEmail`: the signed-in person, whose own imports the list shows without a name. */
 /** `maxUploadBytes`: the server's limit, said in the drop zone and checked before a file is sent. */
 export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: string; maxUploadBytes: number }) {
-  const { items, earlier, add, pause, resume, cancel, endStopped, dismiss, discard } = useUploads(maxUploadBytes)
+  const { items, earlier, add, importAgain, retryNow, pause, resume, cancel, endStopped, dismiss, discard } = useUploads(maxUploadBytes, viewerEmail)
   const input = useRef<HTMLInputElement>(null)
   const [dragging, setDragging] = useState(false)
   // Set once the page's drop listeners are on and React handles clicks: before that, a drop
@@ -107,18 +108,36 @@ export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: stri
                   {e.metadata.filename ?? 'unnamed file'}
                   {e.size !== null && <span className="text-slate-500 dark:text-slate-400"> · {formatBytes(e.size)}</span>}
                 </span>
-                <button
-                  type="button"
-                  onClick={() => void discard(e)}
-                  aria-label={`Discard the unfinished upload of ${e.metadata.filename ?? 'unnamed file'}`}
-                  className="rounded-md border border-slate-300 px-2 py-1 text-xs font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:border-slate-700"
-                >
-                  Discard
-                </button>
+                <span className="flex gap-2">
+                  <button
+                    type="button"
+                    onClick={() => input.current?.click()}
+                    aria-label={`Resume the upload of ${e.metadata.filename ?? 'unnamed file'}: choose the file again`}
+                    className="rounded-md border border-sky-600 px-2 py-1 text-xs font-medium text-sky-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:text-sky-300"
+                  >
+                    Resume…
+                  </button>
+                  <button
+                    type="button"
+                    onClick={() => void discard(e)}
+                    aria-label={`Discard the unfinished upload of ${e.metadata.filename ?? 'unnamed file'}`}
+                    className="rounded-md border border-slate-300 px-2 py-1 text-xs font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 dark:border-slate-700"
+                  >
+                    Discard
+                  </button>
+                </span>
               </li>
             ))}
           </ul>
         </section>
+      )}
+
+      {items.filter(isMoving).length >= 2 && (
+        <OverallProgress
+          items={items.filter(isMoving)}
+          onPauseAll={() => items.forEach((it) => it.state.phase === 'uploading' && pause(it.key))}
+          onResumeAll={() => items.forEach((it) => it.state.phase === 'paused' && resume(it.key))}
+        />
       )}
 
       {items.length > 0 && (
@@ -133,6 +152,8 @@ export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: stri
                 onImportStopped={() => endStopped(item.key)}
                 onDismiss={() => dismiss(item.key)}
                 onChooseAnother={() => input.current?.click()}
+                onImportAgain={() => importAgain(item.key)}
+                onRetryNow={() => void retryNow(item.key)}
               />
             </li>
           ))}
@@ -140,6 +161,48 @@ export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: stri
       )}
 
       <EarlierImports liveUploadIds={liveUploadIds} viewerEmail={viewerEmail} />
+    </section>
+  )
+}
+
+const isMoving = (it: UploadItem) => ['starting', 'uploading', 'paused', 'retrying'].includes(it.state.phase)
+
+/** Several files going up at once: one bar over all of them, and Pause all / Resume all, as Uppy's Dashboard has. */
+function OverallProgress({ items, onPauseAll, onResumeAll }: { items: UploadItem[]; onPauseAll: () => void; onResumeAll: () => void }) {
+  const size = items.reduce((n, it) => n + it.size, 0)
+  const sent = items.reduce((n, it) => n + ('sent' in it.state ? it.state.sent : 0), 0)
+  const percent = size === 0 ? 100 : Math.floor((sent / size) * 1000) / 10
+  const anyUploading = items.some((it) => it.state.phase === 'uploading' || it.state.phase === 'starting' || it.state.phase === 'retrying')
+  const anyPaused = items.some((it) => it.state.phase === 'paused')
+  return (
+    <section aria-label="All uploads" data-testid="overall-progress" className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+      <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-2 text-sm">
+        <p className="tabular-nums text-slate-700 dark:text-slate-200" data-testid="overall-status">
+          {items.length} files · {percent}% of {formatBytes(size)}
+        </p>
+        <div className="flex gap-2">
+          {anyUploading && (
+            <button type="button" className={neutralButton} onClick={onPauseAll}>
+              Pause all
+            </button>
+          )}
+          {anyPaused && (
+            <button type="button" className={primaryButton} onClick={onResumeAll}>
+              Resume all
+            </button>
+          )}
+        </div>
+      </div>
+      <div
+        role="progressbar"
+        aria-label="All uploads"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        className="mt-2 h-2 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
+      >
+        <div className="h-full rounded-full bg-sky-600 transition-[width] dark:bg-sky-500" style={{ width: `${percent}%` }} />
+      </div>
     </section>
   )
 }

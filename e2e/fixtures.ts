@@ -75,7 +75,7 @@ export async function sql<T extends pg.QueryResultRow>(text: string, values: unk
 const MiB = 1024 * 1024
 
 export const test = base.extend<
-  { throttledProxy: (bytesPerSecond: number) => Promise<ThrottleProxy> },
+  { throttledProxy: (bytesPerSecond: number) => Promise<ThrottleProxy>; answerImportedBefore: boolean },
   { bigCsv: CsvFixture; smallCsv: CsvFixture; importCsv: RowsCsvFixture; stopCsv: RowsCsvFixture }
 >({
   // Generated once per worker (about 12 s for the big one), under the run's temporary folder.
@@ -84,6 +84,13 @@ export const test = base.extend<
   // About 34 MB and 67 MB: several seconds of import each at the e2e server's small batches.
   importCsv: [async ({}, use) => use(await makeRowsCsv('rows-300k.csv', 300_000, 3)), { scope: 'worker' }],
   stopCsv: [async ({}, use) => use(await makeRowsCsv('rows-600k.csv', 600_000, 4)), { scope: 'worker' }],
+  // The tests share their fixture files, so a file is often one imported before: the page asks,
+  // and unless a test is about that question, it answers "Import it again" as a person would.
+  answerImportedBefore: [true, { option: true }],
+  page: async ({ page, answerImportedBefore }, use) => {
+    if (answerImportedBefore) await page.addLocatorHandler(page.getByRole('button', { name: /^Import .+ again$/ }).first(), (again) => again.click())
+    await use(page)
+  },
   // Proxies live in the test's own process and close when the test ends.
   throttledProxy: async ({}, use) => {
     const open: ThrottleProxy[] = []

@@ -20,7 +20,12 @@ async function createdUploadUrl(page: Page): Promise<string> {
 }
 
 /** The card's progress in percent, as its progress bar announces it. */
-const percentOf = (card: Locator) => async () => Number(await card.getByRole('progressbar', { name: /^Upload of / }).getAttribute('aria-valuenow'))
+const percentOf = (card: Locator) => async () => {
+  const bar = card.getByRole('progressbar', { name: /^Upload of / })
+  // An auto-waiting assertion first: the page fixture answers "imported before?" before it.
+  await expect(bar).toBeAttached()
+  return Number(await bar.getAttribute('aria-valuenow'))
+}
 
 /** The server's offset once it has stopped moving (two HEADs half a second apart agree). */
 async function settledOffset(request: APIRequestContext, uploadUrl: string): Promise<number> {
@@ -180,6 +185,59 @@ test('a dropped connection is retried by itself and the upload continues where i
   expect(await sha256File(stored)).toBe(smallCsv.sha256)
 })
 
+test('an outage is shown as one, and the upload goes on as soon as the server answers, before its backoff would retry', async ({ page, smallCsv, throttledProxy }) => {
+  const proxy = await throttledProxy(1 * MB)
+  await page.goto(proxy.url)
+  const card = page.getByTestId('upload-card')
+  await page.getByTestId('file-input').setInputFiles(smallCsv.path)
+  await expect.poll(percentOf(card), { timeout: 15_000 }).toBeGreaterThan(10)
+
+  // Tries after 0, 1, 3 and 5 s, then waits 10 s: its own next try comes about 19 s after the cut.
+  proxy.cut(14_000)
+  const cutAt = Date.now()
+  await expect(card).toHaveAttribute('data-phase', 'retrying')
+  await expect(card.getByTestId('upload-status')).toHaveText(/^Server unreachable at [\d.]+%, retrying( in \d+ s|…)$/)
+  await expect(card.getByTestId('upload-announcement')).toHaveText(/^Upload of small\.csv: Server unreachable at [\d.]+%, retrying$/)
+  // Retry now tries at once (the HEAD that asks the server where it stopped).
+  await expect(card.getByTestId('upload-status')).toHaveText(/retrying in \d+ s$/, { timeout: 10_000 })
+  const asked = page.waitForRequest((r) => r.method() === 'HEAD', { timeout: 2_000 })
+  await card.getByRole('button', { name: 'Retry upload of small.csv now' }).click()
+  await asked
+
+  await expect(card).toHaveAttribute('data-phase', 'uploading', { timeout: 20_000 })
+  expect(Date.now() - cutAt).toBeLessThan(18_000)
+  await expect(card).toHaveAttribute('data-phase', 'done', { timeout: 30_000 })
+})
+
+test.describe('a file imported before', () => {
+  test.use({ answerImportedBefore: false })
+
+  test('asks: open that import, or import it again', async ({ page }) => {
+    const file = { name: 'twice.csv', mimeType: 'text/csv', buffer: Buffer.from('id,name\n1,Ada\n2,Grace\n') }
+    await openHome(page)
+    await page.getByTestId('file-input').setInputFiles(file)
+    const first = page.getByRole('article', { name: 'twice.csv' }).getByTestId('import-card')
+    await expect(first).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+    const firstId = (await first.getAttribute('data-import-id'))!
+
+    await openHome(page)
+    const sent: Request[] = []
+    page.on('request', (r) => sent.push(r))
+    await page.getByTestId('file-input').setInputFiles(file)
+    const card = page.getByTestId('upload-card')
+    await expect(card).toHaveAttribute('data-phase', 'duplicate')
+    await expect(card.getByTestId('upload-status')).toHaveText(/^Imported before, on .+ \(2 rows\): open that import, or import the file again\?$/)
+    await expect(card.getByRole('link', { name: 'Open the existing import' })).toHaveAttribute('href', `/imports/${firstId}`)
+    expect(sent.filter(isCreation)).toHaveLength(0)
+
+    await card.getByRole('button', { name: 'Import twice.csv again' }).click()
+    const again = card.getByTestId('import-card')
+    await expect(again).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+    expect(await again.getAttribute('data-import-id')).not.toBe(firstId)
+    expect(sent.filter(isCreation)).toHaveLength(1)
+  })
+})
+
 test('a file over the size limit is refused before a byte is sent, with the limit', async ({ page }, testInfo) => {
   // A sparse file: 11 GiB to the browser and over the server's limit (10 GiB), no disk used.
   const huge = testInfo.outputPath('huge.csv')
@@ -273,4 +331,52 @@ test('works from the keyboard: choose a file, then pause and resume it', async (
   await expect(card.getByRole('button', { name: /^Resume upload of / })).toBeFocused()
   await page.keyboard.press('Enter')
   await expect(card).toHaveAttribute('data-phase', 'uploading')
+})
+
+test("after a reload, an unfinished upload's Resume… opens the file picker and goes on where it stopped", async ({ page, smallCsv, throttledProxy }) => {
+  const proxy = await throttledProxy(1 * MB)
+  await page.goto(proxy.url)
+  await page.getByTestId('file-input').setInputFiles(smallCsv.path)
+  await expect.poll(percentOf(page.getByTestId('upload-card')), { timeout: 15_000 }).toBeGreaterThan(5)
+
+  await page.reload()
+  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true')
+  const earlier = page.getByTestId('earlier-uploads')
+  const [chooser] = await Promise.all([
+    page.waitForEvent('filechooser'),
+    earlier.getByRole('button', { name: 'Resume the upload of small.csv: choose the file again' }).click(),
+  ])
+  await chooser.setFiles(smallCsv.path)
+  const card = page.getByTestId('upload-card')
+  await expect(card.getByTestId('resumed-from')).toBeVisible({ timeout: 15_000 })
+  expect(Number(await card.getByTestId('resumed-from').getAttribute('data-offset'))).toBeGreaterThan(0)
+  await expect(earlier).toHaveCount(0)
+})
+
+test('several files at once get one bar over all of them and Pause all / Resume all; finished cards take one line', async ({ page, throttledProxy }) => {
+  const proxy = await throttledProxy(400_000)
+  await page.goto(proxy.url)
+  await expect(page.getByTestId('drop-zone')).toHaveAttribute('data-ready', 'true')
+  const file = (name: string) => ({ name, mimeType: 'text/csv', buffer: Buffer.from('id,text\n' + Array.from({ length: 20_000 }, (_, i) => `${i},row ${i} of ${name}`).join('\n') + '\n') })
+  await page.getByTestId('file-input').setInputFiles([file('north.csv'), file('south.csv')])
+  const overall = page.getByTestId('overall-progress')
+  await expect(overall.getByTestId('overall-status')).toHaveText(/^2 files · [\d.]+% of [\d.]+ (KiB|MiB)$/)
+
+  await overall.getByRole('button', { name: 'Pause all' }).click()
+  const cards = page.getByTestId('upload-card')
+  await expect(cards.nth(0)).toHaveAttribute('data-phase', 'paused')
+  await expect(cards.nth(1)).toHaveAttribute('data-phase', 'paused')
+  await expect(overall.getByRole('button')).toHaveText(['Resume all'])
+  await overall.getByRole('button', { name: 'Resume all' }).click()
+  await expect(cards.nth(0)).not.toHaveAttribute('data-phase', 'paused')
+
+  for (const name of ['north.csv', 'south.csv']) {
+    const imp = page.getByRole('article', { name }).getByTestId('import-card')
+    await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+    // One line: status, rows, rejects, time, Details; no bar and no stats grid.
+    await expect(imp).toHaveText(/^Imported(Import of .+: done)?20,000 rows · 0 rejected · took .+Details$/)
+    await expect(imp.getByRole('progressbar')).toHaveCount(0)
+    await expect(imp.getByRole('link', { name: `Details of the import of ${name}` })).toBeVisible()
+  }
+  await expect(overall).toHaveCount(0)
 })
