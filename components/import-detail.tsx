@@ -8,6 +8,7 @@ import { describeFormat } from '@/lib/csv/conventions'
 import type { ImportDto, RejectDto, RowsPage } from '@/lib/imports/schemas'
 import type { Dialect } from '@/lib/csv/sniff'
 import { ColumnTypeForm, retypeColumn } from './column-type-form'
+import { deleteImportAfterAsking } from './delete-import'
 import { ExportPanel } from './export-panel'
 import { ImportProgress } from './import-card'
 import { LoadPanel } from './load-panel'
@@ -300,23 +301,16 @@ function DeleteImport({ imp }: { imp: ImportDto }) {
   const [pending, setPending] = useState(false)
   const [error, setError] = useState<string | null>(null)
   async function remove() {
-    const running = ['QUEUED', 'PROCESSING', 'PAUSED', 'RECEIVING'].includes(imp.status) ? ' It is still under way: it is stopped first.' : ''
-    const question = `Delete the import of ${imp.fileName}? Its table ${imp.tableName}, its uploaded file and its exports (and their download links) are deleted for good.${running}`
-    if (!window.confirm(question)) return
     setPending(true)
     setError(null)
-    try {
-      const res = await fetch(`/api/imports/${imp.id}`, { method: 'DELETE' })
-      if (res.status !== 204 && res.status !== 404) {
-        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null
-        throw new Error(body?.error?.message ?? `The server answered ${res.status}`)
-      }
+    const answer = await deleteImportAfterAsking(imp)
+    if (answer === 'deleted') {
       router.push('/')
       router.refresh()
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e))
-      setPending(false)
+      return
     }
+    if (answer !== 'kept') setError(answer.error)
+    setPending(false)
   }
   return (
     <section aria-labelledby="delete-heading" className={card}>

@@ -263,6 +263,32 @@ test('an import deleted from its page asks first, naming its table, then is gone
   await expect(page.getByTestId('earlier-imports').getByTestId('earlier-import').filter({ hasText: 'to-delete.csv' })).toHaveCount(0)
 })
 
+test('an earlier import is deleted from the list, after the same question, and the focus goes to the list', async ({ page, request }) => {
+  await openHome(page)
+  await page.getByTestId('file-input').setInputFiles({ name: 'old-list.csv', mimeType: 'text/csv', buffer: Buffer.from('id,name\n1,a\n') })
+  const imp = page.getByRole('article', { name: 'old-list.csv' }).getByTestId('import-card')
+  await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  const id = (await imp.getAttribute('data-import-id'))!
+  const { tableName } = await apiImport(request, id)
+
+  await openHome(page)
+  const row = page.getByTestId('earlier-imports').getByTestId('earlier-import').filter({ hasText: 'old-list.csv' })
+  const questions: string[] = []
+  page.once('dialog', (d) => void (questions.push(d.message()), d.dismiss()))
+  await row.getByRole('button', { name: 'Delete the import of old-list.csv…' }).click()
+  await expect.poll(() => questions).toEqual([
+    `Delete the import of old-list.csv? Its table ${tableName}, its uploaded file and its exports (and their download links) are deleted for good.`,
+  ])
+  await expect(row).toHaveCount(1)
+
+  page.once('dialog', (d) => void d.accept())
+  await row.getByRole('button', { name: 'Delete the import of old-list.csv…' }).click()
+  await expect(row).toHaveCount(0)
+  await expect(page.getByRole('heading', { name: 'Earlier imports' })).toBeFocused()
+  expect((await request.get(new URL(`/api/imports/${id}`, SERVER_URL).href)).status()).toBe(404)
+  expect(await tableExists(tableName)).toBe(false)
+})
+
 test("the card's controls say what they do, and the focus stays with the control a person used", async ({ page, stopCsv }) => {
   test.setTimeout(120_000)
   const { imp } = await importUnderWay(page, stopCsv.path)
