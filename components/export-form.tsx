@@ -180,34 +180,8 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
                 ))}
               </select>
             </div>
-            <div className="flex flex-col gap-1">
-              <label htmlFor={ids.from}>From</label>
-              <input
-                id={ids.from}
-                type="date"
-                className={input}
-                value={from}
-                min={span?.first ?? undefined}
-                max={span?.last ?? undefined}
-                aria-invalid={reversed || undefined}
-                aria-describedby={ids.rangeCheck}
-                onChange={(e) => setFrom(e.target.value)}
-              />
-            </div>
-            <div className="flex flex-col gap-1">
-              <label htmlFor={ids.to}>To</label>
-              <input
-                id={ids.to}
-                type="date"
-                className={input}
-                value={to}
-                min={span?.first ?? undefined}
-                max={span?.last ?? undefined}
-                aria-invalid={reversed || undefined}
-                aria-describedby={ids.rangeCheck}
-                onChange={(e) => setTo(e.target.value)}
-              />
-            </div>
+            <RangeEnd id={ids.from} label="From" value={from} onChange={setFrom} span={span} invalid={reversed} describedBy={ids.rangeCheck} />
+            <RangeEnd id={ids.to} label="To" value={to} onChange={setTo} span={span} invalid={reversed} describedBy={ids.rangeCheck} />
             <p id={ids.rangeCheck} className={`${hint} basis-full`} data-testid="export-range-check" aria-live="polite">
               {reversed ? (
                 <span className="text-red-700 dark:text-red-300">From is after To: swap them, or change one.</span>
@@ -277,5 +251,33 @@ export function ExportForm({ id, imp, busy, onSubmit }: { id: string; imp: Impor
         </p>
       </div>
     </form>
+  )
+}
+
+/** One end of the range: a day, offered inside the column's span. */
+function RangeEnd(props: {
+  id: string
+  label: string
+  value: string
+  onChange: (day: string) => void
+  span: ExportPreview['column']
+  invalid: boolean
+  describedBy: string
+}) {
+  return (
+    <div className="flex flex-col gap-1">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="date"
+        className={input}
+        value={props.value}
+        min={props.span?.first ?? undefined}
+        max={props.span?.last ?? undefined}
+        aria-invalid={props.invalid || undefined}
+        aria-describedby={props.describedBy}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+    </div>
   )
 }

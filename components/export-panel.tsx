@@ -46,7 +46,14 @@ function ExportSection({ imp, variant }: { imp: ImportDto; variant: Variant }) {
           Export
         </Heading>
         {variant === 'card' && (
-          <button type="button" className={neutralButton} aria-expanded={open} aria-controls={formId} onClick={() => setOpen((o) => !o)}>
+          <button
+            type="button"
+            className={neutralButton}
+            aria-label={`Export rows of ${imp.fileName}`}
+            aria-expanded={open}
+            aria-controls={formId}
+            onClick={() => setOpen((o) => !o)}
+          >
             Export rows <span aria-hidden>{open ? '▴' : '▾'}</span>
           </button>
         )}

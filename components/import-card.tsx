@@ -134,22 +134,24 @@ export function ImportProgress({
   const took =
     imp.status === 'PROCESSED' && imp.startedAt && imp.finishedAt ? (Date.parse(imp.finishedAt) - Date.parse(imp.startedAt)) / 1000 : null
 
+  const cardProps = { ref: card, 'aria-label': `Import of ${fileName}`, 'data-testid': 'import-card', 'data-status': imp.status, 'data-import-id': imp.id }
+  // Announced when the status changes, not with every tick of the numbers beside it.
+  const announcement = (
+    <span className="sr-only" aria-live="polite" data-testid="import-announcement">
+      {`Import of ${fileName}: ${STATUS_WORDS[imp.status]}`}
+    </span>
+  )
+
   // Done, on a card: one line (status, rows, rejects, time, Details); the page has the rest.
   if (imp.status === 'PROCESSED' && !onItsPage) {
     return (
       <section
-        ref={card}
-        aria-label={`Import of ${fileName}`}
-        data-testid="import-card"
-        data-status={imp.status}
-        data-import-id={imp.id}
+        {...cardProps}
         className="mt-3 flex flex-wrap items-center justify-between gap-x-4 gap-y-1 border-t border-slate-200 pt-3 text-sm dark:border-slate-800"
       >
         <p className="flex min-w-0 flex-wrap items-center gap-x-2 gap-y-1 tabular-nums text-slate-700 dark:text-slate-200">
           <ImportStatusBadge status={imp.status} />
-          <span className="sr-only" aria-live="polite" data-testid="import-announcement">
-            {`Import of ${fileName}: ${STATUS_WORDS[imp.status]}`}
-          </span>
+          {announcement}
           <span>
             <span data-testid="import-rows" data-value={imp.rowsImported}>
               {formatCount(imp.rowsImported)}
@@ -175,21 +177,14 @@ export function ImportProgress({
 
   return (
     <section
-      ref={card}
-      aria-label={`Import of ${fileName}`}
-      data-testid="import-card"
-      data-status={imp.status}
-      data-import-id={imp.id}
+      {...cardProps}
       className={onItsPage ? '' : 'mt-3 border-t border-slate-200 pt-3 dark:border-slate-800'}
     >
       <div className="flex flex-wrap items-center justify-between gap-x-4 gap-y-1">
-        <div className="flex items-center gap-2">
+        <div className="flex min-w-0 items-center gap-2">
           <ImportStatusBadge status={imp.status} />
-          {/* Announced when the status changes, not with every tick of the numbers beside it. */}
-          <span className="sr-only" aria-live="polite" data-testid="import-announcement">
-            {`Import of ${fileName}: ${STATUS_WORDS[imp.status]}`}
-          </span>
-          <span ref={statusLine} tabIndex={-1} className="text-sm tabular-nums text-slate-600 outline-none dark:text-slate-300" data-testid="import-status-line">
+          {announcement}
+          <span ref={statusLine} tabIndex={-1} className="min-w-0 text-sm tabular-nums wrap-anywhere text-slate-600 outline-none dark:text-slate-300" data-testid="import-status-line">
             {describeImport(imp, percent, uploading ? { percent: uploadedPercent, arriving: Date.now() - uploadGrewAt < UPLOAD_STILL_MS } : null)}
           </span>
         </div>

@@ -44,14 +44,22 @@ for (const colorScheme of ['light', 'dark'] as const) {
 
     test("an import's page, its export form and the other pages", async ({ page, browser }) => {
       await openHome(page)
-      await page.getByTestId('file-input').setInputFiles({ name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from('id,name,born\n1,Ada,1815-12-10\n2,Grace,1906-12-09\n3,"x,y",\n') })
-      const imp = page.getByRole('article', { name: 'people.csv' }).getByTestId('import-card')
+      // A long name makes a long table name: on a phone it must stay inside its card.
+      const name = 'people_of_the_analytical_engine_and_the_first_compilers_final_v2.csv'
+      await page.getByTestId('file-input').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from('id,name,born\n1,Ada,1815-12-10\n2,Grace,1906-12-09\n3,"x,y",\n') })
+      const imp = page.getByRole('article', { name }).getByTestId('import-card')
       await expect(imp).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
       await page.goto(new URL(`/imports/${await imp.getAttribute('data-import-id')}`, SERVER_URL).href)
       await expect(page.getByTestId('import-detail')).toBeVisible()
       await expectAccessible(page, "an import's page")
       await page.getByRole('button', { name: 'Change type of name' }).click()
       await expectAccessible(page, "an import's page with its type change form open")
+      await page.setViewportSize({ width: 390, height: 844 })
+      await expect(page.getByTestId('import-table-name')).toBeVisible()
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), 'the page on a phone is no wider than its screen').toBeLessThanOrEqual(390)
+      await openHome(page)
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), 'the upload page on a phone').toBeLessThanOrEqual(390)
+      await page.setViewportSize({ width: 1280, height: 800 })
 
       for (const path of ['/settings', '/docs']) {
         await page.goto(new URL(path, SERVER_URL).href)
