@@ -65,6 +65,7 @@ function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, pla
   const { delimiter, quote, escape, newline } = syntax
   const n = records.length
   const last = plan.reduce((at, r, i) => (r ? i : at), -1)
+  const first = plan.findIndex((r) => r !== null)
   // The bytes a field's scan stops at: anything else is skipped in a tight loop.
   const stops = new Uint8Array(256)
   for (const b of [delimiter, quote, escape, newline]) stops[b] = 1
@@ -84,6 +85,15 @@ function rewriteRecords(records: Buffer, from: number, syntax: RecordSyntax, pla
   while (i < n && i - from < maxBytes) {
     // One record, read as COPY reads it: its fields up to the last planned one, then a jump to its end.
     let field = 0
+    // The fields before the first planned one, while no quote or line break comes first: only counted.
+    if (nextNewline < i) nextNewline = next(newline, i)
+    if (nextQuote < i) nextQuote = next(quote, i)
+    while (field < first) {
+      if (nextDelimiter < i) nextDelimiter = next(delimiter, i)
+      if (nextDelimiter > nextNewline || nextDelimiter > nextQuote) break
+      i = nextDelimiter + 1
+      field++
+    }
     for (;;) {
       const start = i
       if (nextQuote < i) nextQuote = next(quote, i)
