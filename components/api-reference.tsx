@@ -26,5 +26,9 @@ const CONFIGURATION = {
 
 /** The OpenAPI document of /api/openapi.json, rendered by Scalar. */
 export function ApiReference() {
-  return <ApiReferenceReact configuration={CONFIGURATION} />
+  return (
+    <div data-testid="api-reference">
+      <ApiReferenceReact configuration={CONFIGURATION} />
+    </div>
+  )
 }

@@ -49,7 +49,11 @@ type Range = { column?: string; from?: string; to?: string }
 /** The preview of the range: null while it is counted. */
 type Preview = ExportPreview | { failed: string } | null
 
-/** How many rows an export of the range writes, and the days its column spans; counted again as the import grows. */
+/**
+ * How many rows an export of the range writes, and the days its column spans. Counted again
+ * when the import's status changes (it finishes), not at every tick of its row count: a count
+ * over a large table is a scan.
+ */
 function useExportPreview(imp: ImportDto, range: Range | null): Preview {
   const [preview, setPreview] = useState<Preview>(null)
   const query = range ? new URLSearchParams(Object.entries(range).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')).toString() : null
@@ -72,7 +76,7 @@ function useExportPreview(imp: ImportDto, range: Range | null): Preview {
       clearTimeout(timer)
       abort.abort()
     }
-  }, [imp.id, query, imp.rowsImported])
+  }, [imp.id, query, imp.status])
   return preview
 }
 

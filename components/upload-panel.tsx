@@ -22,6 +22,8 @@ export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: stri
     [items],
   )
 
+  const moving = items.filter(isMoving)
+
   const choose = (files: FileList | null | undefined) => {
     if (files?.length) void add(Array.from(files))
   }
@@ -132,10 +134,10 @@ export function UploadPanel({ viewerEmail, maxUploadBytes }: { viewerEmail: stri
         </section>
       )}
 
-      {items.filter(isMoving).length >= 2 && (
+      {moving.length >= 2 && (
         <OverallProgress
-          items={items.filter(isMoving)}
-          onPauseAll={() => items.forEach((it) => it.state.phase === 'uploading' && pause(it.key))}
+          items={moving}
+          onPauseAll={() => moving.forEach((it) => it.state.phase !== 'paused' && pause(it.key))}
           onResumeAll={() => items.forEach((it) => it.state.phase === 'paused' && resume(it.key))}
         />
       )}

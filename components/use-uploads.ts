@@ -61,6 +61,8 @@ export function useUploads(maxUploadBytes: number, viewerEmail: string) {
   const [items, setItems] = useState<UploadItem[]>([])
   const [earlier, setEarlier] = useState<EarlierUpload[]>([])
   const uploads = useRef(new Map<string, tus.Upload>())
+  // Uploads a person paused: one paused before it was started must not start.
+  const paused = useRef(new Set<string>())
   // Files waiting for the person's answer to "import it again?".
   const waiting = useRef(new Map<string, File>())
 
@@ -130,7 +132,8 @@ export function useUploads(maxUploadBytes: number, viewerEmail: string) {
       const previous = await upload.findPreviousUploads()
       const latest = previous.sort((a, b) => b.creationTime.localeCompare(a.creationTime))[0]
       if (latest) upload.resumeFromPreviousUpload(latest)
-      upload.start()
+      // Paused while this browser looked for an earlier upload of it (Pause all as it starts).
+      if (!paused.current.has(key)) upload.start()
     },
     [update],
   )
@@ -205,6 +208,7 @@ export function useUploads(maxUploadBytes: number, viewerEmail: string) {
     (key: string) => {
       const upload = uploads.current.get(key)
       if (!upload) return
+      paused.current.add(key)
       void upload.abort()
       setRunning(key, 'paused')
     },
@@ -215,6 +219,7 @@ export function useUploads(maxUploadBytes: number, viewerEmail: string) {
     (key: string) => {
       const upload = uploads.current.get(key)
       if (!upload) return
+      paused.current.delete(key)
       setRunning(key, 'uploading')
       upload.start()
     },

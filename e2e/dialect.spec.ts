@@ -133,12 +133,7 @@ test("a column's type changes on the page: decimal commas read as numbers, the v
   const file = Buffer.from('item,price\nTee,"2,50"\nKaffee,"3,20"\nKuchen,gratis\n')
   const { id } = await importOnHomePage(page, 'preise.csv', file)
 
-  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
-  const detail = page.getByTestId('import-detail')
-  const price = detail.getByTestId('import-column').nth(1)
-  await expect(price.getByTestId('import-column-type')).toContainText('text text')
-  await price.getByRole('button', { name: 'Change type of price' }).click()
-  const form = price.getByTestId('column-type-form')
+  const { detail, column: price, form } = await openTypeChange(page, id, 1, 'price')
   await form.getByLabel('Type').selectOption('numeric')
   await form.getByLabel('Decimal separator').selectOption(',')
   await form.getByRole('button', { name: 'Change' }).click()
@@ -152,12 +147,7 @@ test('a text column of dates becomes a date column on the page, read in the patt
   const file = Buffer.from('Nr;Lieferung\n1;31.01.2024\n2;unbekannt\n3;01.02.2024\n')
   const { id } = await importOnHomePage(page, 'lieferungen.csv', file)
 
-  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
-  const detail = page.getByTestId('import-detail')
-  const delivery = detail.getByTestId('import-column').nth(1)
-  await expect(delivery.getByTestId('import-column-type')).toContainText('text text')
-  await delivery.getByRole('button', { name: 'Change type of Lieferung' }).click()
-  const form = delivery.getByTestId('column-type-form')
+  const { detail, column: delivery, form } = await openTypeChange(page, id, 1, 'Lieferung')
   await form.getByLabel('Type').selectOption('date')
   await form.getByLabel('Dates written').selectOption({ label: 'DD.MM.YYYY' })
   await form.getByRole('button', { name: 'Change' }).click()
@@ -166,3 +156,13 @@ test('a text column of dates becomes a date column on the page, read in the patt
   await expect(detail.getByTestId('import-preview').locator('tbody tr td:nth-child(2)')).toHaveText(['2024-01-31', '2024-02-01'])
   await expect(detail.getByTestId('import-reject').locator('td')).toHaveText(['3', 'Lieferung: "unbekannt" is not a date', '2;unbekannt'])
 })
+
+/** The import's page with the type change form of its text column at `index` (headed `header`) open. */
+async function openTypeChange(page: Page, id: string, index: number, header: string) {
+  await page.goto(new URL(`/imports/${id}`, SERVER_URL).href)
+  const detail = page.getByTestId('import-detail')
+  const column = detail.getByTestId('import-column').nth(index)
+  await expect(column.getByTestId('import-column-type')).toContainText('text text')
+  await column.getByRole('button', { name: `Change type of ${header}` }).click()
+  return { detail, column, form: column.getByTestId('column-type-form') }
+}

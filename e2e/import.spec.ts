@@ -127,6 +127,10 @@ test('stop asks first, says how many rows it removes, and removes them all', asy
   await expect(imp).toHaveAttribute('data-status', 'STOPPED')
   await expect(imp.getByTestId('import-rows')).toHaveText('0')
   await expect(imp.getByRole('button')).toHaveCount(0)
+  // Nothing is left to do with it: the card can leave the list.
+  const card = page.getByRole('article', { name: 'rows-600k.csv' })
+  await card.getByRole('button', { name: 'Remove rows-600k.csv from the list' }).click()
+  await expect(card).toHaveCount(0)
   const stopped = await apiImport(request, id)
   expect(stopped).toMatchObject({ status: 'STOPPED', rowsImported: 0, rowsRejected: 0 })
   const rows = await request.get(new URL(`/api/imports/${id}/rows`, SERVER_URL).href)

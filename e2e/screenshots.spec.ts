@@ -2,19 +2,19 @@ import path from 'node:path'
 import { expect, openHome, test } from './fixtures'
 import { SERVER_URL } from './run-dir'
 
-// The README's screenshots, taken from the app as it is: run
+// The README's screenshots, taken from the app as it is. Every run takes them (and checks the
+// states they show) into the test's output; with SLUICE_SCREENSHOTS=1 they go to docs/, to commit:
 //   SLUICE_SCREENSHOTS=1 npx playwright test e2e/screenshots.spec.ts
-// and commit docs/*.png. Skipped otherwise (the pictures change with every style edit).
-test.skip(!process.env.SLUICE_SCREENSHOTS, 'set SLUICE_SCREENSHOTS=1 to write docs/*.png')
 
-const docs = (name: string) => path.join(import.meta.dirname, '..', 'docs', name)
-
-test('the README screenshots, desktop and phone', async ({ page, importCsv, throttledProxy }) => {
+test('the README screenshots, desktop and phone', async ({ page, importCsv, throttledProxy }, testInfo) => {
+  const docs = (name: string) => (process.env.SLUICE_SCREENSHOTS ? path.join(import.meta.dirname, '..', 'docs', name) : testInfo.outputPath(name))
   test.setTimeout(120_000)
   await page.setViewportSize({ width: 1280, height: 800 })
   await openHome(page)
   await page.getByTestId('file-input').setInputFiles({ name: 'customers.csv', mimeType: 'text/csv', buffer: Buffer.from('id,name,joined\n1,Ada Lovelace,2024-01-31\n2,Grace Hopper,2024-02-01\n') })
-  await expect(page.getByRole('article', { name: 'customers.csv' }).getByTestId('import-card')).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  const customers = page.getByRole('article', { name: 'customers.csv' }).getByTestId('import-card')
+  await expect(customers).toHaveAttribute('data-status', 'PROCESSED', { timeout: 30_000 })
+  const customersId = (await customers.getAttribute('data-import-id'))!
 
   // One file done, another on its way through a slow link.
   const proxy = await throttledProxy(Math.ceil(importCsv.size / 30))
@@ -32,8 +32,7 @@ test('the README screenshots, desktop and phone', async ({ page, importCsv, thro
   await card.getByRole('button', { name: /^Cancel upload/ }).click()
 
   await page.setViewportSize({ width: 1280, height: 800 })
-  const done = page.getByTestId('earlier-imports').getByRole('link', { name: 'customers.csv' })
-  await page.goto(new URL((await done.getAttribute('href'))!, SERVER_URL).href)
+  await page.goto(new URL(`/imports/${customersId}`, SERVER_URL).href)
   await expect(page.getByTestId('import-preview')).toBeVisible()
   await expect(page.getByTestId('export-preview')).toHaveText('Writes 2 rows.')
   await page.screenshot({ path: docs('import-detail.png'), fullPage: true })

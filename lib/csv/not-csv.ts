@@ -8,7 +8,7 @@ import { formatBytes } from '../format'
  */
 
 // Byte-order marks: a UTF-16 file is full of NUL bytes and still text.
-export const BOMS = [
+const BOMS = [
   { bytes: [0xef, 0xbb, 0xbf], encoding: 'utf-8' },
   { bytes: [0xff, 0xfe], encoding: 'utf-16le' },
   { bytes: [0xfe, 0xff], encoding: 'utf-16be' },
